@@ -1,0 +1,21 @@
+"""Peewee models of mediflux, their database factory and migrations.
+
+Knows nothing of huey, tasks or the CLI. Bind with
+``models.database.open_database(url)`` and bring the schema up to date with
+``models.migrator.upgrade(database)``.
+"""
+
+from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
+from models.cache import ApiCache
+from models.documents import Document
+from models.jobs import JobRun, PeriodicJob
+from models.json_paths import json_text
+from models.pathways import CarePathway, PathwayDecision
+from models.users import QuerySession, User
+
+ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun)
+
+__all__ = [
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "PathwayDecision",
+    "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+]

@@ -1,0 +1,92 @@
+"""Database factory: a URL in, a configured peewee database bound to the models out.
+
+SQLite gets the pragmas this workload needs (WAL, synchronous=NORMAL, a busy
+timeout, foreign keys, incremental auto-vacuum set at creation) and write
+transactions that ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock
+upgrade. PostgreSQL gets JSONB and TIMESTAMPTZ columns from the same models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, parse_qsl
+
+import peewee
+
+from models.base import db
+
+SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
+    ("auto_vacuum", "incremental"),  # only takes effect on a new (empty) file: set before any table
+    ("journal_mode", "wal"),
+    ("synchronous", "normal"),
+    ("foreign_keys", 1),
+    ("cache_size", -16000),
+    ("temp_store", "memory"),
+)
+BUSY_TIMEOUT_SECONDS = 15.0
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` (and its folder, 0700) as an empty 0600 file if missing; tighten if present."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """File of an ``sqlite:///path`` URL; None for other schemes or in-memory URLs."""
+    if not url.lower().startswith("sqlite:"):
+        return None
+    rest = url[len("sqlite:"):]
+    path = rest[3:] if rest.startswith("///") else rest.lstrip("/")
+    path = unquote(path.split("?", 1)[0])
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def open_database(url: str, bind: bool = True) -> peewee.Database:
+    """Open the database named by ``url`` (sqlite:///… or postgresql://…) and bind the models.
+
+    With ``bind=False`` the database is returned unbound (tools that copy between
+    two databases use that).
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        path = sqlite_path(url)
+        if path is None:
+            raise ValueError("an SQLite URL needs a file path (sqlite:///path/to/file.db)")
+        create_private_file(path)
+        database: peewee.Database = peewee.SqliteDatabase(
+            str(path),
+            pragmas=list(SQLITE_PRAGMAS),
+            timeout=BUSY_TIMEOUT_SECONDS,
+            lock_type="IMMEDIATE",
+            field_types={"UTCDATETIME": "TEXT"},
+        )
+    elif scheme in ("postgresql", "postgres"):
+        database = peewee.PostgresqlDatabase(**postgres_params(url), field_types={"UTCDATETIME": "TIMESTAMPTZ"})
+    else:
+        raise ValueError(f"unsupported database scheme {scheme!r}")
+    if bind:
+        db.initialize(database)
+    return database
+
+
+def postgres_params(url: str) -> dict:
+    """Connection keywords for psycopg2 from a postgresql:// URL (query string passed through)."""
+    parts = urlsplit(url)
+    params: dict = {"database": unquote(parts.path.lstrip("/")) or "postgres"}
+    if parts.hostname:
+        params["host"] = parts.hostname
+    if parts.port:
+        params["port"] = parts.port
+    if parts.username:
+        params["user"] = unquote(parts.username)
+    if parts.password:
+        params["password"] = unquote(parts.password)
+    params.update(dict(parse_qsl(parts.query)))
+    params.setdefault("connect_timeout", 10)
+    return params

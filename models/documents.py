@@ -1,0 +1,32 @@
+"""Ingested OCR documents: stored once per content hash, with their analysis."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.base import BaseModel, Json, UTCDateTimeField
+from models.clock import utcnow
+from models.json_paths import declare_json_index
+from models.users import User
+
+
+class Document(BaseModel):
+    """One landed OCR result. ``sha256`` (of the file's bytes) is the idempotency key."""
+
+    user = peewee.ForeignKeyField(User, backref="documents", null=True, on_delete="CASCADE")
+    original_filename = peewee.TextField()
+    sha256 = peewee.CharField(max_length=64, unique=True)
+    format = peewee.CharField(max_length=32)
+    pages = Json(default=list)  # [{"number", "text", "confidence", "words"}]
+    text = peewee.TextField(default="")
+    meta = Json(default=dict)  # engine, sizes, timings
+    analysis = Json(null=True)
+    status = peewee.CharField(max_length=32, default="ingested", index=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "documents"
+        indexes = ((("user", "created_at"), False),)
+
+
+declare_json_index(Document.analysis, "document_type")

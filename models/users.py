@@ -1,0 +1,39 @@
+"""Users (JSON profile) and their query sessions."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.base import BaseModel, Json, UTCDateTimeField
+from models.clock import utcnow
+from models.json_paths import declare_json_index
+
+
+class User(BaseModel):
+    """An app user. ``profile`` holds mutuelle, location, pathology, preferences..."""
+
+    user_id = peewee.CharField(max_length=128, unique=True)
+    profile = Json(default=dict)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "users"
+
+
+class QuerySession(BaseModel):
+    """One query a user made in the app (query log): text, detected intent, result."""
+
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    query_text = peewee.TextField()
+    intent = peewee.CharField(max_length=64, null=True)
+    result = Json(null=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "sessions"
+        indexes = ((("user", "created_at"), False), (("intent", "created_at"), False))
+
+
+declare_json_index(User.profile, "mutuelle")
+declare_json_index(User.profile, "pathology")

@@ -1,0 +1,10 @@
+"""huey tasks: thin wrappers over plain functions in ``worker``.
+
+``huey_consumer tasks.huey`` runs them; the app enqueues them by calling the
+task functions (see README). Importing this package bootstraps the process.
+"""
+
+from tasks.app import huey, runtime
+from tasks import periodic  # noqa: F401  (registers the periodic tasks)
+
+__all__ = ["huey", "runtime"]

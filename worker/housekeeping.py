@@ -1,0 +1,55 @@
+"""Housekeeping periodic job: record queue depth, prune huey's leftovers and old run history.
+
+Results are off and locks are flushed at consumer start, yet a killed consumer
+or a task that stored a result leaves rows in huey's key/value store forever.
+A key is pruned only when it was already there at the previous run (so it is
+at least one interval old) — a result or lock of a task running now survives.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+from huey import Huey
+
+from models import JobRun, db
+from worker.periodic import JobContext
+from worker.queue import queue_counts, stored_keys
+
+JOB_HISTORY_DAYS = 30
+_DELETE_CHUNK = 500
+_RESULT_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def leftover_keys(huey: Huey, keys: list[str]) -> list[str]:
+    """Task results (uuid keys) and task locks; revocations are left for huey to clear."""
+    lock_prefix = f"{huey.name}.lock."
+    return [k for k in keys if _RESULT_KEY.match(k) or k.startswith(lock_prefix)]
+
+
+def prune_job_history(before: _dt.datetime) -> int:
+    """Delete job-run rows older than ``before`` in short transactions; return the count."""
+    total = 0
+    while True:
+        with db.atomic():
+            ids = [r.id for r in JobRun.select(JobRun.id).where(JobRun.started_at < before).limit(_DELETE_CHUNK)]
+            if not ids:
+                return total
+            total += JobRun.delete().where(JobRun.id.in_(ids)).execute()
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """The housekeeping job (see module doc). Returns the summary stored with the run."""
+    huey: Huey = ctx.resources["huey"]
+    counts = queue_counts(huey)
+    candidates = set(leftover_keys(huey, stored_keys(huey)))
+    seen_before = set(ctx.state.get("leftover_keys", []))
+    pruned = 0
+    for key in sorted(candidates & seen_before):
+        if huey.storage.delete_data(key):
+            pruned += 1
+    ctx.state["leftover_keys"] = sorted(candidates - seen_before)[:5000]
+    history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
+    return {**counts, "leftover_keys": len(candidates), "pruned_keys": pruned, "pruned_job_runs": history}

@@ -1,0 +1,186 @@
+"""Periodic jobs with their state in the database: run once per due time, catch up once.
+
+huey's scheduler fires in every consumer and forgets what it missed while down.
+Here the database decides: each job has a row with ``next_due_at``; a run starts
+only by winning a conditional UPDATE (the claim), so however many consumers tick,
+one runs it. A job missed during downtime is simply due, and runs once at the
+next tick. A claim carries a lease (``claimed_until``): if the consumer dies mid
+run, the job becomes claimable again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from models import JobRun, PeriodicJob, db
+from models.clock import utcnow
+
+log = logging.getLogger("mediflux.periodic")
+
+
+@dataclass
+class JobContext:
+    """What a job function gets: the time its run started, a deadline, and private state."""
+
+    name: str
+    started_at: _dt.datetime
+    deadline: float  # time.monotonic() value; long jobs stop and resume next run
+    state: dict[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A periodic job: how often, how long a claim holds, and the plain function to run."""
+
+    name: str
+    interval: _dt.timedelta
+    run: Callable[[JobContext], dict[str, Any]]
+    lease: _dt.timedelta = _dt.timedelta(minutes=30)
+    time_budget: _dt.timedelta = _dt.timedelta(minutes=5)
+    retry_after: _dt.timedelta = _dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    name: str
+    ran: bool
+    ok: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def safe_error(exc: BaseException) -> str:
+    """Exception type and first line only: database drivers put row values in later lines."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+
+
+def sync_jobs(specs: Mapping[str, JobSpec]) -> None:
+    """Make sure every job has a row (new jobs are due at once); keep intervals in step."""
+    now = utcnow()
+    with db.atomic():
+        existing = {j.name: j for j in PeriodicJob.select()}
+        for spec in specs.values():
+            seconds = int(spec.interval.total_seconds())
+            row = existing.get(spec.name)
+            if row is None:
+                PeriodicJob.insert(name=spec.name, interval_seconds=seconds, next_due_at=now).on_conflict_ignore().execute()
+            elif row.interval_seconds != seconds:
+                PeriodicJob.update(interval_seconds=seconds).where(PeriodicJob.name == spec.name).execute()
+
+
+def due_jobs(specs: Mapping[str, JobSpec], now: _dt.datetime | None = None) -> list[str]:
+    """Names of jobs whose time has come and that no live claim holds."""
+    now = now or utcnow()
+    query = PeriodicJob.select(PeriodicJob.name).where(
+        (PeriodicJob.next_due_at <= now)
+        & (PeriodicJob.claimed_until.is_null() | (PeriodicJob.claimed_until < now))
+    )
+    return [row.name for row in query if row.name in specs]
+
+
+def claim(spec: JobSpec, now: _dt.datetime, owner: str | None = None) -> bool:
+    """Take the run of ``spec`` due at ``now``; True for exactly one caller."""
+    count = (
+        PeriodicJob.update(claimed_until=now + spec.lease, claimed_by=owner or _owner(), last_started_at=now)
+        .where(
+            (PeriodicJob.name == spec.name)
+            & (PeriodicJob.next_due_at <= now)
+            & (PeriodicJob.claimed_until.is_null() | (PeriodicJob.claimed_until < now))
+        )
+        .execute()
+    )
+    return count == 1
+
+
+def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOutcome:
+    """Claim, run and record one periodic job. Safe to call from any number of consumers."""
+    started = utcnow()
+    if not claim(spec, started):
+        return RunOutcome(spec.name, ran=False)
+    row = PeriodicJob.get(PeriodicJob.name == spec.name)
+    ctx = JobContext(
+        name=spec.name,
+        started_at=started,
+        deadline=time.monotonic() + spec.time_budget.total_seconds(),
+        state=dict(row.state or {}),
+        resources=resources or {},
+    )
+    t0 = time.monotonic()
+    try:
+        summary = spec.run(ctx) or {}
+    except Exception as exc:  # a failed job is recorded and retried, never kills the consumer
+        error = safe_error(exc)
+        log.warning("periodic job %s failed: %s", spec.name, error)
+        _finish(spec, row, started, t0, ok=False, error=error, summary={}, state=ctx.state)
+        return RunOutcome(spec.name, ran=True, ok=False, error=error)
+    _finish(spec, row, started, t0, ok=True, error=None, summary=summary, state=ctx.state)
+    log.info("periodic job %s done in %.0f ms", spec.name, (time.monotonic() - t0) * 1000)
+    return RunOutcome(spec.name, ran=True, ok=True, summary=summary)
+
+
+def _finish(spec: JobSpec, row: PeriodicJob, started: _dt.datetime, t0: float, *, ok: bool,
+            error: str | None, summary: dict[str, Any], state: dict[str, Any]) -> None:
+    finished = utcnow()
+    duration_ms = int((time.monotonic() - t0) * 1000)
+    if ok:
+        failures = 0
+        next_due = started + spec.interval
+    else:
+        failures = row.consecutive_failures + 1
+        backoff = spec.retry_after * min(2 ** (failures - 1), 64)
+        next_due = finished + min(backoff, spec.interval)
+    values: dict[Any, Any] = {
+        PeriodicJob.next_due_at: next_due,
+        PeriodicJob.claimed_until: None,
+        PeriodicJob.claimed_by: None,
+        PeriodicJob.last_finished_at: finished,
+        PeriodicJob.last_duration_ms: duration_ms,
+        PeriodicJob.last_error: error,
+        PeriodicJob.consecutive_failures: failures,
+        PeriodicJob.state: state,
+    }
+    if ok:
+        values[PeriodicJob.last_success_at] = finished
+    with db.atomic():
+        PeriodicJob.update(values).where(PeriodicJob.name == spec.name).execute()
+        JobRun.create(job=spec.name, started_at=started, finished_at=finished, duration_ms=duration_ms,
+                      ok=ok, error=error, summary=summary)
+
+
+def job_status(specs: Mapping[str, JobSpec]) -> list[dict[str, Any]]:
+    """One dict per job for ``mediflux status``: last run, next due, last success, last error."""
+    rows = {r.name: r for r in PeriodicJob.select()}
+    out = []
+    for name, spec in specs.items():
+        row = rows.get(name)
+        out.append({
+            "name": name,
+            "interval_seconds": int(spec.interval.total_seconds()),
+            "last_run": _iso(row.last_started_at) if row else None,
+            "last_success": _iso(row.last_success_at) if row else None,
+            "last_duration_ms": row.last_duration_ms if row else None,
+            "next_due": _iso(row.next_due_at) if row else None,
+            "running": bool(row and row.claimed_until and row.claimed_until > utcnow()),
+            "last_error": row.last_error if row else None,
+        })
+    return out
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,59 @@
+"""The huey instance, built from ``MEDIFLUX_QUEUE_URL``: SQLite (default), Redis or PostgreSQL.
+
+Messages are JSON (:mod:`worker.serializer`); result storage is off (tasks that
+need an answer write it to the database, the ledger); times are UTC.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import peewee
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.contrib.sql_huey import SqlHuey
+
+from models.database import create_private_file, postgres_params, sqlite_path
+from worker.config import Settings
+from worker.serializer import JSONSerializer
+
+
+def build_huey(settings: Settings, immediate: bool = False) -> Huey:
+    """A huey for ``settings.queue_url``; ``immediate=True`` runs tasks inline (tests, tools)."""
+    url = settings.queue_url
+    scheme = urlsplit(url).scheme.lower()
+    common = dict(results=False, utc=True, serializer=JSONSerializer(), immediate=immediate)
+    if scheme == "sqlite":
+        path = sqlite_path(url)
+        assert path is not None  # validated by load_settings
+        create_private_file(path)
+        return SqliteHuey(settings.queue_name, filename=str(path), timeout=15, **common)
+    if scheme in ("redis", "rediss"):
+        return RedisHuey(settings.queue_name, url=url, **common)
+    if scheme in ("postgresql", "postgres"):
+        database = peewee.PostgresqlDatabase(**postgres_params(url))
+        return SqlHuey(settings.queue_name, database=database, **common)
+    raise ValueError(f"unsupported queue scheme {scheme!r}")
+
+
+def queue_counts(huey: Huey) -> dict[str, int]:
+    """Pending and scheduled task counts (what ``mediflux status`` shows)."""
+    return {"pending": huey.pending_count(), "scheduled": huey.scheduled_count()}
+
+
+def stored_keys(huey: Huey, limit: int = 10_000) -> list[str]:
+    """Keys of huey's key/value store (results, locks, revocations), for housekeeping.
+
+    huey has no portable "list keys" call, so each storage is asked its own way.
+    """
+    storage = huey.storage
+    if isinstance(huey, SqliteHuey):
+        rows = storage.sql("select key from kv where queue = ? limit ?", (storage.name, limit), results=True)
+        return [r[0] for r in rows]
+    if isinstance(huey, RedisHuey):
+        keys = storage.conn.hkeys(storage.result_key)[:limit]
+        return [k.decode() if isinstance(k, bytes) else k for k in keys]
+    if isinstance(huey, SqlHuey):
+        kv = storage.KV
+        with storage.database.connection_context():
+            return [r.key for r in kv.select(kv.key).where(kv.queue == storage.name).limit(limit)]
+    return []

@@ -1,0 +1,20 @@
+"""The list of periodic jobs: name → interval and the plain function that does the work.
+
+The consumer's scheduler tick (tasks.periodic) reads this; ``mediflux status``
+shows it. Add a job here and it is picked up by both, and runs once at the next
+start if it was never run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from worker import housekeeping
+from worker.periodic import JobSpec
+
+PERIODIC_JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec("housekeeping", _dt.timedelta(minutes=15), housekeeping.run),
+    )
+}
