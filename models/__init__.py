@@ -10,12 +10,13 @@ from models.cache import ApiCache
 from models.documents import Document
 from models.jobs import JobRun, PeriodicJob
 from models.json_paths import json_text
+from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.users import QuerySession, User
 
-ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun)
+ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "PathwayDecision",
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "Lease", "PathwayDecision",
     "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
 ]

@@ -12,7 +12,7 @@ from models.clock import utcnow
 from models.json_paths import index_sql
 
 TABLES = ("users", "sessions", "api_cache", "documents", "care_pathways", "pathway_decisions",
-          "periodic_jobs", "job_runs")
+          "periodic_jobs", "job_runs", "leases")
 JSON_INDEXES = (
     ("users", "profile", ("mutuelle",)),
     ("users", "profile", ("pathology",)),
@@ -135,7 +135,16 @@ def _models(db):
             table_name = "job_runs"
             indexes = ((("job", "started_at"), False),)
 
-    return [User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun]
+    class Lease(Base):
+        name = CharField(max_length=255, unique=True)
+        holder = CharField(max_length=128)
+        acquired_at = UTCDateTimeField()
+        expires_at = UTCDateTimeField(index=True)
+
+        class Meta:
+            table_name = "leases"
+
+    return [User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease]
 
 
 def up(migrator, db):
