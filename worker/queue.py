@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import peewee
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.contrib.sql_huey import SqlHuey
+from huey.contrib.sql_huey import SqlHuey, SqlStorage
+from huey.storage import RedisStorage, SqliteStorage
 
 from models.database import create_private_file, postgres_params, sqlite_path
 from worker.config import Settings
@@ -46,13 +47,13 @@ def stored_keys(huey: Huey, limit: int = 10_000) -> list[str]:
     huey has no portable "list keys" call, so each storage is asked its own way.
     """
     storage = huey.storage
-    if isinstance(huey, SqliteHuey):
+    if isinstance(storage, SqliteStorage):
         rows = storage.sql("select key from kv where queue = ? limit ?", (storage.name, limit), results=True)
         return [r[0] for r in rows]
-    if isinstance(huey, RedisHuey):
+    if isinstance(storage, RedisStorage):
         keys = storage.conn.hkeys(storage.result_key)[:limit]
         return [k.decode() if isinstance(k, bytes) else k for k in keys]
-    if isinstance(huey, SqlHuey):
+    if isinstance(storage, SqlStorage):
         kv = storage.KV
         with storage.database.connection_context():
             return [r.key for r in kv.select(kv.key).where(kv.queue == storage.name).limit(limit)]

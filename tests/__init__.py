@@ -1,0 +1,1 @@
+"""mediflux-worker test suite (real SQLite files, PostgreSQL, Redis, subprocesses)."""

@@ -1,0 +1,54 @@
+"""Settings: zero-config defaults, and one line naming the variable (exit 2) for a bad value."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, _clean_env
+from worker.config import ConfigError, load_settings
+
+
+def test_zero_config_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings({})
+    assert s.home == tmp_path / "var"
+    assert s.database_url == f"sqlite:///{tmp_path / 'var' / 'mediflux.db'}"
+    assert s.queue_url == f"sqlite:///{tmp_path / 'var' / 'queue.db'}"
+    assert s.inbox == tmp_path / "var" / "inbox"
+    assert s.keep_processed is False and s.max_file_mb == 50 and s.watch_polling is False
+
+
+def test_home_drives_the_other_paths(tmp_path):
+    s = load_settings({"MEDIFLUX_HOME": str(tmp_path / "h"), "MEDIFLUX_INBOX": str(tmp_path / "in")})
+    assert s.database_url.endswith("/h/mediflux.db") and s.inbox == tmp_path / "in"
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("MEDIFLUX_DATABASE_URL", "mysql://root@localhost/x"),
+    ("MEDIFLUX_DATABASE_URL", "sqlite://"),
+    ("MEDIFLUX_QUEUE_URL", "amqp://guest:secret@localhost"),
+    ("MEDIFLUX_KEEP_PROCESSED", "maybe"),
+    ("MEDIFLUX_MAX_FILE_MB", "-3"),
+    ("MEDIFLUX_MAX_FILE_MB", "lots"),
+    ("MEDIFLUX_WATCH_POLLING", "2"),
+    ("MEDIFLUX_LOG_FORMAT", "xml"),
+    ("MEDIFLUX_QUEUE_NAME", "a/b"),
+])
+def test_bad_values_name_the_variable(variable, value):
+    with pytest.raises(ConfigError) as info:
+        load_settings({variable: value})
+    assert str(info.value).startswith(variable + ":")
+    assert "secret" not in str(info.value)  # URLs may carry passwords: never echoed
+
+
+@pytest.mark.parametrize("argv", [
+    [sys.executable, "-m", "worker.cli", "status"],
+    [sys.executable, "-c", "import tasks"],  # what huey_consumer does first
+])
+def test_processes_stop_with_one_line_and_exit_2(tmp_path, argv):
+    env = _clean_env() | {"MEDIFLUX_HOME": str(tmp_path), "MEDIFLUX_QUEUE_URL": "ftp://x"}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MEDIFLUX_QUEUE_URL" in lines[0]
