@@ -4,12 +4,15 @@ import datetime as dt
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from models import JobRun, PeriodicJob
 from models.clock import utcnow
 from tests.conftest import ROOT, procfile_command, wait_for
+from worker.config import load_settings
+from worker.queue import build_huey
 
 
 @pytest.fixture
@@ -51,3 +54,26 @@ def test_procfile_worker_runs_tasks_and_periodic_jobs_and_stops_on_sigterm(datab
     output = (home / "consumer.log").read_text()
     assert code == 0, output
     assert "Shutting down gracefully" in output and "Consumer exiting" in output
+
+
+def test_two_consumers_run_a_due_periodic_job_once(database, consumer_env, home):
+    procs = []
+    try:
+        for i in range(2):
+            log = open(home / f"consumer{i}.log", "w")
+            procs.append((subprocess.Popen(procfile_command("worker"), env=consumer_env, cwd=ROOT, stdout=log,
+                                           stderr=subprocess.STDOUT), log))
+        wait_for(lambda: JobRun.select().where(JobRun.job == "housekeeping").count() >= 1, timeout=30,
+                 message="housekeeping run")
+        # Both consumers tick at start (each worker thread enqueues a catch-up tick): let every tick drain.
+        wait_for(lambda: all("consumer started" in (home / f"consumer{i}.log").read_text() for i in range(2)),
+                 timeout=30, message="both consumers started")
+        huey = build_huey(load_settings(consumer_env))
+        wait_for(lambda: huey.pending_count() == 0, timeout=30, message="the start-up ticks to drain")
+        time.sleep(1.0)
+        assert JobRun.select().where(JobRun.job == "housekeeping").count() == 1
+    finally:
+        for proc, log in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=40)
+            log.close()
