@@ -31,16 +31,20 @@ def migrate(ctx: click.Context, show_status: bool, as_json: bool) -> None:
     ctx.invoke(up)
 
 
+def _move(step, target: str | None, done: str, nothing: str) -> None:
+    database = bootstrap(migrate=False).database
+    try:
+        names = step(database, target)
+    except migrator.MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{done}: " + ", ".join(names) if names else nothing)
+
+
 @migrate.command()
 @click.argument("target", required=False)
 def up(target: str | None) -> None:
     """Apply pending migrations, up to TARGET if given."""
-    database = bootstrap(migrate=False).database
-    try:
-        applied = migrator.upgrade(database, target)
-    except migrator.MigrationError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    _move(migrator.upgrade, target, "applied", "schema is up to date")
 
 
 @migrate.command()
@@ -50,9 +54,4 @@ def down(target: str | None, yes: bool) -> None:
     """Revert the latest migration, or every one back through TARGET (drops data)."""
     if not yes:
         click.confirm("Reverting a migration can drop tables and data. Continue?", abort=True)
-    database = bootstrap(migrate=False).database
-    try:
-        reverted = migrator.downgrade(database, target)
-    except migrator.MigrationError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("reverted: " + ", ".join(reverted) if reverted else "nothing to revert")
+    _move(migrator.downgrade, target, "reverted", "nothing to revert")
