@@ -32,17 +32,20 @@ def fold(text: str) -> str:
 def digitize(text: str) -> str:
     """Turn look-alike letters into digits inside runs that are numbers (``1O18l5`` → ``101815``).
 
-    A run counts as a number when it holds more real digits than look-alikes and
-    is not glued to other letters, so words (``Il``, ``SOINS``) are left alone.
+    A run counts as a number when it holds at least as many real digits as look-alikes
+    (or sits next to a digit group) and is not glued to other letters, so words (``Il``, ``SOINS``) are left alone.
     """
     chars = list(text)
     for m in _RUN.finditer(text):
         run = m.group()
         digits = sum(c.isdigit() for c in run)
-        if digits == 0 or digits < len(run) - digits:
-            continue
         before = text[m.start() - 1] if m.start() else " "
         after = text[m.end()] if m.end() < len(text) else " "
+        # A digit group next to it (``1OOO 345 6786``) says this run is part of a number too.
+        grouped = text[m.end():m.end() + 2][-1:].isdigit() and after == " " or \
+            (m.start() >= 2 and before == " " and text[m.start() - 2].isdigit())
+        if digits == 0 or (digits < len(run) - digits and not grouped):
+            continue
         if before.isalpha() or after.isalpha():
             continue
         for i, c in enumerate(run, m.start()):
