@@ -14,6 +14,7 @@ from pathlib import Path
 import time_machine
 
 from models import Document
+from models.clock import utcnow
 from conftest import ROOT, _clean_env, procfile_command, run_cli, wait_for
 from worker.analysis import EXTRACTOR_VERSION, backlog, store
 from worker.analysis.medications import BdpmUnavailable
@@ -81,7 +82,7 @@ def test_unreachable_bdpm_is_retried_when_due(database):
 def test_backlog_job_is_registered_and_drains(database):
     ids = [_store(ORDO, f"d{i}") for i in range(30)]
     assert "analysis_backlog" in PERIODIC_JOBS
-    ctx = JobContext("analysis_backlog", _dt.datetime.now(_dt.timezone.utc), deadline=10**12)
+    ctx = JobContext("analysis_backlog", utcnow(), deadline=10**12)
     summary = backlog.run(ctx)
     assert summary["analysed"] == 30 and store.pending_ids(50) == []
     assert all(Document.get_by_id(i).analysis["bdpm_status"] == "pending" for i in ids[:2])  # no BDPM wired
@@ -136,6 +137,7 @@ from worker.runtime import bootstrap
 from worker.privacy import mask_nirs
 from worker.analysis import analyze_text, store
 from models import Document
+from models.clock import utcnow
 bootstrap()
 for i, name in enumerate({[v['file'] for _, v in chosen]!r}):
     pages, hint = read_document(Path({str(CORPUS)!r}) / name)
