@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 
 from worker import housekeeping
+from worker.analysis import backlog as analysis_backlog
 from worker.periodic import JobSpec
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("housekeeping", _dt.timedelta(minutes=15), housekeeping.run),
+        JobSpec("analysis_backlog", _dt.timedelta(minutes=10), analysis_backlog.run),
     )
 }

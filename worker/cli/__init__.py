@@ -6,6 +6,7 @@ import click
 
 from worker import __version__
 from worker.cli.migrate import migrate
+from worker.cli.reanalyze import reanalyze
 from worker.cli.status import status
 
 
@@ -19,3 +20,4 @@ def main() -> None:
 
 main.add_command(migrate)
 main.add_command(status)
+main.add_command(reanalyze)

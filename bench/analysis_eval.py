@@ -1,0 +1,243 @@
+"""Evaluate worker.analysis on the stored OCR corpus: per-type accuracy, per-field precision/recall/F1.
+
+    python bench/analysis_eval.py [--corpus tests/corpus/analysis] [--json] [--errors]
+
+The corpus (bench/make_analysis_corpus.py) holds real Tesseract output in the five ingestion formats. The
+minimal hOCR/TSV/ALTO/text readers below only turn those files into ``[{number, text}]`` pages for the
+evaluation; they stand in for the ingestion parsers of worker/ingest until those are merged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from worker.analysis import analyze_text  # noqa: E402
+
+CORPUS = ROOT / "tests" / "corpus" / "analysis"
+GOALS = {"type_accuracy": 0.95, "rpps": 0.90, "dates": 0.90, "amounts": 0.90, "amc_number": 0.90,
+         "medication_names": 0.90}
+
+
+# ---- minimal readers (evaluation only) -------------------------------------------------------------
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def read_hocr(raw: str) -> list[dict[str, Any]]:
+    root = ElementTree.fromstring(raw.encode())
+    pages = []
+    for el in root.iter():
+        if el.get("class") == "ocr_page":
+            blocks = []
+            for par in (e for e in el.iter() if e.get("class") == "ocr_par"):
+                lines = [" ".join((w.text or "").strip() for w in ln.iter() if w.get("class") == "ocrx_word")
+                         for ln in par.iter() if (ln.get("class") or "").startswith("ocr_") and
+                         ln.get("class") in ("ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat")]
+                blocks.append("\n".join(x for x in lines if x.strip()))
+            pages.append({"number": len(pages) + 1, "text": "\n\n".join(b for b in blocks if b)})
+    return pages
+
+
+def read_tsv(raw: str) -> list[dict[str, Any]]:
+    lines: dict[tuple, list[str]] = defaultdict(list)
+    for row in raw.splitlines()[1:]:
+        c = row.split("\t")
+        if len(c) == 12 and c[0] == "5" and c[11].strip():
+            lines[(int(c[1]), int(c[2]), int(c[3]), int(c[4]))].append(c[11])
+    pages: dict[int, list[str]] = defaultdict(list)
+    last: dict[int, tuple] = {}
+    for key in sorted(lines):
+        page = key[0]
+        if page in last and last[page][:3] != key[:3]:
+            pages[page].append("")
+        pages[page].append(" ".join(lines[key]))
+        last[page] = key
+    return [{"number": n, "text": "\n".join(pages[n])} for n in sorted(pages)]
+
+
+def read_alto(raw: str) -> list[dict[str, Any]]:
+    root = ElementTree.fromstring(raw.encode())
+    pages = []
+    for page in (e for e in root.iter() if _local(e.tag) == "Page"):
+        blocks = []
+        for block in (e for e in page.iter() if _local(e.tag) == "TextBlock"):
+            lines = [" ".join(s.get("CONTENT", "") for s in ln if _local(s.tag) == "String")
+                     for ln in block if _local(ln.tag) == "TextLine"]
+            blocks.append("\n".join(x for x in lines if x.strip()))
+        pages.append({"number": len(pages) + 1, "text": "\n\n".join(b for b in blocks if b)})
+    return pages
+
+
+def read_document(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    raw = path.read_text(encoding="utf-8")
+    name = path.name
+    if name.endswith(".json"):
+        doc = json.loads(raw)
+        return doc["pages"], doc.get("document_type_hint")
+    if name.endswith(".hocr"):
+        return read_hocr(raw), None
+    if name.endswith(".tsv"):
+        return read_tsv(raw), None
+    if name.endswith(".alto.xml"):
+        return read_alto(raw), None
+    return [{"number": i + 1, "text": t} for i, t in enumerate(raw.split("\f")) if t.strip() or i == 0], None
+
+
+# ---- scoring ------------------------------------------------------------------------------------------
+def norm(value: Any) -> str:
+    text = unicodedata.normalize("NFD", str(value))
+    return re.sub(r"[^A-Z0-9%]", "", "".join(c for c in text if not unicodedata.combining(c)).upper())
+
+
+def name_ok(pred: str, truth: str) -> bool:
+    """Person name: every full word read belongs to the true name (initials and order ignored)."""
+    t = {norm(w) for w in re.split(r"[\s\-]+", truth)}
+    words = [norm(w) for w in re.split(r"[\s\-]+", pred) if len(w.rstrip(".")) > 1]
+    return bool(words) and all(w in t for w in words)
+
+
+def _value(field: Any) -> Any:
+    return field.get("value") if isinstance(field, dict) else None
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.tp = self.fp = self.fn = 0
+
+    def add(self, preds: list[Any], truths: list[Any], same=lambda a, b: norm(a) == norm(b)) -> None:
+        left = list(truths)
+        for p in preds:
+            hit = next((t for t in left if same(p, t)), None)
+            if hit is not None:
+                left.remove(hit)
+                self.tp += 1
+            else:
+                self.fp += 1
+        self.fn += len(left)
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+SCALARS = {"rpps": ["rpps"], "dates": ["prescription_date", "care_date", "valid_from", "valid_to"],
+           "amc_number": ["amc_number"], "adherent_number": ["adherent_number"], "insurer": ["insurer"],
+           "renewals": ["renewals"]}
+
+
+def score_document(analysis: dict[str, Any], truth: dict[str, Any], counts: dict[str, Counts]) -> None:
+    fields, tf = analysis["fields"], truth["fields"]
+    for metric, keys in SCALARS.items():
+        for key in keys:
+            p, t = _value(fields.get(key)), tf.get(key)
+            if key == "renewals" and truth["type"] != "ordonnance":
+                continue
+            counts[metric].add([p] if p not in (None, "") else [], [t] if t not in (None, "") else [],
+                               (lambda a, b: norm(a).replace(" ", "") in norm(b)) if key == "insurer" else
+                               (lambda a, b: norm(a) == norm(b)))
+    amounts_p = [_value(a["amount"]) for a in fields.get("acts") or []]
+    amounts_t = [a["amount"] for a in tf.get("acts") or []]
+    if _value(fields.get("total_amount")) is not None:
+        amounts_p.append(_value(fields["total_amount"]))
+    if tf.get("total_amount") is not None:
+        amounts_t.append(tf["total_amount"])
+    counts["amounts"].add(amounts_p, amounts_t, lambda a, b: abs(float(a) - float(b)) < 0.005)
+    counts["acts"].add([(_value(a["code"]), _value(a["amount"])) for a in fields.get("acts") or []],
+                       [(a["code"], a["amount"]) for a in tf.get("acts") or []],
+                       lambda a, b: a[0] is not None and norm(a[0]) == norm(b[0]) and abs(a[1] - b[1]) < 0.005)
+    counts["medication_names"].add([_value(m["name"]) for m in fields.get("medications") or []],
+                                   [m["name"] for m in tf.get("medications") or []])
+    counts["medication_strengths"].add(
+        [(_value(m["name"]), _value(m["strength"])) for m in fields.get("medications") or []],
+        [(m["name"], m["strength"]) for m in tf.get("medications") or []],
+        lambda a, b: norm(a[0]) == norm(b[0]) and norm(a[1]).replace("UG", "µG") == norm(b[1]).replace("UG", "µG"))
+    cov_p = list((_value(fields.get("coverage")) or {}).items())
+    counts["coverage"].add(cov_p, list((tf.get("coverage") or {}).items()),
+                           lambda a, b: a[0] == b[0] and norm(a[1]) == norm(b[1]))
+    for key in ("prescriber_name", "practitioner_name"):
+        p, t = _value(fields.get(key)), tf.get(key)
+        counts["practitioner_names"].add([p] if p else [], [t] if t else [], name_ok)
+    counts["beneficiaries"].add([_value(b) for b in fields.get("beneficiaries") or []], tf.get("beneficiaries") or [],
+                                name_ok)
+    counts["nir_presence"].add(["nir"] if analysis["nir"]["present"] else [], ["nir"] if truth.get("nir") else [])
+
+
+def evaluate(corpus: Path = CORPUS) -> dict[str, Any]:
+    labels = json.loads((corpus / "labels.json").read_text())
+    counts: dict[str, Counts] = defaultdict(Counts)
+    by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_format: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    errors = []
+    for doc_id, truth in sorted(labels.items()):
+        pages, hint = read_document(corpus / truth["file"])
+        analysis = analyze_text(pages, hint=hint)
+        ok = analysis["document_type"] == truth["type"]
+        for bucket in (by_type[truth["type"]], by_format[truth["format"]]):
+            bucket[0] += ok
+            bucket[1] += 1
+        if not ok:
+            errors.append({"id": doc_id, "truth": truth["type"], "predicted": analysis["document_type"]})
+        before = {k: (c.tp, c.fp, c.fn) for k, c in counts.items()}
+        score_document(analysis, truth, counts)
+        missed = [k for k, c in counts.items() if (c.fp, c.fn) != before.get(k, (0, 0, 0))[1:]]
+        if missed:
+            errors.append({"id": doc_id, "fields": missed})
+    total = sum(v[1] for v in by_type.values())
+    result = {
+        "documents": total,
+        "type_accuracy": sum(v[0] for v in by_type.values()) / total,
+        "per_type": {t: {"correct": c, "total": n, "accuracy": c / n} for t, (c, n) in sorted(by_type.items())},
+        "per_format": {f: {"correct": c, "total": n, "accuracy": c / n} for f, (c, n) in sorted(by_format.items())},
+        "fields": {k: dict(zip(("precision", "recall", "f1"), c.prf()), tp=c.tp, fp=c.fp, fn=c.fn)
+                   for k, c in sorted(counts.items())},
+        "errors": errors,
+    }
+    result["goals"] = {k: {"goal": g, "value": result["type_accuracy"] if k == "type_accuracy" else
+                           result["fields"][k]["f1"]} for k, g in GOALS.items()}
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    out = [f"Documents: {result['documents']}; document-type accuracy: **{result['type_accuracy']:.3f}**", "",
+           "| type | correct / total | accuracy |", "|---|---|---|"]
+    out += [f"| {t} | {v['correct']} / {v['total']} | {v['accuracy']:.3f} |" for t, v in result["per_type"].items()]
+    out += ["", "| input format | type correct / total |", "|---|---|"]
+    out += [f"| {f} | {v['correct']} / {v['total']} |" for f, v in result["per_format"].items()]
+    out += ["", "| field | precision | recall | F1 | TP | FP | FN | goal |", "|---|---|---|---|---|---|---|---|"]
+    for k, v in result["fields"].items():
+        goal = f"≥ {GOALS[k]:.2f}" if k in GOALS else ""
+        out.append(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['tp']} | {v['fp']} | "
+                   f"{v['fn']} | {goal} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=str(CORPUS))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--errors", action="store_true", help="list the documents with a wrong type or field")
+    args = ap.parse_args()
+    result = evaluate(Path(args.corpus))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(markdown(result))
+    if args.errors:
+        for e in result["errors"]:
+            print(e)
+
+
+if __name__ == "__main__":
+    main()

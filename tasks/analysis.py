@@ -1,0 +1,12 @@
+"""Analysis task: a thin huey wrapper over worker.analysis.store (the database stays the ledger)."""
+
+from __future__ import annotations
+
+from tasks.app import huey
+from worker.analysis import store
+
+
+@huey.task()
+def analyze_documents(ids: list[int]) -> int:
+    """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
+    return sum(store.analyze_safely(int(i)) for i in ids)

@@ -1,0 +1,123 @@
+"""Run the analysis over stored documents: the ``documents`` table is the ledger.
+
+A document needs analysis when ``analysis`` is NULL or was written by an older
+``extractor_version``; medications whose BDPM lookup failed are ``pending``
+with a retry time. Both are found again by a query, so a lost queue task or a
+killed worker only delays work. Analysing twice gives the same result
+(idempotent). Logs carry document ids and counts only, never text or names.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import Any, Iterator
+
+import peewee
+
+from models import Document
+from models.clock import utcnow
+from models.json_paths import json_text
+from worker.analysis import medications
+from worker.analysis.medications import BdpmLookup
+from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
+from worker.periodic import safe_error
+
+log = logging.getLogger("mediflux.analysis")
+
+
+def default_lookup() -> BdpmLookup:
+    """The BDPM lookup the worker uses (the API cache once wired; see docs/analysis.md)."""
+    return medications.unavailable_lookup
+
+
+def _pages(doc: Document) -> list[dict[str, Any]]:
+    return doc.pages or [{"number": 1, "text": doc.text or ""}]
+
+
+def _save(document_id: int, analysis: dict[str, Any]) -> None:
+    Document.update(analysis=analysis).where(Document.id == document_id).execute()
+
+
+def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict[str, Any]:
+    """Analyse one stored document, store ``documents.analysis`` and return it (KeyError if it is gone)."""
+    doc = Document.get_or_none(Document.id == document_id)
+    if doc is None:
+        raise KeyError(document_id)
+    now = utcnow()
+    hint = (doc.meta or {}).get("document_type_hint")
+    analysis = analyze_text(_pages(doc), hint=hint if isinstance(hint, str) else None, today=now.date())
+    analysis["analyzed_at"] = now.isoformat()
+    medications.match_all(analysis, lookup or default_lookup(), now)
+    _save(document_id, analysis)
+    log.info("analysed document %s: %s", document_id, analysis["document_type"])
+    return analysis
+
+
+def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
+    """Analyse, and on an unexpected error record it (type only) so the backlog does not spin on it."""
+    try:
+        analyze_document(document_id, lookup)
+        return True
+    except KeyError:
+        return False
+    except Exception as exc:  # noqa: BLE001 — one bad document must not stop a batch
+        log.warning("analysis of document %s failed: %s", document_id, type(exc).__name__)
+        _save(document_id, {"extractor_version": EXTRACTOR_VERSION, "document_type": "unknown",
+                            "status": "failed", "error": safe_error(exc).split(":")[0],
+                            "analyzed_at": utcnow().isoformat()})
+        return False
+
+
+def _version() -> peewee.Node:
+    return peewee.Cast(json_text(Document.analysis, "extractor_version"), "INTEGER")
+
+
+def pending_ids(limit: int) -> list[int]:
+    """Documents never analysed, or analysed by an older extractor, oldest first."""
+    query = (Document.select(Document.id)
+             .where(Document.analysis.is_null() | (_version() < EXTRACTOR_VERSION))
+             .order_by(Document.id).limit(limit))
+    return [row.id for row in query]
+
+
+def analyze_pending(limit: int, lookup: BdpmLookup | None = None) -> int:
+    """Analyse up to ``limit`` documents that need it; returns how many were analysed."""
+    return sum(analyze_safely(i, lookup) for i in pending_ids(limit))
+
+
+def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> int:
+    """Retry BDPM matching for documents whose pending medications are due; returns documents retried."""
+    now = utcnow()
+    query = (Document.select(Document.id, Document.analysis)
+             .where((json_text(Document.analysis, "bdpm_status") == "pending")
+                    & (json_text(Document.analysis, "bdpm_retry_after") <= now.isoformat()))
+             .order_by(Document.id).limit(limit))
+    done = 0
+    for doc in query:
+        analysis = dict(doc.analysis)
+        medications.match_all(analysis, lookup or default_lookup(), now, only_pending=True)
+        _save(doc.id, analysis)
+        done += 1
+    return done
+
+
+def select_for_reanalysis(doc_type: str | None = None, since: _dt.datetime | None = None) -> peewee.ModelSelect:
+    """Documents ``mediflux reanalyze`` goes over: optionally one (current) type, created since a date."""
+    query = Document.select(Document.id).order_by(Document.id)
+    if doc_type:
+        query = query.where(json_text(Document.analysis, "document_type") == doc_type)
+    if since:
+        query = query.where(Document.created_at >= since)
+    return query
+
+
+def batches(query: peewee.ModelSelect, size: int) -> Iterator[list[int]]:
+    """Ids of ``query`` in batches, paging by id so rows added meanwhile do not shift pages."""
+    last = 0
+    while True:
+        ids = [row.id for row in query.where(Document.id > last).limit(size)]
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
