@@ -15,7 +15,7 @@ import time_machine
 
 from models import Document
 from models.clock import utcnow
-from conftest import ROOT, _clean_env, procfile_command, run_cli, wait_for
+from tests.conftest import ROOT, _clean_env, procfile_command, run_cli, wait_for
 from worker.analysis import EXTRACTOR_VERSION, backlog, store
 from worker.analysis.medications import BdpmUnavailable
 from worker.periodic import JobContext
