@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-import io
-
 import click
 
 from worker.analysis import EXTRACTOR_VERSION, store
 from worker.analysis.classify import TYPES
 from worker.cli.output import echo_json
+from worker.cli.progress import progress
 from worker.runtime import bootstrap
 
 
@@ -29,8 +28,7 @@ def reanalyze(doc_type: str | None, since: _dt.datetime | None, batch_size: int,
     query = store.select_for_reanalysis(doc_type, since_utc)
     total = query.count()
     done = failed = 0
-    with click.progressbar(length=total, label="reanalysing", file=io.StringIO() if as_json else None,
-                           show_pos=True) as bar:
+    with progress("reanalysing", total) as bar:
         for ids in store.batches(query, batch_size):
             for document_id in ids:
                 if store.analyze_safely(document_id):
