@@ -79,7 +79,7 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
             ref=ref_of(path.name), path=path, reason=_clean_reason(meta.get("reason"), path.name),
             format=str(meta["format"])[:32] if meta.get("format") else None,
             size=meta["size"] if isinstance(meta.get("size"), int) else path.stat().st_size,
-            time=str(meta["time"])[:40] if meta.get("time") else None,
+            time=str(meta["time"])[:19] if meta.get("time") else None,
             sha256=sha[:12] if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{12,64}", sha) else None,
             user_dir=str(user) if user is not None and _SAFE_USER_DIR.match(str(user)) else None,
         ))

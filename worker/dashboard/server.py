@@ -93,7 +93,8 @@ class DashboardApp:
             return self._plain(start_response, HTTPStatus.BAD_REQUEST, "expected a small url-encoded form")
         if not actions.token_ok(self.settings, form.get("token")):
             log.warning("dashboard action %s refused: bad token", name)
-            return self._plain(start_response, HTTPStatus.FORBIDDEN, "bad token")
+            page = pages.layout("Refused", "", '<p><a href="/">back</a></p>', message="bad token: nothing was done")
+            return self._send(start_response, HTTPStatus.FORBIDDEN, page, "text/html; charset=utf-8")
         back = {"retry": "/documents", "revoke": "/", "run-job": "/jobs"}[name]
         try:
             with self.database.connection_context():
