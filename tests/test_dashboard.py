@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import re
 
@@ -13,6 +14,7 @@ from models import PeriodicJob
 from models.clock import utcnow
 from tests.dashboard_seed import PII, QUARANTINED_NAME, SECRET, create_retention_audit, seed
 from worker.dashboard.server import DashboardApp, serve_in_thread
+from worker.logsetup import build_handler
 from worker.queue import build_huey
 
 TOKEN = "correct-horse-battery-staple"
@@ -97,7 +99,20 @@ def test_read_only_by_default(settings, database, huey, serve):
     assert httpx.get(base + "/", headers={"Host": "evil.example:80"}, timeout=10).status_code == 421
 
 
-def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey, serve, caplog):
+@pytest.fixture
+def dashboard_log(settings):
+    """What the dashboard logs, through the handler every process uses (the logger does not propagate)."""
+    stream = io.StringIO()
+    handler = build_handler(settings, stream)
+    logger = logging.getLogger("mediflux.dashboard")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield stream
+    logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+
+
+def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey, serve, dashboard_log):
     seed(settings, huey)
     enabled = dataclasses.replace(settings, dashboard_actions=True, dashboard_token=TOKEN)
     base = serve(enabled)
@@ -110,7 +125,6 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     assert httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN},
                       headers={"Origin": "https://evil.example"}, timeout=10).status_code == 403
     assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at > past  # nothing done yet
-    caplog.set_level(logging.INFO, logger="mediflux.dashboard")
     done = httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN}, timeout=10)
     assert done.status_code == 303 and done.headers["location"].startswith("/jobs?message=")
     assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at <= utcnow()
@@ -127,7 +141,7 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     assert httpx.post(base + "/actions/revoke", data={"task_id": task_id, "token": TOKEN},
                       timeout=10).status_code == 303
     assert huey.is_revoked(task_id)
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    logged = dashboard_log.getvalue()
     assert "dashboard action run-job: job housekeeping is due now" in logged
     assert f"dashboard action retry: quarantined file {ref}" in logged
     assert "refused: bad token" in logged and "refused: cross-origin" in logged
