@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterator
+from typing import Any, Iterator
 
 import peewee
 from huey import Huey
@@ -96,13 +96,15 @@ def record_job(job: str, seconds: float) -> None:
 class StateCollector(Collector):
     """Numbers read from the database and queue at scrape time (counts only)."""
 
-    def __init__(self, database: peewee.Database, huey: Huey | None) -> None:
-        self.database = database
+    def __init__(self, huey: Huey | None) -> None:
         self.huey = huey
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration: do not query the database then
 
     def collect(self) -> Iterator[Metric]:
         try:
-            with self.database.connection_context():
+            with db.connection_context():
                 yield from self._database_metrics()
         except peewee.PeeweeException as exc:
             log.warning("metrics: database unavailable (%s)", type(exc).__name__)
@@ -148,13 +150,12 @@ class StateCollector(Collector):
         yield depth
 
 
-_served: dict[int, object] = {}
+_served: dict[int, tuple[Any, StateCollector]] = {}
 _serve_lock = threading.Lock()
 
 
-def serve(settings: Settings, database: peewee.Database | None = None, huey: Huey | None = None,
-          builder: Callable[[Settings], Huey] | None = None) -> int | None:
-    """Start the endpoint on 127.0.0.1:``metrics_port`` once per process; None when off or busy."""
+def serve(settings: Settings, huey: Huey | None = None) -> int | None:
+    """Start the endpoint on 127.0.0.1:``metrics_port`` once per process; None when off or the port is busy."""
     port = settings.metrics_port
     if not port:
         return None
@@ -163,13 +164,26 @@ def serve(settings: Settings, database: peewee.Database | None = None, huey: Hue
             return port
         if huey is None:
             from worker.queue import build_huey
-            huey = (builder or build_huey)(settings)
-        collector = StateCollector(database or db.obj, huey)
+            huey = build_huey(settings)
         try:
-            _served[port] = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
+            server, _thread = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
         except OSError as exc:
             log.warning("metrics: port %s unavailable (%s); this process exports none", port, type(exc).__name__)
             return None
+        collector = StateCollector(huey)
         REGISTRY.register(collector)
+        _served[port] = (server, collector)
         log.info("metrics on http://127.0.0.1:%s/metrics", port)
         return port
+
+
+def stop(port: int) -> None:
+    """Stop an endpoint started by :func:`serve` (tests, embedding)."""
+    with _serve_lock:
+        entry = _served.pop(port, None)
+        if entry is None:
+            return
+        server, collector = entry
+        REGISTRY.unregister(collector)
+        server.shutdown()
+        server.server_close()
