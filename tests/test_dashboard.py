@@ -75,7 +75,9 @@ def test_pages_show_database_numbers_and_no_personal_data(settings, database, hu
         assert _cell(docs, "by-type", doc_type)[1] == str(n)
     chart = re.search(r'id="per-hour".*?</svg>', docs, re.S).group(0)
     assert sum(map(int, re.findall(r'data-value="(\d+)"', chart))) == expected["last_24h"]
-    assert "has no text layer" in docs and "&lt;file&gt;" in docs  # the reason, with the filename scrubbed
+    latest = re.search(r'<table id="latest">(.*?)</table>', docs, re.S).group(1)
+    assert latest.count("<tr>") == 1 + expected["documents"] and "03ababababab" in latest and "ffffffffffff" in latest
+    assert "unreadable: &lt;file&gt; has no text layer" in docs  # the reason, with the filename scrubbed
     cache = pages["/cache"].text
     assert _cell(cache, "cache", "bdpm")[1:4] == ["2", "1", "0"]
     annuaire = _cell(cache, "cache", "annuaire")

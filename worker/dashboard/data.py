@@ -21,6 +21,7 @@ from models.clock import utcnow
 from models.json_paths import json_text
 from worker import heartbeat, leases
 from worker.config import Settings
+from worker.logsetup import short_id
 from worker.dashboard import quarantine
 from worker.periodic import job_status
 from worker.schedule import PERIODIC_JOBS
@@ -91,8 +92,19 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
         "per_hour": per_hour,
         "by_type": dict(sorted(by_type.items())),
         "by_status": dict(sorted(by_status.items())),
+        "latest": latest_documents(),
         "quarantine": quarantine.list_entries(settings),
     }
+
+
+def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest documents by id and sha256 prefix (never file name, owner or text)."""
+    doc_type = json_text(Document.analysis, "document_type")
+    query = (Document.select(Document.id, Document.sha256, Document.format, Document.status, Document.created_at,
+                             doc_type.alias("doc_type"))
+             .order_by(Document.id.desc()).limit(limit).dicts())
+    return [{"id": r["id"], "sha256": short_id(r["sha256"]), "format": r["format"], "status": r["status"],
+             "type": r["doc_type"] or "not analysed", "stored": r["created_at"].isoformat()} for r in query]
 
 
 def cache(now: _dt.datetime | None = None) -> list[dict[str, Any]]:

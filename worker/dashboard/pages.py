@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable, Sequence
 
-from worker.dashboard.svg import bar_chart
+from worker.dashboard.svg import BAD, COLD, GOOD, WARM, bar_chart
 
 NAV = (("/", "Overview"), ("/documents", "Documents"), ("/cache", "Cache"), ("/jobs", "Periodic jobs"),
        ("/retention", "Retention"))
@@ -66,6 +66,11 @@ def _num(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
+def when(value: str | None) -> str | None:
+    """An ISO time as ``YYYY-MM-DD HH:MM:SS`` (UTC, as stored): easier to read than microseconds."""
+    return value[:19].replace("T", " ") if isinstance(value, str) and len(value) >= 19 else value
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
@@ -94,7 +99,7 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
         minutes = [f"-{len(tp['complete']) - i}m" for i in range(len(tp["complete"]))]
         parts.append("<h2>Tasks per minute, last hour</h2>")
         parts.append(bar_chart([("completed", tp["complete"]), ("failed", tp["error"])], minutes,
-                               chart_id="throughput", label_every=10))
+                               chart_id="throughput", label_every=10, colours=(GOOD, BAD)))
         rows = [(window, w["completed"], w["errors"], w["retries"], _pct(w["error_rate"]))
                 for window, w in (("last hour", stats["hour"]), ("last 24 h", stats["day"]))]
         parts.append(table(["window", "completed", "errors", "retries", "error rate"], rows, "error-rates"))
@@ -117,9 +122,13 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
              bar_chart([("documents", data["per_hour"])], data["hours"], chart_id="per-hour", label_every=3),
              "<h2>By type</h2>", table(["type", "documents"], data["by_type"].items(), "by-type"),
              "<h2>By status</h2>", table(["status", "documents"], data["by_status"].items(), "by-status"),
+             "<h2>Latest documents</h2>",
+             table(["id", "sha256", "format", "type", "status", "stored"],
+                   [(d["id"], d["sha256"], d["format"], d["type"], d["status"], when(d["stored"]))
+                    for d in data["latest"]], "latest", "no documents yet"),
              "<h2>Quarantine</h2>"]
     headers = ["ref", "content sha256", "reason", "format", "bytes", "since"] + (["action"] if actions else [])
-    rows = [[e.ref, e.sha256, e.reason, e.format, e.size, e.time]
+    rows = [[e.ref, e.sha256, e.reason, e.format, e.size, when(e.time)]
             + ([action_form("retry", {"ref": e.ref}, "retry")] if actions else []) for e in data["quarantine"]]
     parts.append(table(headers, rows, "quarantine", "nothing in quarantine"))
     return "".join(parts)
@@ -129,9 +138,9 @@ def cache_page(rows: list[dict[str, Any]]) -> str:
     body = table(["source", "fresh", "stale", "expired", "reads served", "hit ratio", "upstream errors",
                   "last error", "at"],
                  [(r["source"], r["fresh"], r["stale"], r["expired"], r["hits"], _pct(r["hit_ratio"]),
-                   r["errors"], r["last_error"], r["last_error_at"]) for r in rows], "cache", "cache empty")
+                   r["errors"], r["last_error"], when(r["last_error_at"])) for r in rows], "cache", "cache empty")
     chart = bar_chart([(s, [r[s] for r in rows]) for s in ("fresh", "stale", "expired")],
-                      [r["source"] for r in rows], chart_id="cache-chart", width=420)
+                      [r["source"] for r in rows], chart_id="cache-chart", width=420, colours=(GOOD, WARM, COLD))
     note = ("<p>Hit ratio: reads served from a stored entry ÷ (those reads + the first fetch of each entry). "
             "Errors show their type only.</p>")
     return body + chart + note
@@ -140,7 +149,7 @@ def cache_page(rows: list[dict[str, Any]]) -> str:
 def jobs_page(rows: list[dict[str, Any]], actions: bool) -> str:
     headers = ["job", "every", "last run", "duration ms", "next due", "running", "last error"]
     headers += ["action"] if actions else []
-    out = [[j["name"], f"{j['interval_seconds']} s", j["last_run"], j["last_duration_ms"], j["next_due"],
+    out = [[j["name"], f"{j['interval_seconds']} s", when(j["last_run"]), j["last_duration_ms"], when(j["next_due"]),
             "yes" if j["running"] else "no", j["last_error"]]
            + ([action_form("run-job", {"name": j["name"]}, "run now")] if actions else []) for j in rows]
     parts = [table(headers, out, "jobs")]
@@ -150,7 +159,8 @@ def jobs_page(rows: list[dict[str, Any]], actions: bool) -> str:
             ok = [d if good else 0 for d, good in j["recent"]]
             bad = [0 if good else d for d, good in j["recent"]]
             parts.append(bar_chart([("ok", ok), ("failed", bad)], [str(i + 1) for i in range(len(ok))],
-                                   chart_id=f"runs-{j['name']}", width=480, height=120, unit=" ms"))
+                                   chart_id=f"runs-{j['name']}", width=480, height=120, unit=" ms",
+                                   colours=(GOOD, BAD)))
     return "".join(parts)
 
 

@@ -49,7 +49,7 @@ def _clean_reason(reason: Any, name: str) -> str:
     """The sidecar reason, defensively: no filename, no NIR, one short line."""
     text = str(reason or "unknown").splitlines()[0] if str(reason or "").strip() else "unknown"
     stem = Path(name).stem
-    for token in {name, stem} - {""}:
+    for token in sorted({name, stem} - {""}, key=len, reverse=True):
         text = text.replace(token, "<file>")
     return mask_nirs(text)[0][:160]
 
