@@ -12,7 +12,9 @@ import pytest
 
 from models import PeriodicJob
 from models.clock import utcnow
+from tests.conftest import run_cli
 from tests.dashboard_seed import PII, QUARANTINED_NAME, SECRET, create_retention_audit, seed
+from worker.config import load_settings
 from worker.dashboard.server import DashboardApp, serve_in_thread
 from worker.logsetup import build_handler
 from worker.queue import build_huey
@@ -148,3 +150,15 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     assert f"dashboard action retry: quarantined file {ref}" in logged
     assert "refused: bad token" in logged and "refused: cross-origin" in logged
     assert TOKEN not in logged and QUARANTINED_NAME not in logged and SECRET not in logged
+
+
+def test_action_settings_are_checked_at_start(env):
+    missing = run_cli(env | {"MEDIFLUX_DASHBOARD_ACTIONS": "1"}, "dashboard")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "MEDIFLUX_DASHBOARD_TOKEN" in missing.stderr
+    short = run_cli(env | {"MEDIFLUX_DASHBOARD_TOKEN": "hunter2"}, "dashboard")
+    assert short.returncode == 2 and "MEDIFLUX_DASHBOARD_TOKEN" in short.stderr and "hunter2" not in short.stderr
+    bad_port = run_cli(env | {"MEDIFLUX_DASHBOARD_PORT": "99999"}, "dashboard")
+    assert bad_port.returncode == 2 and "MEDIFLUX_DASHBOARD_PORT" in bad_port.stderr
+    settings = load_settings(env | {"MEDIFLUX_DASHBOARD_ACTIONS": "1", "MEDIFLUX_DASHBOARD_TOKEN": TOKEN})
+    assert settings.dashboard_token == TOKEN and TOKEN not in repr(settings)
