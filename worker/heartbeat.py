@@ -18,6 +18,8 @@ from worker import leases
 PREFIX = "consumer:"
 # Renewed every minute by tasks.ops; three missed beats and the consumer counts as gone.
 TTL = _dt.timedelta(minutes=3)
+# Heartbeats of processes gone for this long are deleted (a restart leaves one row behind).
+FORGET_AFTER = _dt.timedelta(days=1)
 
 
 def consumer_name() -> str:
@@ -27,7 +29,9 @@ def consumer_name() -> str:
 
 def beat(now: _dt.datetime | None = None) -> bool:
     """Record that this consumer is alive (idempotent; called from every worker thread)."""
+    now = now or utcnow()
     name = consumer_name()
+    Lease.delete().where(Lease.name.startswith(PREFIX) & (Lease.expires_at < now - FORGET_AFTER)).execute()
     return leases.acquire(name, name, TTL, now)
 
 
