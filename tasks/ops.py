@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 from huey import crontab
 
 from tasks.app import huey, runtime
 from worker import heartbeat, metrics
+
+_started = threading.Event()
+_start_lock = threading.Lock()
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -15,6 +20,10 @@ def consumer_heartbeat() -> None:
 
 @huey.on_startup()
 def start_operator_endpoints() -> None:
-    # Runs in each worker thread: both calls are idempotent per process.
+    # huey runs start-up hooks in every worker thread: the first does the work, the others return at once.
+    with _start_lock:
+        if _started.is_set():
+            return
+        _started.set()
     heartbeat.beat()
     metrics.serve(runtime.settings)
