@@ -162,3 +162,12 @@ def test_action_settings_are_checked_at_start(env):
     assert bad_port.returncode == 2 and "MEDIFLUX_DASHBOARD_PORT" in bad_port.stderr
     settings = load_settings(env | {"MEDIFLUX_DASHBOARD_ACTIONS": "1", "MEDIFLUX_DASHBOARD_TOKEN": TOKEN})
     assert settings.dashboard_token == TOKEN and TOKEN not in repr(settings)
+
+
+def test_a_failing_page_answers_500_with_the_error_type_only(settings, database, huey, serve):
+    base = serve(settings)
+    database.execute_sql("DROP TABLE api_cache")  # e.g. a half-migrated database
+    response = httpx.get(base + "/cache", timeout=10)
+    assert response.status_code == 500 and "this page failed (" in response.text
+    assert "api_cache" not in response.text and "Traceback" not in response.text
+    assert httpx.get(base + "/jobs", timeout=10).status_code == 200  # the rest still works

@@ -67,10 +67,16 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
     folder = quarantine_dir(settings)
     if not folder.is_dir():
         return []
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith(SIDECAR_SUFFIX)]
-    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    files = []
+    for p in folder.iterdir():
+        try:
+            if p.is_file() and not p.name.endswith(SIDECAR_SUFFIX):
+                files.append((p.stat().st_mtime, p.stat().st_size, p))
+        except OSError:  # retried or removed meanwhile
+            continue
+    files.sort(key=lambda item: item[0], reverse=True)
     out = []
-    for path in files[:limit]:
+    for _mtime, size, path in files[:limit]:
         sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
         meta = _read_sidecar(sidecar) if sidecar.exists() else {"reason": "no sidecar"}
         sha = meta.get("sha256")
@@ -78,7 +84,7 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
         out.append(QuarantineEntry(
             ref=ref_of(path.name), path=path, reason=_clean_reason(meta.get("reason"), path.name),
             format=str(meta["format"])[:32] if meta.get("format") else None,
-            size=meta["size"] if isinstance(meta.get("size"), int) else path.stat().st_size,
+            size=meta["size"] if isinstance(meta.get("size"), int) else size,
             time=str(meta["time"])[:19] if meta.get("time") else None,
             sha256=sha[:12] if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{12,64}", sha) else None,
             user_dir=str(user) if user is not None and _SAFE_USER_DIR.match(str(user)) else None,

@@ -71,8 +71,13 @@ class DashboardApp:
             return self._plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED, "GET only", [("Allow", "GET")])
         title, render = self.routes[path]
         message = parse_qs(environ.get("QUERY_STRING", "")).get("message", [None])[0]
-        with self.database.connection_context():
-            body = pages.layout(title, path, render(), message=message[:300] if message else None)
+        try:
+            with self.database.connection_context():
+                body = pages.layout(title, path, render(), message=message[:300] if message else None)
+        except Exception as exc:  # noqa: BLE001 — a traceback may quote row values: log the type only
+            log.warning("dashboard page %s failed: %s", path, type(exc).__name__)
+            return self._plain(start_response, HTTPStatus.INTERNAL_SERVER_ERROR,
+                               f"this page failed ({type(exc).__name__}); see the dashboard's log")
         return self._send(start_response, HTTPStatus.OK, body, "text/html; charset=utf-8")
 
     def _host_ok(self, environ: dict[str, Any]) -> bool:
