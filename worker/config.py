@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, NoReturn
 from urllib.parse import urlsplit
@@ -44,6 +44,10 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
+    dashboard_port: int
+    dashboard_actions: bool
+    dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
+    metrics_port: int
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -117,6 +121,18 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _token(env: Mapping[str, str], name: str, required: bool) -> str | None:
+    """A secret from the environment: at least 16 characters; never echoed in errors."""
+    raw = (env.get(PREFIX + name) or "").strip()
+    if not raw:
+        if required:
+            raise ConfigError(PREFIX + name, "required when MEDIFLUX_DASHBOARD_ACTIONS=1 (at least 16 characters)")
+        return None
+    if len(raw) < 16:
+        raise ConfigError(PREFIX + name, f"too short: at least 16 characters, got {len(raw)}")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every ``MEDIFLUX_*`` variable; raise ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -139,6 +155,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        dashboard_port=_int(env, "DASHBOARD_PORT", 8787, 1, 65535),
+        dashboard_actions=_bool(env, "DASHBOARD_ACTIONS", False),
+        dashboard_token=_token(env, "DASHBOARD_TOKEN", required=_bool(env, "DASHBOARD_ACTIONS", False)),
+        metrics_port=_int(env, "METRICS_PORT", 0, 0, 65535),
     )
 
 

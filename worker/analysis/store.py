@@ -21,6 +21,7 @@ from models.json_paths import json_text
 from worker.analysis import medications
 from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
+from worker.logsetup import doc_extra, short_id
 from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.analysis")
@@ -50,7 +51,8 @@ def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict
     analysis["analyzed_at"] = now.isoformat()
     medications.match_all(analysis, lookup or default_lookup(), now)
     _save(document_id, analysis)
-    log.info("analysed document %s: %s", document_id, analysis["document_type"])
+    log.info("analysed document %s [%s]: %s", document_id, short_id(doc.sha256), analysis["document_type"],
+             extra=doc_extra(doc.sha256))
     return analysis
 
 
@@ -62,7 +64,9 @@ def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
     except KeyError:
         return False
     except Exception as exc:  # noqa: BLE001 — one bad document must not stop a batch
-        log.warning("analysis of document %s failed: %s", document_id, type(exc).__name__)
+        sha = Document.select(Document.sha256).where(Document.id == document_id).scalar()
+        log.warning("analysis of document %s [%s] failed: %s", document_id, short_id(sha), type(exc).__name__,
+                    extra=doc_extra(sha))
         _save(document_id, {"extractor_version": EXTRACTOR_VERSION, "document_type": "unknown",
                             "status": "failed", "error": safe_error(exc).split(":")[0],
                             "analyzed_at": utcnow().isoformat()})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from worker import __version__
+from worker.cli.dashboard import dashboard
+from worker.cli.doctor import doctor
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
 from worker.cli.status import status
@@ -21,3 +23,5 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(status)
 main.add_command(reanalyze)
+main.add_command(dashboard)
+main.add_command(doctor)

@@ -1,0 +1,173 @@
+"""What each dashboard page shows, as plain dicts: counts, times, ids and error types only.
+
+Queue figures come from huey (pending/scheduled) and ``huey.contrib.stats``
+(events and in-flight tasks, written by the consumer into the data database);
+the rest from the ledger tables. Tables another part may not have created yet
+(huey stats, ``retention_audit``) are read defensively: missing means "none yet".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+import peewee
+from huey import Huey
+from huey.contrib import stats as huey_stats
+
+from models import ApiCache, Document, JobRun, db
+from models.clock import utcnow
+from models.json_paths import json_text
+from worker import heartbeat, leases
+from worker.config import Settings
+from worker.logsetup import short_id
+from worker.dashboard import quarantine
+from worker.periodic import job_status
+from worker.schedule import PERIODIC_JOBS
+
+THROUGHPUT_MINUTES = 60
+
+
+def _table_exists(name: str) -> bool:
+    return db.obj.table_exists(name)
+
+
+def error_type(text: str | None) -> str | None:
+    """Only the exception type of a stored error: its message may quote values."""
+    if not text:
+        return None
+    head = text.strip().split(":", 1)[0].split("(", 1)[0].strip()
+    return head[:80] if head.replace(".", "").replace("_", "").isalnum() else "error"
+
+
+def task_stats(huey: Huey) -> huey_stats.HueyStats | None:
+    """A reader over huey's stats tables in the data database, or None when the consumer writes none."""
+    if not (_table_exists(huey_stats.HueyEvent._meta.table_name)
+            and _table_exists(huey_stats.HueyInflight._meta.table_name)):
+        return None
+    huey_stats.database.initialize(db.obj)  # huey's stats models use their own proxy: bind it to ours
+    return huey_stats.HueyStats(huey, db.obj, create_tables=False)
+
+
+def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
+    """Queue depth, task throughput and error rate, consumers' heartbeats, the watcher's lease."""
+    out: dict[str, Any] = {"queue": huey_stats.live_counts(huey), "stats": None,
+                           "pending": huey_stats.pending_tasks(huey, 20),
+                           "consumers": heartbeat.live_consumers(),
+                           "watcher": leases.holder_of(f"watcher:{settings.inbox}") is not None}
+    out["queue"].pop("results", None)
+    stats = task_stats(huey)
+    if stats is not None:
+        hour = stats.overview(3600)
+        day = stats.overview(86400)
+        out["stats"] = {
+            "inflight": hour["inflight"],
+            "hour": {k: hour[k] for k in ("completed", "errors", "retries", "error_rate")},
+            "day": {k: day[k] for k in ("completed", "errors", "retries", "error_rate")},
+            "throughput": stats.throughput(THROUGHPUT_MINUTES),
+            "tasks": [{k: r[k] for k in ("task", "executed", "completed", "errors", "retries", "avg")}
+                      for r in stats.task_breakdown()],
+        }
+    return out
+
+
+def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, Any]:
+    """Documents per hour (last 24 h), by analysed type and by status; the quarantine list."""
+    now = now or utcnow()
+    start = now.replace(minute=0, second=0, microsecond=0) - _dt.timedelta(hours=23)
+    per_hour = [0] * 24
+    for (created,) in Document.select(Document.created_at).where(Document.created_at >= start).tuples():
+        slot = int((created - start).total_seconds() // 3600)
+        if 0 <= slot < 24:
+            per_hour[slot] += 1
+    doc_type = json_text(Document.analysis, "document_type")
+    by_type = {(t or "not analysed"): n for t, n in
+               Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type).tuples()}
+    by_status = dict(Document.select(Document.status, peewee.fn.COUNT(Document.id))
+                     .group_by(Document.status).tuples())
+    return {
+        "total": Document.select().count(),
+        "hours": [(start + _dt.timedelta(hours=i)).strftime("%H:00") for i in range(24)],
+        "per_hour": per_hour,
+        "by_type": dict(sorted(by_type.items())),
+        "by_status": dict(sorted(by_status.items())),
+        "latest": latest_documents(),
+        "quarantine": quarantine.list_entries(settings),
+    }
+
+
+def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest documents by id and sha256 prefix (never file name, owner or text)."""
+    doc_type = json_text(Document.analysis, "document_type")
+    query = (Document.select(Document.id, Document.sha256, Document.format, Document.status, Document.created_at,
+                             doc_type.alias("doc_type"))
+             .order_by(Document.id.desc()).limit(limit).dicts())
+    return [{"id": r["id"], "sha256": short_id(r["sha256"]), "format": r["format"], "status": r["status"],
+             "type": r["doc_type"] or "not analysed", "stored": r["created_at"].isoformat()} for r in query]
+
+
+def cache(now: _dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Per source: entries fresh/stale/expired, reads served, upstream errors and the last one (type only)."""
+    now = now or utcnow()
+    state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")],
+                        "expired")
+    rows: dict[str, dict[str, Any]] = {}
+    query = (ApiCache.select(ApiCache.source, state.alias("state"), peewee.fn.COUNT(ApiCache.id),
+                             peewee.fn.SUM(ApiCache.hits), peewee.fn.SUM(ApiCache.error_count))
+             .group_by(ApiCache.source, state).tuples())
+    for source, st, n, hits, errors in query:
+        row = rows.setdefault(source, {"source": source, "fresh": 0, "stale": 0, "expired": 0, "entries": 0,
+                                       "hits": 0, "errors": 0, "last_error": None, "last_error_at": None})
+        row[st] += n
+        row["entries"] += n
+        row["hits"] += int(hits or 0)
+        row["errors"] += int(errors or 0)
+    for row in rows.values():
+        # Each entry was fetched at least once (a miss); hits are reads served from the row since.
+        row["hit_ratio"] = row["hits"] / (row["hits"] + row["entries"]) if row["entries"] else None
+        last = (ApiCache.select(ApiCache.last_error, ApiCache.last_error_at)
+                .where((ApiCache.source == row["source"]) & ApiCache.last_error_at.is_null(False))
+                .order_by(ApiCache.last_error_at.desc()).first())
+        if last is not None:
+            row["last_error"] = error_type(last.last_error)
+            row["last_error_at"] = last.last_error_at.isoformat(timespec="seconds")
+    return [rows[k] for k in sorted(rows)]
+
+
+def jobs(runs_per_job: int = 24) -> list[dict[str, Any]]:
+    """Each periodic job's status (last run, next due, duration, last error type) and recent durations."""
+    out = []
+    for job in job_status(PERIODIC_JOBS):
+        recent = (JobRun.select(JobRun.duration_ms, JobRun.ok).where(JobRun.job == job["name"])
+                  .order_by(JobRun.started_at.desc()).limit(runs_per_job))
+        job["recent"] = [(r.duration_ms or 0, bool(r.ok)) for r in reversed(list(recent))]
+        job["last_error"] = error_type(job["last_error"])
+        out.append(job)
+    return out
+
+
+_AUDIT_HIDDEN = {"user_id", "user", "details"}  # defensive: the contract says none, show none if present
+
+
+def retention_audit(limit: int = 100) -> dict[str, Any]:
+    """The retention audit log, newest first; ``available`` False until retention created its table."""
+    if not _table_exists("retention_audit"):
+        return {"available": False, "columns": [], "rows": []}
+    cursor = db.obj.execute_sql("SELECT * FROM retention_audit WHERE 1 = 0")
+    columns = [c[0] for c in cursor.description]
+    order = "started_at" if "started_at" in columns else columns[0]
+    shown = [c for c in columns if c not in _AUDIT_HIDDEN]
+    sql = f"SELECT {', '.join(shown)} FROM retention_audit ORDER BY {order} DESC LIMIT {int(limit)}"
+    rows = [[_cell(v) for v in row] for row in db.obj.execute_sql(sql).fetchall()]
+    return {"available": True, "columns": shown, "rows": rows}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, _dt.datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)[:200]

@@ -1,0 +1,307 @@
+"""``mediflux doctor``: check an installation and say, for each problem, how to fix it.
+
+Checks only look: they create no file and apply no migration (a missing
+database or queue is reported, not made), so the doctor can run beside live
+processes and on a broken install. Permissions are checked before anything
+opens the database (opening tightens modes, which would hide the problem).
+Details name paths, counts and error types — never URLs' credentials or rows.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import sqlite3
+import stat
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import httpx
+import peewee
+
+from models import JobRun, Lease, PeriodicJob, db, migrator
+from models.clock import utcnow
+from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
+from worker import heartbeat, leases
+from worker.config import Settings
+from worker.periodic import safe_error
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+INOTIFY = Path("/proc/sys/fs/inotify")
+MIN_INSTANCES = 16
+WATCH_MARGIN = 1024
+DISK_FAIL_BYTES, DISK_WARN_BYTES = 512 * 2**20, 2 * 2**30
+CLOCK_SKEW = _dt.timedelta(minutes=5)
+UPSTREAMS = ("BDPM", "ANNUAIRE", "ODISSE")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sqlite_files(settings: Settings) -> list[Path]:
+    files = []
+    for url in (settings.database_url, settings.queue_url):
+        path = sqlite_path(url)
+        if path is not None:
+            files += [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    return [p for p in files if p.exists()]
+
+
+def check_permissions(settings: Settings) -> Check:
+    """Data folder 0700 and SQLite files 0600: they hold health data."""
+    if not settings.home.is_dir():
+        return Check("permissions", FAIL, f"data folder {settings.home} missing",
+                     "start any mediflux process (it creates the folder 0700) or check MEDIFLUX_HOME")
+    loose = []
+    if stat.S_IMODE(settings.home.stat().st_mode) & 0o077:
+        loose.append(f"{settings.home} is {stat.S_IMODE(settings.home.stat().st_mode):o}")
+    for path in _sqlite_files(settings):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            loose.append(f"{path.name} is {mode:o}")
+    if loose:
+        return Check("permissions", FAIL, "readable by others: " + ", ".join(loose),
+                     f"chmod 700 {settings.home} && chmod 600 {settings.home}/*.db*")
+    return Check("permissions", OK, "data folder 0700, database files 0600")
+
+
+def check_inbox(settings: Settings) -> Check:
+    inbox = settings.inbox
+    if not inbox.is_dir():
+        return Check("inbox", FAIL, f"{inbox} missing", f"mkdir -m 700 -p {inbox} (or start `mediflux watch`)")
+    try:
+        with tempfile.NamedTemporaryFile(dir=inbox, prefix=".doctor-", delete=True):
+            pass
+    except OSError as exc:
+        return Check("inbox", FAIL, f"{inbox} not writable ({exc.strerror})",
+                     f"give the worker's user write access: chown/chmod {inbox}")
+    return Check("inbox", OK, f"{inbox} exists and is writable")
+
+
+def _count_dirs(root: Path, cap: int = 200_000) -> int:
+    count = 0
+    for _dirpath, _dirnames, _files in os.walk(root):
+        count += 1
+        if count >= cap:
+            break
+    return count
+
+
+def check_inotify(settings: Settings, proc: Path = INOTIFY) -> Check:
+    """Enough inotify watches for every inbox folder (one each) and instances for the watcher."""
+    if settings.watch_polling:
+        return Check("inotify", OK, "polling mode (MEDIFLUX_WATCH_POLLING=1): inotify not used")
+    try:
+        watches = int((proc / "max_user_watches").read_text())
+        instances = int((proc / "max_user_instances").read_text())
+    except (OSError, ValueError):
+        return Check("inotify", WARN, "inotify limits unreadable (not Linux?)",
+                     "set MEDIFLUX_WATCH_POLLING=1 if the watcher misses files")
+    folders = _count_dirs(settings.inbox) if settings.inbox.is_dir() else 1
+    need = folders + WATCH_MARGIN
+    problems = []
+    if watches < need:
+        problems.append(f"max_user_watches {watches} < {need} ({folders} inbox folders + margin)")
+    if instances < MIN_INSTANCES:
+        problems.append(f"max_user_instances {instances} < {MIN_INSTANCES}")
+    if problems:
+        return Check("inotify", FAIL, "; ".join(problems),
+                     f"sysctl -w fs.inotify.max_user_watches={max(need * 2, 524288)} "
+                     f"fs.inotify.max_user_instances={max(instances, 512)}, or set MEDIFLUX_WATCH_POLLING=1")
+    return Check("inotify", OK, f"max_user_watches {watches} for {folders} inbox folders, "
+                                f"max_user_instances {instances}")
+
+
+def _open_readonly_sqlite(path: Path) -> peewee.Database:
+    """The SQLite file opened read-only (no pragma, no chmod, no WAL switch), bound to the models."""
+    database = peewee.SqliteDatabase(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                                     field_types={"UTCDATETIME": "TEXT"})
+    db.initialize(database)
+    return database
+
+
+def open_checked(settings: Settings) -> tuple[Check, peewee.Database | None]:
+    """Reach the database without creating or changing it (SQLite: read-only)."""
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        return Check("database", FAIL, f"{path} does not exist",
+                     "run `mediflux migrate up` (or start the worker, which creates it)"), None
+    try:
+        database = _open_readonly_sqlite(path) if path else open_database(settings.database_url)
+        database.connect(reuse_if_open=True)
+        database.execute_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 — any driver error means "unreachable"
+        return Check("database", FAIL, f"unreachable: {safe_error(exc).split(':')[0]}",
+                     "check MEDIFLUX_DATABASE_URL and that the server runs"), None
+    kind = "SQLite " + str(path) if path else "PostgreSQL"
+    return Check("database", OK, f"{kind} reachable"), database
+
+
+def check_migrations(database: peewee.Database) -> Check:
+    pending = migrator.pending(database)
+    if pending:
+        return Check("migrations", FAIL, f"{len(pending)} pending: {', '.join(pending)}",
+                     "run `mediflux migrate up` (any mediflux process also applies them at start)")
+    return Check("migrations", OK, f"{len(migrator.status(database))} applied, none pending")
+
+
+def check_wal(settings: Settings, database: peewee.Database) -> Check:
+    if not settings.database_is_sqlite:
+        return Check("wal", SKIP, "PostgreSQL: not applicable")
+    mode = database.execute_sql("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        return Check("wal", FAIL, f"journal_mode is {mode}",
+                     "stop every process, then start one: it sets journal_mode=wal")
+    return Check("wal", OK, "journal_mode=wal")
+
+
+def _sqlite_queue_counts(path: Path, name: str) -> tuple[int, int]:
+    """huey's SQLite storage read-only (its ``task`` and ``schedule`` tables): building a huey would chmod."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"task", "schedule"} <= tables:
+            return 0, 0  # created, never used: huey makes its tables at first use
+        return tuple(conn.execute(f"SELECT COUNT(id) FROM {t} WHERE queue = ?", (name,)).fetchone()[0]
+                     for t in ("task", "schedule"))  # type: ignore[return-value]
+    finally:
+        conn.close()
+
+
+def check_queue(settings: Settings) -> Check:
+    path = sqlite_path(settings.queue_url)
+    if path is not None and not path.exists():
+        return Check("queue", FAIL, f"{path} does not exist", "start the worker (Procfile `worker`)")
+    from worker.queue import build_huey
+
+    try:
+        if path is not None:
+            pending, scheduled = _sqlite_queue_counts(path, settings.queue_name)
+        else:
+            huey = build_huey(settings)
+            pending, scheduled = huey.pending_count(), huey.scheduled_count()
+    except Exception as exc:  # noqa: BLE001
+        return Check("queue", FAIL, f"unreachable: {safe_error(exc).split(':')[0]}",
+                     "check MEDIFLUX_QUEUE_URL and that Redis/PostgreSQL runs")
+    return Check("queue", OK, f"reachable: {pending} pending, {scheduled} scheduled")
+
+
+def check_consumer(now: _dt.datetime) -> Check:
+    alive = heartbeat.live_consumers(now)
+    if not alive:
+        return Check("consumer", FAIL, f"no consumer heartbeat in the last {heartbeat.TTL.seconds // 60} min",
+                     "start the worker: `honcho start worker` (Procfile `worker`)")
+    return Check("consumer", OK, f"{len(alive)} alive (last beat {max(c['last_beat'] for c in alive)[:19]})")
+
+
+def check_watcher(settings: Settings, now: _dt.datetime) -> Check:
+    if leases.holder_of(f"watcher:{settings.inbox}", now) is None:
+        return Check("watcher", FAIL, f"no live watcher lease for {settings.inbox}",
+                     "start the watcher: `honcho start watcher` (`mediflux watch`)")
+    return Check("watcher", OK, "lease held")
+
+
+def check_clock(database: peewee.Database, now: _dt.datetime) -> Check:
+    """Our clock against the database server's, and no ledger row from the future."""
+    if now.year < 2024:
+        return Check("clock", FAIL, f"system time {now.isoformat()[:19]} is in the past", "fix NTP (timedatectl)")
+    latest = [v for v in (JobRun.select(peewee.fn.MAX(JobRun.started_at)).scalar(),
+                          PeriodicJob.select(peewee.fn.MAX(PeriodicJob.last_started_at)).scalar(),
+                          Lease.select(peewee.fn.MAX(Lease.acquired_at)).scalar()) if v]
+    latest = [JobRun.started_at.python_value(v) for v in latest]
+    future = [v for v in latest if v > now + CLOCK_SKEW]
+    if future:
+        return Check("clock", FAIL, f"the ledger has times up to {max(future).isoformat()[:19]}, later than now "
+                                    f"({now.isoformat()[:19]}): the clock went back", "fix NTP (timedatectl)")
+    if isinstance(database, peewee.PostgresqlDatabase):
+        server = database.execute_sql("SELECT now()").fetchone()[0]
+        skew = abs(server.astimezone(_dt.timezone.utc) - utcnow())
+        if skew > CLOCK_SKEW:
+            return Check("clock", FAIL, f"database server clock differs by {int(skew.total_seconds())} s",
+                         "fix NTP on both machines")
+    return Check("clock", OK, f"UTC {now.isoformat()[:19]}, no ledger time in the future")
+
+
+def check_disk(settings: Settings) -> Check:
+    usage = shutil.disk_usage(settings.home if settings.home.exists() else settings.home.parent)
+    free_gib = usage.free / 2**30
+    share = usage.free / usage.total if usage.total else 0
+    detail = f"{free_gib:.1f} GiB free ({share * 100:.0f} %) under {settings.home}"
+    if usage.free < DISK_FAIL_BYTES or share < 0.02:
+        return Check("disk", FAIL, detail, "free space: prune old data (retention) or grow the volume")
+    if usage.free < DISK_WARN_BYTES or share < 0.10:
+        return Check("disk", WARN, detail, "plan more space before SQLite writes start failing")
+    return Check("disk", OK, detail)
+
+
+def upstream_urls(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str | None]:
+    """The upstream base URLs: the settings object's field when it has one, else the environment."""
+    env = dict(os.environ) if env is None else env
+    return {name: getattr(settings, f"{name.lower()}_url", None) or env.get(f"MEDIFLUX_{name}_URL") or None
+            for name in UPSTREAMS}
+
+
+def check_upstream(name: str, url: str | None, timeout: float = 5.0) -> Check:
+    label = f"upstream {name.lower()}"
+    if not url:
+        return Check(label, SKIP, f"MEDIFLUX_{name}_URL not set")
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"  # no path, key or password
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return Check(label, FAIL, f"{shown} unreachable ({type(exc).__name__})",
+                     f"check network/DNS/proxy to {shown} and MEDIFLUX_{name}_URL")
+    if response.status_code >= 500:
+        return Check(label, WARN, f"{shown} answers HTTP {response.status_code}",
+                     "upstream trouble: the cache serves stale entries meanwhile")
+    return Check(label, OK, f"{shown} answers HTTP {response.status_code}")
+
+
+def _guarded(name: str, check: Callable[[], Check]) -> Check:
+    """A ledger check; tables missing (never migrated) is reported, not raised."""
+    try:
+        return check()
+    except peewee.PeeweeException as exc:
+        return Check(name, FAIL, f"cannot read the ledger ({safe_error(exc).split(':')[0]})",
+                     "run `mediflux migrate up`")
+
+
+def run_checks(settings: Settings, network: bool = False, now: _dt.datetime | None = None,
+               inotify: Path = INOTIFY) -> list[Check]:
+    """Every check, in order; database checks are skipped (with a reason) when it is unreachable."""
+    now = now or utcnow()
+    checks = [check_permissions(settings), check_inbox(settings), check_inotify(settings, inotify)]
+    reached, database = open_checked(settings)
+    checks.append(reached)
+    if database is None:
+        checks += [Check(n, SKIP, "database unreachable") for n in ("migrations", "wal", "consumer", "watcher")]
+    else:
+        checks += [check_migrations(database), check_wal(settings, database)]
+        for name, check in (("consumer", lambda: check_consumer(now)),
+                            ("watcher", lambda: check_watcher(settings, now))):
+            checks.append(_guarded(name, check))
+    checks.append(check_queue(settings))
+    if database is not None:
+        checks.append(_guarded("clock", lambda: check_clock(database, now)))
+        database.close()
+    checks.append(check_disk(settings))
+    if network:
+        checks += [check_upstream(name, url) for name, url in upstream_urls(settings).items()]
+    return checks
+
+
+def healthy(checks: list[Check]) -> bool:
+    return all(c.status != FAIL for c in checks)

@@ -1,0 +1,189 @@
+"""Prometheus metrics: event counters recorded where things happen, and state read at scrape time.
+
+Off by default; ``MEDIFLUX_METRICS_PORT`` turns on an endpoint on 127.0.0.1 in the
+consumer (tasks.ops). Two kinds of numbers:
+
+- events (documents ingested, ingestion latency, cache hits/misses, deletions)
+  are counted in the process where they happen, through the ``record_*`` helpers
+  below, which ingestion, cache and retention code call;
+- state (documents by status, cache entries by freshness, queue depth, periodic
+  job durations) is read from the database and the queue when Prometheus scrapes,
+  by :class:`StateCollector`, so it is right whichever process did the work.
+
+Labels are sources, formats, statuses and job names: never ids or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterator
+
+import peewee
+from huey import Huey
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from models import ApiCache, Document, PeriodicJob, db
+from models.clock import utcnow
+from worker.config import Settings
+
+log = logging.getLogger("mediflux.metrics")
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+DOCUMENTS_INGESTED = Counter("mediflux_documents_ingested", "Documents stored from the inbox", ["format"],
+                             registry=REGISTRY)
+DOCUMENTS_QUARANTINED = Counter("mediflux_documents_quarantined", "Inbox files moved to quarantine", ["reason"],
+                                registry=REGISTRY)
+DOCUMENTS_DUPLICATE = Counter("mediflux_documents_duplicate", "Inbox files whose content was already stored",
+                              registry=REGISTRY)
+INGESTION_LATENCY = Histogram("mediflux_ingestion_latency_seconds", "File landed in the inbox → document stored",
+                              buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900), registry=REGISTRY)
+CACHE_REQUESTS = Counter("mediflux_cache_requests", "Cache reads by outcome (hit, miss, stale)",
+                         ["source", "outcome"], registry=REGISTRY)
+CACHE_UPSTREAM_ERRORS = Counter("mediflux_cache_upstream_errors", "Failed upstream calls", ["source"],
+                                registry=REGISTRY)
+DELETIONS = Counter("mediflux_deletions", "Rows or files deleted by expiry sweeps and retention pruning",
+                    ["kind", "category"], registry=REGISTRY)
+JOB_DURATION = Histogram("mediflux_job_duration_seconds", "Periodic job run durations seen by this process",
+                         ["job"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300), registry=REGISTRY)
+
+CACHE_OUTCOMES = ("hit", "miss", "stale")
+DELETION_KINDS = ("sweep", "prune", "erase")
+
+
+def record_ingested(fmt: str, latency_seconds: float | None = None) -> None:
+    """One document stored (``fmt``: the ingestion format); latency from landing to stored."""
+    DOCUMENTS_INGESTED.labels(format=fmt).inc()
+    if latency_seconds is not None and latency_seconds >= 0:
+        INGESTION_LATENCY.observe(latency_seconds)
+
+
+def record_quarantined(reason: str) -> None:
+    """One file quarantined; ``reason`` is a short fixed code (e.g. ``too_large``), never a message."""
+    DOCUMENTS_QUARANTINED.labels(reason=reason).inc()
+
+
+def record_duplicate() -> None:
+    DOCUMENTS_DUPLICATE.inc()
+
+
+def record_cache(source: str, outcome: str) -> None:
+    """A cache read: ``outcome`` is hit, miss or stale (stale served while refreshing or upstream down)."""
+    if outcome not in CACHE_OUTCOMES:
+        raise ValueError(f"cache outcome must be one of {CACHE_OUTCOMES}, got {outcome!r}")
+    CACHE_REQUESTS.labels(source=source, outcome=outcome).inc()
+
+
+def record_upstream_error(source: str) -> None:
+    CACHE_UPSTREAM_ERRORS.labels(source=source).inc()
+
+
+def record_deleted(kind: str, category: str, count: int) -> None:
+    """``count`` deletions by a sweep, a retention prune or an erasure, per category (table or file kind)."""
+    if kind not in DELETION_KINDS:
+        raise ValueError(f"deletion kind must be one of {DELETION_KINDS}, got {kind!r}")
+    if count > 0:
+        DELETIONS.labels(kind=kind, category=category).inc(count)
+
+
+def record_job(job: str, seconds: float) -> None:
+    JOB_DURATION.labels(job=job).observe(seconds)
+
+
+class StateCollector(Collector):
+    """Numbers read from the database and queue at scrape time (counts only)."""
+
+    def __init__(self, huey: Huey | None) -> None:
+        self.huey = huey
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration: do not query the database then
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            with db.connection_context():
+                yield from self._database_metrics()
+        except peewee.PeeweeException as exc:
+            log.warning("metrics: database unavailable (%s)", type(exc).__name__)
+        if self.huey is not None:
+            yield from self._queue_metrics()
+
+    def _database_metrics(self) -> Iterator[Metric]:
+        docs = GaugeMetricFamily("mediflux_documents", "Stored documents by status", labels=["status"])
+        query = Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status).tuples()
+        for status, n in query:
+            docs.add_metric([status], n)
+        yield docs
+        now = utcnow()
+        cache = GaugeMetricFamily("mediflux_cache_entries", "Cache entries by freshness", labels=["source", "state"])
+        state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")],
+                            "expired")
+        for source, st, n in (ApiCache.select(ApiCache.source, state, peewee.fn.COUNT(ApiCache.id))
+                              .group_by(ApiCache.source, state).tuples()):
+            cache.add_metric([source, st], n)
+        yield cache
+        duration = GaugeMetricFamily("mediflux_job_last_duration_seconds", "Last run duration per periodic job",
+                                     labels=["job"])
+        failures = GaugeMetricFamily("mediflux_job_consecutive_failures", "Failed runs in a row per periodic job",
+                                     labels=["job"])
+        success = GaugeMetricFamily("mediflux_job_last_success_timestamp_seconds",
+                                    "Unix time of the last successful run", labels=["job"])
+        for job in PeriodicJob.select():
+            if job.last_duration_ms is not None:
+                duration.add_metric([job.name], job.last_duration_ms / 1000)
+            failures.add_metric([job.name], job.consecutive_failures)
+            if job.last_success_at is not None:
+                success.add_metric([job.name], job.last_success_at.timestamp())
+        yield from (duration, failures, success)
+
+    def _queue_metrics(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("mediflux_queue_depth", "Tasks waiting in the queue", labels=["state"])
+        try:
+            depth.add_metric(["pending"], self.huey.pending_count())
+            depth.add_metric(["scheduled"], self.huey.scheduled_count())
+        except Exception as exc:  # noqa: BLE001 — a down queue must not break the scrape
+            log.warning("metrics: queue unavailable (%s)", type(exc).__name__)
+            return
+        yield depth
+
+
+_served: dict[int, tuple[Any, StateCollector]] = {}
+_serve_lock = threading.Lock()
+
+
+def serve(settings: Settings, huey: Huey | None = None) -> int | None:
+    """Start the endpoint on 127.0.0.1:``metrics_port`` once per process; None when off or the port is busy."""
+    port = settings.metrics_port
+    if not port:
+        return None
+    with _serve_lock:
+        if port in _served:
+            return port
+        if huey is None:
+            from worker.queue import build_huey
+            huey = build_huey(settings)
+        try:
+            server, _thread = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
+        except OSError as exc:
+            log.warning("metrics: port %s unavailable (%s); this process exports none", port, type(exc).__name__)
+            return None
+        collector = StateCollector(huey)
+        REGISTRY.register(collector)
+        _served[port] = (server, collector)
+        log.info("metrics on http://127.0.0.1:%s/metrics", port)
+        return port
+
+
+def stop(port: int) -> None:
+    """Stop an endpoint started by :func:`serve` (tests, embedding)."""
+    with _serve_lock:
+        entry = _served.pop(port, None)
+        if entry is None:
+            return
+        server, collector = entry
+        REGISTRY.unregister(collector)
+        server.shutdown()
+        server.server_close()
