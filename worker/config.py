@@ -44,6 +44,10 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
+    db_pool_size: int = 10
+    db_pool_timeout: float = 10.0
+    db_pool_recycle: int = 300
+    api_max_json_kb: int = 64
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -77,6 +81,19 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
         raise ConfigError(PREFIX + name, f"expected a whole number, got {raw!r}") from None
     if not lo <= value <= hi:
         raise ConfigError(PREFIX + name, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number of seconds, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g} seconds, got {value:g}")
     return value
 
 
@@ -139,6 +156,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 500),
+        db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 10.0, 0.1, 600.0),
+        db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
+        api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
     )
 
 
