@@ -64,19 +64,25 @@ def get_profile(b: Backend, user_id: str) -> Profile:
     return _view(user_pk(b, user_id))
 
 
+def search_query(**criteria: str) -> peewee.ModelSelect:
+    """The query behind :func:`find_users` (exposed so tests can EXPLAIN it): AND of exact JSON-path matches."""
+    condition: peewee.Expression | None = None
+    for name, value in criteria.items():
+        if name not in SEARCH_PATHS:
+            raise InvalidInput("criteria", "unknown criterion; use " + ", ".join(SEARCH_PATHS))
+        validate.text(name, value, validate.MAX_TEXT)
+        term = json_text(User.profile, *SEARCH_PATHS[name]) == value
+        condition = term if condition is None else condition & term
+    if condition is None:
+        raise InvalidInput("criteria", "give at least one of " + ", ".join(SEARCH_PATHS))
+    return User.select().where(condition).order_by(User.id)
+
+
 def find_users(b: Backend, *, mutuelle: str | None = None, pathology: str | None = None,
                department: str | None = None, postcode: str | None = None, limit: int = 100) -> list[Profile]:
     """Profiles matching every given criterion (exact values), each served by its JSON index."""
     criteria = {"mutuelle": mutuelle, "pathology": pathology, "department": department, "postcode": postcode}
-    given = {k: v for k, v in criteria.items() if v is not None}
-    if not given:
-        raise InvalidInput("criteria", "give at least one of " + ", ".join(criteria))
-    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
         raise InvalidInput("limit", "expected 1-1000")
-    condition: peewee.Expression | None = None
-    for name, value in given.items():
-        validate.text(name, value, validate.MAX_TEXT)
-        term = json_text(User.profile, *SEARCH_PATHS[name]) == value
-        condition = term if condition is None else condition & term
-    query = User.select().where(condition).order_by(User.id).limit(limit)
-    return [_view(row) for row in b.rows(query)]
+    query = search_query(**{k: v for k, v in criteria.items() if v is not None})
+    return [_view(row) for row in b.rows(query.limit(limit))]
