@@ -224,3 +224,20 @@ def test_concurrent_partial_updates_from_threads_lose_nothing(api):
     assert len(counters) == 40 and counters["t7_4"] == 4
     pool = api.backend.database
     assert len(pool._in_use) == 0 and 1 <= len(pool._connections) <= 8  # every connection went back to the pool
+
+
+def test_open_api_bootstraps_and_sizes_the_pools_from_settings(env, home):
+    from worker.api import open_async_api, open_api
+
+    settings = load_settings(env | {"MEDIFLUX_DB_POOL_SIZE": "3", "MEDIFLUX_DB_POOL_TIMEOUT": "2.5",
+                                    "MEDIFLUX_DB_POOL_RECYCLE": "60"})
+    api = open_api(settings)  # a fresh database: bootstrap applies the migrations first
+    try:
+        api.create_profile("u-1", {"location": {"postcode": "13001"}})
+        assert [p.user_id for p in api.find_users(postcode="13001")] == ["u-1"]
+        pool = api.backend.database
+        assert (pool._max_connections, pool._wait_timeout, pool._stale_timeout) == (3, 3, 60)
+    finally:
+        api.close()
+    async_api = open_async_api(settings)
+    assert (async_api.backend.database._pool_size, async_api.backend.database._acquire_timeout) == (3, 2.5)
