@@ -7,6 +7,8 @@ dropped at the end) the same AsyncDataAPI runs ``get_profile`` (random user of
 1,000) and ``log_query`` at 1, 10 and 100 concurrent coroutines, on:
 
 - ``pool``: the pwasyncio pool the app uses (MEDIFLUX_DB_POOL_SIZE, default 10);
+- ``pool, no write queue`` (SQLite inserts only): the pool without the API's in-process
+  write queue, so concurrent writers wait in SQLite's busy handler — the baseline for that queue;
 - ``no pool``: the same database class but a fresh connection per call, closed
   after it (connect-per-request; on PostgreSQL capped at 40 open connections so the
   shared server's max_connections=100 is never hit).
@@ -123,10 +125,16 @@ async def cell(api: AsyncDataAPI, op: str, concurrency: int, ops: int) -> dict:
 async def run_backend(url: str, settings, repeat: int, ops: int) -> list[dict]:
     rows = []
     pooled = open_async_database(url, PoolConfig(size=settings.db_pool_size, acquire_timeout=60))
-    for mode, database in (("pool", pooled), ("no pool", unpooled(pooled))):
+    modes = [("pool", pooled), ("no pool", unpooled(pooled))]
+    if not url.startswith("postgres"):
+        modes.append(("pool, no write queue", open_async_database(url, PoolConfig(size=settings.db_pool_size,
+                                                                                  acquire_timeout=60))))
+    for mode, database in modes:
         api = AsyncDataAPI(Backend(database, settings.api_max_json_kb * 1024))
+        if mode == "pool, no write queue":
+            api._write_lock = None  # baseline: SQLite writers wait in its busy handler instead of in-process
         await api.get_profile("b0")  # warm-up: opens the pool
-        for op in ("read", "insert"):
+        for op in (("insert",) if mode == "pool, no write queue" else ("read", "insert")):
             for c in CONCURRENCY:
                 runs = [await cell(api, op, c, ops // 3 if c == 1 else ops) for _ in range(repeat)]
                 rows.append({"mode": mode, "op": op, "concurrency": c,
@@ -186,6 +194,15 @@ def table(results: dict) -> str:
                 p, n = index[("pool", op, c)], index[("no pool", op, c)]
                 lines.append(f"| {backend} | {op} | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
                              f"| {n['ops_s']:,.0f} | {n['p99_ms']:.1f} | {p['ops_s'] / n['ops_s']:.1f}× |")
+    baseline = {(r["op"], r["concurrency"]): r for r in results.get("SQLite", []) if r["mode"] == "pool, no write queue"}
+    if baseline:
+        lines += ["", "| SQLite inserts, pool | coroutines | ops/s | p50 ms | p99 ms | ops/s ÷ without write queue "
+                  "| p99 without write queue |", "|---|---|---|---|---|---|---|"]
+        index = {(r["mode"], r["op"], r["concurrency"]): r for r in results["SQLite"]}
+        for c in CONCURRENCY:
+            p, b = index[("pool", "insert", c)], baseline[("insert", c)]
+            lines.append(f"| with write queue | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
+                         f"| {p['ops_s'] / b['ops_s']:.1f}× | {b['p99_ms']:.1f} ms |")
     return "\n".join(lines)
 
 

@@ -16,7 +16,10 @@ through the task functions (``tasks.ingest.ingest_files`` …; docs/app-api.md).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as _dt
+import threading
 from typing import Any, Callable, TypeVar
 
 import peewee
@@ -34,6 +37,13 @@ T = TypeVar("T")
 Criteria = str | None
 
 
+# Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
+# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) made the p99 of concurrent
+# inserts ~60x their median (docs/benchmarks.md); readers never wait on it.
+_WRITES = frozenset({profiles.create_profile, profiles.update_profile, records.log_query, records.store_pathway,
+                     records.record_decision})
+
+
 def pool_config(settings: Settings) -> PoolConfig:
     return PoolConfig(size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout,
                       recycle_seconds=settings.db_pool_recycle)
@@ -49,6 +59,7 @@ class DataAPI:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._write_lock = None if backend.postgres else threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DataAPI":
@@ -60,8 +71,10 @@ class DataAPI:
         borrowed = database.is_closed()
         if borrowed:
             database.connect()
+        queue = self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
         try:
-            return fn(self.backend, *args, **kwargs)
+            with queue:
+                return fn(self.backend, *args, **kwargs)
         finally:
             if borrowed and not database.in_transaction():
                 database.close()
@@ -118,6 +131,7 @@ class AsyncDataAPI:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._write_lock = None if backend.postgres else asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AsyncDataAPI":
@@ -127,8 +141,10 @@ class AsyncDataAPI:
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         database = self.backend.database
         borrowed = database.is_closed()
+        queue = self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
         try:
-            return await database.run(fn, self.backend, *args, **kwargs)
+            async with queue:
+                return await database.run(fn, self.backend, *args, **kwargs)
         finally:
             if borrowed and not database.in_transaction():
                 await database.aclose()
