@@ -123,24 +123,30 @@ async def cell(api: AsyncDataAPI, op: str, concurrency: int, ops: int) -> dict:
 
 
 async def run_backend(url: str, settings, repeat: int, ops: int) -> list[dict]:
-    rows = []
-    pooled = open_async_database(url, PoolConfig(size=settings.db_pool_size, acquire_timeout=60))
+    """Every mode measured in turn within each repeat and cell, so machine load drifts hit all modes alike."""
+    config = PoolConfig(size=settings.db_pool_size, acquire_timeout=60)
+    pooled = open_async_database(url, config)
     modes = [("pool", pooled), ("no pool", unpooled(pooled))]
     if not url.startswith("postgres"):
-        modes.append(("pool, no write queue", open_async_database(url, PoolConfig(size=settings.db_pool_size,
-                                                                                  acquire_timeout=60))))
+        modes.append(("pool, no write queue", open_async_database(url, config)))
+    apis = {}
     for mode, database in modes:
-        api = AsyncDataAPI(Backend(database, settings.api_max_json_kb * 1024))
+        apis[mode] = AsyncDataAPI(Backend(database, settings.api_max_json_kb * 1024))
         if mode == "pool, no write queue":
-            api._write_lock = None  # baseline: SQLite writers wait in its busy handler instead of in-process
-        await api.get_profile("b0")  # warm-up: opens the pool
-        for op in (("insert",) if mode == "pool, no write queue" else ("read", "insert")):
+            apis[mode]._write_lock = None  # baseline: SQLite writers wait in its busy handler instead of in-process
+        await apis[mode].get_profile("b0")  # warm-up: opens the pool
+    runs: dict[tuple, list[dict]] = {}
+    for _ in range(repeat):
+        for op in ("read", "insert"):
             for c in CONCURRENCY:
-                runs = [await cell(api, op, c, ops // 3 if c == 1 else ops) for _ in range(repeat)]
-                rows.append({"mode": mode, "op": op, "concurrency": c,
-                             **{k: statistics.median(r[k] for r in runs) for k in runs[0]}})
+                for mode, api in apis.items():
+                    if op == "read" and mode == "pool, no write queue":
+                        continue
+                    runs.setdefault((mode, op, c), []).append(await cell(api, op, c, ops // 3 if c == 1 else ops))
+    for api in apis.values():
         await api.close()
-    return rows
+    return [{"mode": mode, "op": op, "concurrency": c, **{k: statistics.median(r[k] for r in rs) for k in rs[0]}}
+            for (mode, op, c), rs in runs.items()]
 
 
 def prepare(url: str, home: Path):

@@ -38,8 +38,8 @@ Criteria = str | None
 
 
 # Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
-# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) made the p99 of concurrent
-# inserts ~60x their median (docs/benchmarks.md); readers never wait on it.
+# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) put the p99 of 10 concurrent
+# inserts at ~630 ms instead of ~60 ms (docs/benchmarks.md); readers never wait on it.
 _WRITES = frozenset({profiles.create_profile, profiles.update_profile, records.log_query, records.store_pathway,
                      records.record_decision})
 
@@ -68,16 +68,16 @@ class DataAPI:
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         database = self.backend.database
-        borrowed = database.is_closed()
-        if borrowed:
-            database.connect()
         queue = self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
-        try:
-            with queue:
+        with queue:  # queued writers hold no pooled connection while they wait
+            borrowed = database.is_closed()
+            if borrowed:
+                database.connect()
+            try:
                 return fn(self.backend, *args, **kwargs)
-        finally:
-            if borrowed and not database.in_transaction():
-                database.close()
+            finally:
+                if borrowed and not database.in_transaction():
+                    database.close()
 
     def close(self) -> None:
         """Close every pooled connection (at shutdown)."""
