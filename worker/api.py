@@ -34,6 +34,7 @@ from worker.config import Settings
 from worker.runtime import bootstrap
 
 T = TypeVar("T")
+H = TypeVar("H", bound="_Handle")
 Criteria = str | None
 
 
@@ -49,27 +50,36 @@ def pool_config(settings: Settings) -> PoolConfig:
                       recycle_seconds=settings.db_pool_recycle)
 
 
-def _backend(settings: Settings, database: peewee.Database) -> Backend:
-    ensure_models_bound(settings.database_url)
-    return Backend(database, settings.api_max_json_kb * 1024)
+class _Handle:
+    """What both variants share: the backend, and on SQLite the lock writers queue on."""
 
-
-class DataAPI:
-    """Sync variant (threads: WSGI servers, scripts). Each call borrows a pooled connection and returns it."""
+    open_database: Callable[[str, PoolConfig], peewee.Database]
+    new_lock: Callable[[], Any]
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self._write_lock = None if backend.postgres else threading.Lock()
+        self._write_lock = None if backend.postgres else self.new_lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "DataAPI":
-        """On an already migrated database (see :func:`open_api`)."""
-        return cls(_backend(settings, open_pooled_database(settings.database_url, pool_config(settings))))
+    def from_settings(cls: type[H], settings: Settings) -> H:
+        """On an already migrated database (see :func:`open_api` / :func:`open_async_api`)."""
+        ensure_models_bound(settings.database_url)
+        database = cls.open_database(settings.database_url, pool_config(settings))
+        return cls(Backend(database, settings.api_max_json_kb * 1024))
+
+    def _queue(self, fn: Callable[..., Any]) -> Any:
+        return self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
+
+
+class DataAPI(_Handle):
+    """Sync variant (threads: WSGI servers, scripts). Each call borrows a pooled connection and returns it."""
+
+    open_database = staticmethod(open_pooled_database)
+    new_lock = staticmethod(threading.Lock)
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         database = self.backend.database
-        queue = self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
-        with queue:  # queued writers hold no pooled connection while they wait
+        with self._queue(fn):  # queued writers hold no pooled connection while they wait
             borrowed = database.is_closed()
             if borrowed:
                 database.connect()
@@ -122,28 +132,21 @@ class DataAPI:
         return self._call(records.list_documents, user_id, document_type, limit)
 
 
-class AsyncDataAPI:
+class AsyncDataAPI(_Handle):
     """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
 
     A call borrows a pooled connection for its own duration only, so a request that
     awaits other things between calls does not hold a connection meanwhile.
     """
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self._write_lock = None if backend.postgres else asyncio.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "AsyncDataAPI":
-        """On an already migrated database (see :func:`open_async_api`)."""
-        return cls(_backend(settings, open_async_database(settings.database_url, pool_config(settings))))
+    open_database = staticmethod(open_async_database)
+    new_lock = staticmethod(asyncio.Lock)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         database = self.backend.database
         borrowed = database.is_closed()
-        queue = self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
         try:
-            async with queue:
+            async with self._queue(fn):
                 return await database.run(fn, self.backend, *args, **kwargs)
         finally:
             if borrowed and not database.in_transaction():
