@@ -94,3 +94,23 @@ def test_copy_db_refuses_bad_targets_without_echoing_secrets(database, env):
     same = run_cli(env, "copy-db", "--to", env["MEDIFLUX_DATABASE_URL"])
     assert same.returncode == 2 and "source" in same.stderr
     assert db.obj is not None
+
+
+def test_a_failed_copy_rolls_back_and_can_be_retried(database, settings, env, pg_schema_url):
+    _populate(settings)
+    # SQLite stores a NUL character in text; PostgreSQL refuses it: the copy fails on the documents table.
+    Document.create(original_filename="nul.txt", sha256="1" * 64, format="text", text="avant\x00après")
+    failed = run_cli(env, "copy-db", "--to", pg_schema_url, "--batch-size", "100", timeout=180)
+    assert failed.returncode == 1 and "rolled back" in failed.stderr, failed.stderr
+    assert "avant" not in failed.stderr  # the error names the problem, never the row's content
+    target = open_database(pg_schema_url, bind=False)
+    try:
+        for model in data_models():  # users and sessions were inserted before the failure: rolled back too
+            assert table_checksum(model, target).rows == 0, model
+        assert migrator.pending(target) == []  # the schema stays; an empty schema is an accepted target
+    finally:
+        target.close()
+    Document.delete().where(Document.sha256 == "1" * 64).execute()
+    retried = run_cli(env, "copy-db", "--to", pg_schema_url, "--json", timeout=180)
+    assert retried.returncode == 0, retried.stderr
+    assert {t["table"]: t["rows"] for t in json.loads(retried.stdout)["tables"]}["users"] == 29

@@ -22,6 +22,7 @@ import peewee
 
 from models import ALL_MODELS, is_postgres, migrator
 from models.migrator import HISTORY_TABLE, make_runner
+from worker.periodic import safe_error
 
 
 class CopyError(Exception):
@@ -141,11 +142,19 @@ def copy_database(source: peewee.Database, target: peewee.Database, batch_size: 
         raise CopyError("the source has pending migrations; run `mediflux migrate` first")
     check_target_empty(target)
     migrator.upgrade(target)
+    # One read snapshot of the source (DEFERRED on SQLite: the worker's IMMEDIATE would block its writers).
+    snapshot = source.atomic() if is_postgres(source) else source.atomic("DEFERRED")
+    try:
+        return _copy_all(source, target, snapshot, batch_size, on_rows)
+    except (peewee.DatabaseError, ValueError) as exc:  # e.g. a value PostgreSQL refuses: nothing was committed
+        raise CopyError(f"the copy failed and was rolled back ({safe_error(exc)}); the target is still empty") from exc
+
+
+def _copy_all(source: peewee.Database, target: peewee.Database, snapshot: Any, batch_size: int,
+              on_rows: Callable[[int], None]) -> list[TableCopy]:
     source_history, target_history = make_runner(source).History, make_runner(target).History
     models = data_models()
     copied: list[TableCopy] = []
-    # One read snapshot of the source (DEFERRED on SQLite: the worker's IMMEDIATE would block its writers).
-    snapshot = source.atomic() if is_postgres(source) else source.atomic("DEFERRED")
     with snapshot, target.atomic():
         history = list(source_history.select(source_history.id, source_history.name, source_history.applied)
                        .order_by(source_history.id).tuples())
