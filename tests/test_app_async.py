@@ -112,3 +112,25 @@ def test_a_slow_query_does_not_stall_other_coroutines(aapi, database):
     assert len(during) >= (t1 - t0) / 0.05, f"ticker ran {len(during)} times in {t1 - t0:.2f}s"
     assert max(gaps) < 0.2, f"event loop stalled {max(gaps):.3f}s"
     assert all(t < t1 for t in reads), "reads on other pooled connections waited for the slow query"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pooled_sqlite_connections_have_the_worker_pragmas(aapi, settings):
+    from worker.api import DataAPI
+
+    expected = {"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1, "synchronous": 1}
+
+    async def read_async():
+        try:
+            return {name: (await aapi.backend.database.aexecute_sql(f"PRAGMA {name}")).fetchone()[0]
+                    for name in expected}
+        finally:
+            await aapi.close()
+
+    assert run(read_async()) == expected
+    sync = DataAPI.from_settings(settings)
+    with sync.backend.database.connection_context():
+        assert {n: sync.backend.database.execute_sql(f"PRAGMA {n}").fetchone()[0] for n in expected} == expected
+    sync.close()
+    # Writes open BEGIN IMMEDIATE on both pools, as in the worker (no deadlocking lock upgrades).
+    assert sync.backend.database._lock_type == aapi.backend.database._lock_type == "IMMEDIATE"
