@@ -70,6 +70,19 @@ def test_concurrent_async_partial_updates_lose_nothing(aapi):
     assert flags == {f"k{n}": n for n in range(60)}
 
 
+def test_concurrent_creates_of_one_user_give_one_profile_and_typed_errors(aapi):
+    async def scenario():
+        try:
+            return await asyncio.gather(*(aapi.create_profile("same", {"n": n}) for n in range(10)),
+                                        return_exceptions=True)
+        finally:
+            await aapi.close()
+
+    outcomes = run(scenario())
+    assert sorted(type(o).__name__ for o in outcomes) == ["Profile"] + ["UserExists"] * 9
+    assert User.select().where(User.user_id == "same").count() == 1
+
+
 def test_a_slow_query_does_not_stall_other_coroutines(aapi, database):
     slow_sql = SLOW_SQL["postgresql" if is_postgres(database) else "sqlite"]
     pool = aapi.backend.database

@@ -31,11 +31,14 @@ def create_profile(b: Backend, user_id: str, profile: dict[str, Any] | None = No
     validate.user_id(user_id)
     profile = validate.profile({} if profile is None else profile, b.max_json_bytes)
     now = utcnow()
-    with b.database.atomic():
-        if b.first(User.select(User.id).where(User.user_id == user_id)) is not None:
-            raise UserExists(user_id)
-        User.insert({User.user_id: user_id, User.profile: b.json(validate.canonical_json(profile)),
-                     User.created_at: now, User.updated_at: now}).execute(b.database)
+    try:
+        with b.database.atomic():
+            if b.first(User.select(User.id).where(User.user_id == user_id)) is not None:
+                raise UserExists(user_id)
+            User.insert({User.user_id: user_id, User.profile: b.json(validate.canonical_json(profile)),
+                         User.created_at: now, User.updated_at: now}).execute(b.database)
+    except peewee.IntegrityError:  # a concurrent create won the race (PostgreSQL: both saw no row)
+        raise UserExists(user_id) from None
     return Profile(user_id, profile, now, now)
 
 
@@ -50,7 +53,7 @@ def update_profile(b: Backend, user_id: str, patch: dict[str, Any]) -> Profile:
         raise InvalidProfile("profile", "a partial update is a JSON object")
     validate.json_document("profile", patch, b.max_json_bytes, InvalidProfile)
     with b.database.atomic():
-        row = user_pk(b, user_id, lock=True)
+        row = user_pk(b, user_id, lock="FOR UPDATE")
         merged = validate.profile(validate.merge_patch(row.profile or {}, patch), b.max_json_bytes)
         now = utcnow()
         (User.update({User.profile: b.json(validate.canonical_json(merged)), User.updated_at: now})

@@ -15,6 +15,9 @@ from worker.appdata.store import Backend, user_pk
 from worker.appdata.views import Decision, DocumentSummary, Pathway, QueryRecord
 
 
+KEY_SHARE = "FOR KEY SHARE"  # children reference the parent: an erasure waits for this insert, never breaks it
+
+
 def _limit(value: int, hi: int = 500) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= hi:
         raise InvalidInput("limit", f"expected 1-{hi}")
@@ -40,7 +43,7 @@ def log_query(b: Backend, user_id: str, text: str, intent: str | None = None, re
     encoded = validate.json_document("result", result, b.max_json_bytes) if result is not None else None
     now = utcnow()
     with b.database.atomic():
-        user = user_pk(b, user_id)
+        user = user_pk(b, user_id, lock=KEY_SHARE)
         new_id = QuerySession.insert({
             QuerySession.user: user.id, QuerySession.query_text: stored_text, QuerySession.intent: intent,
             QuerySession.result: b.json(encoded) if encoded is not None else None, QuerySession.created_at: now,
@@ -81,18 +84,19 @@ def store_pathway(b: Backend, user_id: str, condition: str, pathway: dict[str, A
     encoded = validate.json_document("pathway", pathway, b.max_json_bytes)
     now = utcnow()
     with b.database.atomic():
-        user = user_pk(b, user_id)
+        user = user_pk(b, user_id, lock=KEY_SHARE)
         new_id = CarePathway.insert({CarePathway.user: user.id, CarePathway.condition: condition,
                                      CarePathway.pathway: b.json(encoded), CarePathway.created_at: now}
                                     ).execute(b.database)
     return Pathway(int(new_id), user_id, condition, pathway, now)
 
 
-def _owned_pathway(b: Backend, user_id: str, pathway_id: int) -> CarePathway:
+def _owned_pathway(b: Backend, user_id: str, pathway_id: int, lock: str | None = None) -> CarePathway:
     if not isinstance(pathway_id, int) or isinstance(pathway_id, bool):
         raise InvalidInput("pathway_id", "expected an integer")
     user = user_pk(b, user_id)
-    row = b.first(CarePathway.select().where((CarePathway.id == pathway_id) & (CarePathway.user == user.id)))
+    query = CarePathway.select().where((CarePathway.id == pathway_id) & (CarePathway.user == user.id))
+    row = b.first(b.locked(query, lock) if lock else query)
     if row is None:
         raise UnknownPathway(pathway_id)
     return row
@@ -107,7 +111,7 @@ def record_decision(b: Backend, user_id: str, pathway_id: int, step: str, decisi
     encoded = validate.json_document("decision", decision, b.max_json_bytes)
     now = utcnow()
     with b.database.atomic():
-        row = _owned_pathway(b, user_id, pathway_id)
+        row = _owned_pathway(b, user_id, pathway_id, lock=KEY_SHARE)
         if step not in validate.step_ids(row.pathway):
             raise UnknownStep(step)
         new_id = PathwayDecision.insert({PathwayDecision.pathway: row.id, PathwayDecision.step: step,

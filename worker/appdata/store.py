@@ -43,16 +43,21 @@ class Backend:
         found = self.rows(query.limit(1))
         return found[0] if found else None
 
-    def locked(self, query: peewee.ModelSelect) -> peewee.ModelSelect:
-        """``FOR UPDATE`` on PostgreSQL; SQLite needs none (``BEGIN IMMEDIATE`` already serialises writers)."""
-        return query.for_update() if self.postgres else query
+    def locked(self, query: peewee.ModelSelect, mode: str = "FOR UPDATE") -> peewee.ModelSelect:
+        """A row lock on PostgreSQL; SQLite needs none (``BEGIN IMMEDIATE`` already serialises writers).
+
+        ``FOR UPDATE`` to read-modify-write a row; ``FOR KEY SHARE`` on a parent row a
+        child is about to reference, so a concurrent erasure waits instead of the insert
+        failing on its foreign key.
+        """
+        return query.for_update(mode) if self.postgres else query
 
 
-def user_pk(backend: Backend, user_id: str, lock: bool = False) -> User:
-    """The user row (id and profile) for ``user_id``, or :class:`UnknownUser`."""
+def user_pk(backend: Backend, user_id: str, lock: str | None = None) -> User:
+    """The user row (id and profile) for ``user_id``, optionally locked (``lock`` mode), or :class:`UnknownUser`."""
     query = User.select(User.id, User.user_id, User.profile, User.created_at, User.updated_at).where(
         User.user_id == user_id)
-    row = backend.first(backend.locked(query) if lock else query)
+    row = backend.first(backend.locked(query, lock) if lock else query)
     if row is None:
         raise UnknownUser(user_id)
     return row
