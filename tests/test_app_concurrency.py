@@ -66,8 +66,7 @@ def test_200_coroutines_and_a_consumer_write_one_sqlite_file(database, settings,
     sync_api = DataAPI.from_settings(settings)
     for user in USERS + ["docs"]:
         sync_api.create_profile(user, {"mutuelle": "MGEN"})
-    # A list, not User.get(): an unfinished SELECT would pin this connection's WAL snapshot.
-    [owner] = list(User.select().where(User.user_id == "docs"))
+    owner = User.get(User.user_id == "docs")
     rows = [dict(user=owner, original_filename=f"{i}.txt", sha256=hashlib.sha256(f"doc{i}".encode()).hexdigest(),
                  format="text", pages=[{"number": 1, "text": ORDO}], text=ORDO) for i in range(DOCS)]
     Document.insert_many(rows).execute()
