@@ -30,8 +30,14 @@ BUSY_TIMEOUT_SECONDS = 15.0
 def create_private_file(path: Path) -> None:
     """Create ``path`` (and its folder, 0700) as an empty 0600 file if missing; tighten if present."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        # Never open (and so close) an existing database file: closing any descriptor of a file drops
+        # every POSIX lock this process holds on it, including SQLite's, and open connections then corrupt reads.
+        pass
+    else:
+        os.close(fd)
     os.chmod(path, 0o600)
 
 

@@ -78,4 +78,6 @@ INDEXED_PATHS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("users", "profile", ("mutuelle",)),
     ("users", "profile", ("pathology",)),
     ("documents", "analysis", ("document_type",)),
+    ("users", "profile", ("location", "department")),
+    ("users", "profile", ("location", "postcode")),
 )

@@ -37,3 +37,5 @@ class QuerySession(BaseModel):
 
 declare_json_index(User.profile, "mutuelle")
 declare_json_index(User.profile, "pathology")
+declare_json_index(User.profile, "location", "department")
+declare_json_index(User.profile, "location", "postcode")

@@ -48,6 +48,10 @@ class Settings:
     dashboard_actions: bool
     dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
     metrics_port: int
+    db_pool_size: int = 10
+    db_pool_timeout: float = 10.0
+    db_pool_recycle: int = 300
+    api_max_json_kb: int = 64
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -81,6 +85,19 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
         raise ConfigError(PREFIX + name, f"expected a whole number, got {raw!r}") from None
     if not lo <= value <= hi:
         raise ConfigError(PREFIX + name, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number of seconds, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g} seconds, got {value:g}")
     return value
 
 
@@ -159,6 +176,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_actions=_bool(env, "DASHBOARD_ACTIONS", False),
         dashboard_token=_token(env, "DASHBOARD_TOKEN", required=_bool(env, "DASHBOARD_ACTIONS", False)),
         metrics_port=_int(env, "METRICS_PORT", 0, 0, 65535),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 500),
+        db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 10.0, 0.1, 600.0),
+        db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
+        api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
     )
 
 

@@ -7,6 +7,7 @@ import click
 from worker import __version__
 from worker.cli.dashboard import dashboard
 from worker.cli.doctor import doctor
+from worker.cli.copydb import copy_db
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
 from worker.cli.status import status
@@ -25,3 +26,4 @@ main.add_command(status)
 main.add_command(reanalyze)
 main.add_command(dashboard)
 main.add_command(doctor)
+main.add_command(copy_db)

@@ -1,0 +1,214 @@
+"""The app's data API: profiles, sessions, care pathways, documents — sync and async, on pooled connections.
+
+The app never writes SQL nor knows which database is underneath. Open once at
+start, share the object, close at shutdown::
+
+    api = open_async_api()                  # bootstrap (settings, migrations) + async pool
+    profile = await api.get_profile("u-42")
+    await api.close()
+
+Every method validates its input first and raises a typed
+:class:`worker.appdata.errors.DataError` (bad shape, unknown user, payload too
+large) before anything is written; each write is one transaction. Results are
+frozen dataclasses (:mod:`worker.appdata.views`). Work the app enqueues goes
+through the task functions (``tasks.ingest.ingest_files`` …; docs/app-api.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import threading
+from typing import Any, Callable, TypeVar
+
+import peewee
+
+from models.pools import PoolConfig, open_async_database, open_pooled_database
+from worker.appdata import profiles, records
+from worker.appdata.errors import (DataError, InvalidInput, InvalidProfile, PayloadTooLarge, UnknownPathway,
+                                   UnknownStep, UnknownUser, UserExists)
+from worker.appdata.store import Backend, ensure_models_bound
+from worker.appdata.views import Decision, DocumentSummary, Pathway, Profile, QueryRecord, as_json
+from worker.config import Settings
+from worker.runtime import bootstrap
+
+T = TypeVar("T")
+H = TypeVar("H", bound="_Handle")
+Criteria = str | None
+
+
+# Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
+# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) put the p99 of 10 concurrent
+# inserts at ~550 ms instead of ~75 ms (docs/benchmarks.md); readers never wait on it.
+_WRITES = frozenset({profiles.create_profile, profiles.update_profile, records.log_query, records.store_pathway,
+                     records.record_decision})
+
+
+def pool_config(settings: Settings) -> PoolConfig:
+    return PoolConfig(size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout,
+                      recycle_seconds=settings.db_pool_recycle)
+
+
+class _Handle:
+    """What both variants share: the backend, and on SQLite the lock writers queue on."""
+
+    open_database: Callable[[str, PoolConfig], peewee.Database]
+    new_lock: Callable[[], Any]
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._write_lock = None if backend.postgres else self.new_lock()
+
+    @classmethod
+    def from_settings(cls: type[H], settings: Settings) -> H:
+        """On an already migrated database (see :func:`open_api` / :func:`open_async_api`)."""
+        ensure_models_bound(settings.database_url)
+        database = cls.open_database(settings.database_url, pool_config(settings))
+        return cls(Backend(database, settings.api_max_json_kb * 1024))
+
+    def _queue(self, fn: Callable[..., Any]) -> Any:
+        return self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
+
+
+class DataAPI(_Handle):
+    """Sync variant (threads: WSGI servers, scripts). Each call borrows a pooled connection and returns it."""
+
+    open_database = staticmethod(open_pooled_database)
+    new_lock = staticmethod(threading.Lock)
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        database = self.backend.database
+        with self._queue(fn):  # queued writers hold no pooled connection while they wait
+            borrowed = database.is_closed()
+            if borrowed:
+                database.connect()
+            try:
+                return fn(self.backend, *args, **kwargs)
+            finally:
+                if borrowed and not database.in_transaction():
+                    database.close()
+
+    def close(self) -> None:
+        """Close every pooled connection (at shutdown)."""
+        self.backend.database.close_all()
+
+    def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
+        return self._call(profiles.create_profile, user_id, profile)
+
+    def update_profile(self, user_id: str, patch: dict[str, Any]) -> Profile:
+        return self._call(profiles.update_profile, user_id, patch)
+
+    def get_profile(self, user_id: str) -> Profile:
+        return self._call(profiles.get_profile, user_id)
+
+    def find_users(self, *, mutuelle: Criteria = None, pathology: Criteria = None, department: Criteria = None,
+                   postcode: Criteria = None, limit: int = 100) -> list[Profile]:
+        return self._call(profiles.find_users, mutuelle=mutuelle, pathology=pathology, department=department,
+                          postcode=postcode, limit=limit)
+
+    def log_query(self, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
+        return self._call(records.log_query, user_id, text, intent, result)
+
+    def recent_queries(self, user_id: str, limit: int = 20, since: _dt.datetime | None = None) -> list[QueryRecord]:
+        return self._call(records.recent_queries, user_id, limit, since)
+
+    def count_by_intent(self, start: _dt.datetime, end: _dt.datetime) -> dict[str | None, int]:
+        return self._call(records.count_by_intent, start, end)
+
+    def store_pathway(self, user_id: str, condition: str, pathway: dict[str, Any]) -> Pathway:
+        return self._call(records.store_pathway, user_id, condition, pathway)
+
+    def record_decision(self, user_id: str, pathway_id: int, step: str, decision: dict[str, Any]) -> Decision:
+        return self._call(records.record_decision, user_id, pathway_id, step, decision)
+
+    def get_pathway(self, user_id: str, pathway_id: int) -> Pathway:
+        return self._call(records.get_pathway, user_id, pathway_id)
+
+    def list_pathways(self, user_id: str, condition: str | None = None, limit: int = 20) -> list[Pathway]:
+        return self._call(records.list_pathways, user_id, condition, limit)
+
+    def list_documents(self, user_id: str, document_type: str | None = None, limit: int = 50) -> list[DocumentSummary]:
+        return self._call(records.list_documents, user_id, document_type, limit)
+
+
+class AsyncDataAPI(_Handle):
+    """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
+
+    A call borrows a pooled connection for its own duration only, so a request that
+    awaits other things between calls does not hold a connection meanwhile.
+    """
+
+    open_database = staticmethod(open_async_database)
+    new_lock = staticmethod(asyncio.Lock)
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        database = self.backend.database
+        borrowed = database.is_closed()
+        try:
+            async with self._queue(fn):
+                return await database.run(fn, self.backend, *args, **kwargs)
+        finally:
+            if borrowed and not database.in_transaction():
+                await database.aclose()
+
+    async def close(self) -> None:
+        """Close the pool (at shutdown)."""
+        await self.backend.database.close_pool()
+
+    async def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
+        return await self._call(profiles.create_profile, user_id, profile)
+
+    async def update_profile(self, user_id: str, patch: dict[str, Any]) -> Profile:
+        return await self._call(profiles.update_profile, user_id, patch)
+
+    async def get_profile(self, user_id: str) -> Profile:
+        return await self._call(profiles.get_profile, user_id)
+
+    async def find_users(self, *, mutuelle: Criteria = None, pathology: Criteria = None, department: Criteria = None,
+                         postcode: Criteria = None, limit: int = 100) -> list[Profile]:
+        return await self._call(profiles.find_users, mutuelle=mutuelle, pathology=pathology, department=department,
+                                postcode=postcode, limit=limit)
+
+    async def log_query(self, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
+        return await self._call(records.log_query, user_id, text, intent, result)
+
+    async def recent_queries(self, user_id: str, limit: int = 20,
+                             since: _dt.datetime | None = None) -> list[QueryRecord]:
+        return await self._call(records.recent_queries, user_id, limit, since)
+
+    async def count_by_intent(self, start: _dt.datetime, end: _dt.datetime) -> dict[str | None, int]:
+        return await self._call(records.count_by_intent, start, end)
+
+    async def store_pathway(self, user_id: str, condition: str, pathway: dict[str, Any]) -> Pathway:
+        return await self._call(records.store_pathway, user_id, condition, pathway)
+
+    async def record_decision(self, user_id: str, pathway_id: int, step: str, decision: dict[str, Any]) -> Decision:
+        return await self._call(records.record_decision, user_id, pathway_id, step, decision)
+
+    async def get_pathway(self, user_id: str, pathway_id: int) -> Pathway:
+        return await self._call(records.get_pathway, user_id, pathway_id)
+
+    async def list_pathways(self, user_id: str, condition: str | None = None, limit: int = 20) -> list[Pathway]:
+        return await self._call(records.list_pathways, user_id, condition, limit)
+
+    async def list_documents(self, user_id: str, document_type: str | None = None,
+                             limit: int = 50) -> list[DocumentSummary]:
+        return await self._call(records.list_documents, user_id, document_type, limit)
+
+
+def open_api(settings: Settings | None = None) -> DataAPI:
+    """Bootstrap the process (settings — exit 2 on a bad one —, database, migrations) and open the sync API."""
+    return DataAPI.from_settings(bootstrap(settings).settings)
+
+
+def open_async_api(settings: Settings | None = None) -> AsyncDataAPI:
+    """Bootstrap the process and open the async API (call at start-up; ``await api.close()`` at shutdown)."""
+    return AsyncDataAPI.from_settings(bootstrap(settings).settings)
+
+
+__all__ = [
+    "AsyncDataAPI", "DataAPI", "DataError", "Decision", "DocumentSummary", "InvalidInput", "InvalidProfile",
+    "Pathway", "PayloadTooLarge", "Profile", "QueryRecord", "UnknownPathway", "UnknownStep", "UnknownUser",
+    "UserExists", "as_json", "open_api", "open_async_api",
+]
