@@ -16,6 +16,7 @@ from typing import Callable, Mapping, NoReturn
 from urllib.parse import urlsplit
 
 from models.database import sqlite_path
+from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -44,6 +45,7 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
+    retention: RetentionPolicies = RetentionPolicies()
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -139,7 +141,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        retention=_retention(env),
     )
+
+
+def _retention(env: Mapping[str, str]) -> RetentionPolicies:
+    """Retention policies from PREFIX + "RETENTION_FILE" (TOML) and PREFIX + "RETENTION_DAYS"."""
+    try:
+        return load_policies(env, PREFIX)
+    except PolicyError as exc:
+        raise ConfigError(exc.variable, exc.problem) from None
 
 
 def exit_on_config_error(fn: Callable[[], Settings] = load_settings) -> Settings:

@@ -7,6 +7,7 @@ import click
 from worker import __version__
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
+from worker.cli.retention import erase_user, export_user, prune, sweep
 from worker.cli.status import status
 
 
@@ -21,3 +22,7 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(status)
 main.add_command(reanalyze)
+main.add_command(sweep)
+main.add_command(prune)
+main.add_command(erase_user)
+main.add_command(export_user)

@@ -1,0 +1,89 @@
+"""Chunked deletes: many short transactions instead of one long one, under a time budget.
+
+A single ``DELETE ... WHERE`` over a million rows holds SQLite's write lock for
+its whole duration (every writer waits) and grows the WAL by gigabytes. Here each
+chunk is one short transaction deleting by primary key
+(``id IN (SELECT id ... LIMIT n)``: ``DELETE ... LIMIT`` is not portable), the
+cutoff is fixed by the caller once per run, and the loop stops when the
+deadline passes. Deleting by condition is naturally resumable: a killed or
+interrupted run leaves whole chunks done and the rest for the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import peewee
+
+from models import db
+
+DEFAULT_CHUNK = 500
+
+
+@dataclass
+class ChunkStats:
+    """What a chunked delete did: rows, transactions, the longest one, and whether it finished."""
+
+    deleted: int = 0
+    chunks: int = 0
+    longest_ms: float = 0.0
+    complete: bool = True
+
+    def add(self, other: "ChunkStats") -> None:
+        self.deleted += other.deleted
+        self.chunks += other.chunks
+        self.longest_ms = max(self.longest_ms, other.longest_ms)
+        self.complete = self.complete and other.complete
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deleted": self.deleted, "chunks": self.chunks, "longest_ms": round(self.longest_ms, 1),
+                "complete": self.complete}
+
+
+def out_of_time(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def delete_chunked(
+    table: Any,
+    pk: peewee.Field | peewee.Column,
+    where: peewee.Expression,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    deadline: float | None = None,
+    before_delete: Callable[[Sequence[Any]], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ChunkStats:
+    """Delete rows of ``table`` matching ``where``, ``chunk`` at a time, until none match or time is up.
+
+    ``table`` is a model or a ``peewee.Table``. With ``before_delete`` each chunk's
+    ids are selected first and passed to it inside the chunk's transaction (to
+    fold rows into a summary, or delete dependent rows, atomically with them).
+    """
+    stats = ChunkStats()
+    while True:
+        if out_of_time(deadline):
+            stats.complete = False
+            return stats
+        t0 = time.perf_counter()
+        with db.atomic():
+            if before_delete is None:
+                subquery = table.select(pk).where(where).limit(chunk)
+                count = table.delete().where(pk.in_(subquery)).execute()
+            else:
+                ids = [row[0] for row in table.select(pk).where(where).limit(chunk).tuples()]
+                if ids:
+                    before_delete(ids)
+                    table.delete().where(pk.in_(ids)).execute()
+                count = len(ids)
+        elapsed = (time.perf_counter() - t0) * 1000
+        if count:
+            stats.chunks += 1
+            stats.deleted += count
+            stats.longest_ms = max(stats.longest_ms, elapsed)
+            if on_chunk is not None:
+                on_chunk(count)
+        if count < chunk:
+            return stats

@@ -1,0 +1,53 @@
+"""Giving space back on SQLite without a full VACUUM: bounded incremental vacuum, WAL checkpoints.
+
+``auto_vacuum=INCREMENTAL`` is set when the file is created (models.database),
+so freed pages sit on the freelist until ``PRAGMA incremental_vacuum(N)`` moves
+up to N of them off the end of the file. That pragma frees one page per result
+row stepped: through Python's ``execute`` only the first row is stepped unless
+the cursor is drained, so it is always fetched to the end here. A full VACUUM
+rewrites the whole file under an exclusive lock: never in the periodic path.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from models import is_postgres
+
+VACUUM_PAGES = 2048  # per sweep: 8 MiB with 4 KiB pages, a few ms of exclusive lock
+
+
+def freelist_count(database: peewee.Database) -> int:
+    """Pages on SQLite's freelist (0 on PostgreSQL)."""
+    if is_postgres(database):
+        return 0
+    return int(database.execute_sql("PRAGMA freelist_count").fetchone()[0])
+
+
+def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES) -> dict[str, int]:
+    """Release up to ``pages`` free pages to the file system; return freelist before/after."""
+    if is_postgres(database):
+        return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0}
+    before = freelist_count(database)
+    if before:
+        cursor = database.execute_sql(f"PRAGMA incremental_vacuum({int(pages)})")
+        cursor.fetchall()  # each stepped row frees one page
+    after = freelist_count(database)
+    return {"freelist_before": before, "freelist_after": after, "vacuumed_pages": before - after}
+
+
+def checkpoint_truncate(database: peewee.Database, wait_ms: int = 1000) -> bool:
+    """Copy the WAL into the database and truncate it to zero bytes; False if a reader prevents it.
+
+    TRUNCATE waits (busy handler) for readers of old snapshots; the wait is
+    shortened to ``wait_ms`` so an erasure does not stall 15 s behind a long reader:
+    it reports "not yet" and is retried by the erasure backlog job.
+    """
+    if is_postgres(database):
+        return True
+    database.execute_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        busy, _log, _done = database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        database.execute_sql(f"PRAGMA busy_timeout = {int(database._timeout * 1000)}")
+    return busy == 0
