@@ -80,7 +80,7 @@ def cache_rows_of(user_id: str, chunk: int) -> Iterator[list[int]]:
     last = 0
     while True:
         rows = list(ApiCache.select(ApiCache.id, ApiCache.params)
-                    .where((ApiCache.id > last) & peewee.Expression(ApiCache.params.cast("text"), "LIKE", pattern))
+                    .where((ApiCache.id > last) & peewee.Expression(ApiCache.params.cast("text"), peewee.OP.ILIKE, pattern))
                     .order_by(ApiCache.id).limit(chunk))
         if not rows:
             return
