@@ -2,10 +2,13 @@
 
 ``auto_vacuum=INCREMENTAL`` is set when the file is created (models.database),
 so freed pages sit on the freelist until ``PRAGMA incremental_vacuum(N)`` moves
-up to N of them off the end of the file. That pragma frees one page per result
-row stepped: through Python's ``execute`` only the first row is stepped unless
-the cursor is drained, so it is always fetched to the end here. A full VACUUM
-rewrites the whole file under an exclusive lock: never in the periodic path.
+up to N of them off the end of the file. That pragma frees one page per step of
+its statement, and Python's ``sqlite3`` steps it only once: the statement has no
+result columns, so ``execute`` resets it after the first step and even
+``fetchall()`` gets nothing more (checked with ``freelist_count`` in
+tests/test_retention_sweep.py). ``executescript`` steps every statement to
+completion, so it is used here. A full VACUUM rewrites the whole file under an
+exclusive lock: never in the periodic path.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES) -> 
     if is_postgres(database):
         return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0}
     before = freelist_count(database)
-    if before:
-        cursor = database.execute_sql(f"PRAGMA incremental_vacuum({int(pages)})")
-        cursor.fetchall()  # each stepped row frees one page
+    if before and pages > 0:  # incremental_vacuum(0) would free the whole freelist
+        # executescript steps the pragma to the end (execute would free a single page).
+        database.connection().executescript(f"PRAGMA incremental_vacuum({int(pages)});")
     after = freelist_count(database)
     return {"freelist_before": before, "freelist_after": after, "vacuumed_pages": before - after}
 
