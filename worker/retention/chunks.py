@@ -11,9 +11,10 @@ interrupted run leaves whole chunks done and the rest for the next run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import peewee
 
@@ -42,6 +43,28 @@ class ChunkStats:
                 "complete": self.complete}
 
 
+@contextlib.contextmanager
+def short_transaction() -> Iterator[None]:
+    """``db.atomic()`` that reports the real error when SQLite already rolled back by itself.
+
+    On a full disk (SQLITE_FULL) or an I/O error SQLite rolls the transaction
+    back on its own; peewee's rollback then fails with "no transaction is
+    active", which would hide the cause ("database or disk is full").
+    """
+    try:
+        with db.atomic():
+            yield
+    except peewee.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
+        cause = exc.__context__
+        while cause is not None and "no transaction is active" in str(cause):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        raise peewee.OperationalError(*cause.args) from None
+
+
 def out_of_time(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
@@ -68,7 +91,7 @@ def delete_chunked(
             stats.complete = False
             return stats
         t0 = time.perf_counter()
-        with db.atomic():
+        with short_transaction():
             if before_delete is None:
                 subquery = table.select(pk).where(where).limit(chunk)
                 count = table.delete().where(pk.in_(subquery)).execute()

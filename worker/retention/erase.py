@@ -30,7 +30,7 @@ from models.clock import utcnow
 from worker.config import Settings
 from worker.periodic import JobContext, safe_error
 from worker.retention import files, job_settings
-from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked
+from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
 from worker.retention.paths import InvalidUserId, user_dir, user_key, validate_user_id
 from worker.retention.space import checkpoint_truncate
 
@@ -53,7 +53,7 @@ class ErasureResult:
 
 def _start(key: str) -> ErasureRequest:
     now = utcnow()
-    with db.atomic():
+    with short_transaction():
         ErasureRequest.insert(user_key=key, state="running", requested_at=now, updated_at=now).on_conflict_ignore().execute()
         ErasureRequest.update(state="running", attempts=ErasureRequest.attempts + 1, updated_at=now,
                               finished_at=None).where(ErasureRequest.user_key == key).execute()
