@@ -175,8 +175,8 @@ def test_retention_file_and_environment_combine(tmp_path):
 def test_summaries_off_deletes_sessions_without_summary(database, settings):
     make_user(settings, "u1", at=T0, secret="S")
     no_summary = load_settings({"MEDIFLUX_HOME": str(settings.home), "MEDIFLUX_DATABASE_URL": settings.database_url,
-                                "MEDIFLUX_RETENTION_DAYS": "sessions=30"})
-    object.__setattr__(no_summary, "retention", RetentionPolicies(sessions=30, summarize_sessions=False))
+                                "MEDIFLUX_RETENTION_DAYS": "sessions=30, summarize_sessions=0"})
+    assert no_summary.retention == RetentionPolicies(sessions=30, summarize_sessions=False)
     with time_machine.travel(T0 + dt.timedelta(days=40), tick=False):
         assert prune.prune(no_summary, categories=("sessions",))[0].rows == 3
     assert SessionSummary.select().count() == 0 and User.select().count() == 1

@@ -75,13 +75,20 @@ def _overrides(variable: str, items: Mapping[str, object]) -> dict[str, object]:
 
 
 def parse_days(variable: str, raw: str) -> dict[str, object]:
-    """``"sessions=180, documents=730"`` → overrides (for ``MEDIFLUX_RETENTION_DAYS``)."""
+    """``"sessions=180, documents=730, summarize_sessions=0"`` → overrides (``MEDIFLUX_RETENTION_DAYS``)."""
     items: dict[str, object] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
         key, sep, value = part.partition("=")
         if not sep:
             raise PolicyError(variable, f"expected category=days, got {part!r}")
-        items[key.strip()] = value.strip()
+        key, value = key.strip(), value.strip()
+        if key == "summarize_sessions":
+            flags = {"1": True, "true": True, "0": False, "false": False}
+            if value.lower() not in flags:
+                raise PolicyError(variable, "summarize_sessions: expected 0 or 1")
+            items[key] = flags[value.lower()]
+        else:
+            items[key] = value
     return _overrides(variable, items)
 
 
