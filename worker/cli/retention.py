@@ -70,7 +70,9 @@ def prune(dry_run: bool, batch_size: int, as_json: bool) -> None:
     than its cutoff, except data of users under legal hold; each real run writes an audit row per category."""
     runtime = bootstrap()
     try:
-        results = pruning.prune(runtime.settings, dry_run=dry_run, chunk=batch_size)
+        with progress("pruning categories", len(pruning.CATEGORIES)) as bar:
+            results = pruning.prune(runtime.settings, dry_run=dry_run, chunk=batch_size,
+                                    on_category=lambda _result: bar.update(1))
     except peewee.DatabaseError as exc:
         raise _database_failure(exc) from None
     if as_json:

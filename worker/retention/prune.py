@@ -131,6 +131,9 @@ def _processed(run: _Run, result: CategoryResult) -> None:
     limit = result.cutoff.timestamp()
     count = files.FileCount()
     for folder in files.user_folders(run.settings.home / "processed"):
+        if out_of_time(run.deadline):
+            result.complete = False
+            break
         held = folder.name in run.held_ids
         for path in sorted(p for p in folder.iterdir() if not p.is_dir()):
             if out_of_time(run.deadline):
@@ -217,7 +220,8 @@ _POLICY = {"api_cache": "cache_revalidate"}
 
 def prune(settings: Settings, now: _dt.datetime | None = None, *, dry_run: bool = False,
           deadline: float | None = None, chunk: int = DEFAULT_CHUNK,
-          categories: Sequence[str] = CATEGORIES) -> list[CategoryResult]:
+          categories: Sequence[str] = CATEGORIES,
+          on_category: Callable[[CategoryResult], None] | None = None) -> list[CategoryResult]:
     """Apply every policy at ``now``; a real run writes one audit row per category."""
     now = now or utcnow()
     held_ids = {u.user_id for u in User.select(User.user_id).where(User.legal_hold == True)}  # noqa: E712
@@ -239,6 +243,8 @@ def prune(settings: Settings, now: _dt.datetime | None = None, *, dry_run: bool 
                  category, " (dry run)" if dry_run else "", result.rows, result.files, result.held,
                  result.cutoff.isoformat(), "" if result.complete else "; time budget spent")
         results.append(result)
+        if on_category is not None:
+            on_category(result)
     return results
 
 
