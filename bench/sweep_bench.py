@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import threading
@@ -51,7 +50,8 @@ def _payload(rng: random.Random, target: int) -> str:
                 "forme": rng.choice(["comprimé", "gélule", "solution buvable"]), "voies": ["orale"],
                 "statut": "Autorisation active", "titulaires": [rng.choice(["SANOFI", "BIOGARAN", "MYLAN", "TEVA"])],
                 "compositions": [{"substance": "PARACÉTAMOL", "dosage": "500 mg", "code": rng.randrange(1000, 99999)}],
-                "presentations": [{"cip13": "34009" + str(rng.randrange(10**7, 10**8)), "prix": round(rng.uniform(1, 9), 2)}]}
+                "presentations": [{"cip13": "34009" + str(rng.randrange(10**7, 10**8)),
+                                   "prix": round(rng.uniform(1, 9), 2)}]}
         text = json.dumps(item, ensure_ascii=False)
         items.append(text)
         size += len(text.encode()) + 1

@@ -1,4 +1,4 @@
-"""Test data for the retention tests: one user's rows and files, written directly (real SQLite/PostgreSQL, real dirs)."""
+"""Test data for the retention tests: one user's rows and files, written directly (real databases, real dirs)."""
 
 from __future__ import annotations
 

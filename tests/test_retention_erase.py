@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from models import ErasureRequest, QuerySession, User
-from models.database import open_database
 from tests.conftest import ROOT, run_cli, wait_for
 from tests.retention_data import UTC, counts_of, make_user, raw_contains
 from worker import periodic
@@ -85,7 +84,7 @@ def _kill_midway(env, settings, user_id, total):
 
 def test_sigkill_midway_then_rerun_leaves_nothing(database, settings, env):
     if not settings.database_is_sqlite:
-        pytest.skip("the kill is timed by reading the SQLite file; PostgreSQL resumption is covered by the backlog test")
+        pytest.skip("the kill is timed by reading the SQLite file; the backlog test covers PostgreSQL resumption")
     user = make_user(settings, "u-killed", at=T0, secret="KILLSECRET", sessions=6000)
     make_user(settings, "u-kept", at=T0, secret="KEEPTHIS")
     left = _kill_midway(env, settings, "u-killed", 6000)

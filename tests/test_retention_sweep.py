@@ -13,7 +13,6 @@ import pytest
 import time_machine
 
 from models import ApiCache, JobRun, Lease
-from models.database import open_database
 from tests.conftest import ROOT, run_cli, wait_for
 from worker import periodic
 from worker.config import load_settings

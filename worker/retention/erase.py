@@ -54,7 +54,8 @@ class ErasureResult:
 def _start(key: str) -> ErasureRequest:
     now = utcnow()
     with short_transaction():
-        ErasureRequest.insert(user_key=key, state="running", requested_at=now, updated_at=now).on_conflict_ignore().execute()
+        (ErasureRequest.insert(user_key=key, state="running", requested_at=now, updated_at=now)
+         .on_conflict_ignore().execute())
         ErasureRequest.update(state="running", attempts=ErasureRequest.attempts + 1, updated_at=now,
                               finished_at=None).where(ErasureRequest.user_key == key).execute()
     return ErasureRequest.get(ErasureRequest.user_key == key)
@@ -77,10 +78,11 @@ def _carries(value: Any, user_id: str) -> bool:
 def cache_rows_of(user_id: str, chunk: int) -> Iterator[list[int]]:
     """Ids of api_cache rows whose params carry the user id as a value (LIKE pre-filter, exact check)."""
     pattern = "%" + json.dumps(user_id, ensure_ascii=False) + "%"
+    candidate = peewee.Expression(ApiCache.params.cast("text"), peewee.OP.ILIKE, pattern)
     last = 0
     while True:
         rows = list(ApiCache.select(ApiCache.id, ApiCache.params)
-                    .where((ApiCache.id > last) & peewee.Expression(ApiCache.params.cast("text"), peewee.OP.ILIKE, pattern))
+                    .where((ApiCache.id > last) & candidate)
                     .order_by(ApiCache.id).limit(chunk))
         if not rows:
             return

@@ -111,8 +111,8 @@ def read_file(variable: str, path: Path) -> dict[str, object]:
 def check(policies: RetentionPolicies, variable: str) -> RetentionPolicies:
     """Refuse combinations that would orphan data: rows must outlive the files they describe."""
     if policies.documents < policies.processed:
-        raise PolicyError(variable, f"documents ({policies.documents} days) kept shorter than their processed "
-                                    f"files ({policies.processed} days): rows would vanish before the files they describe")
+        raise PolicyError(variable, f"documents ({policies.documents} days) kept shorter than their processed files "
+                                    f"({policies.processed} days): rows would vanish before the files they describe")
     return policies
 
 

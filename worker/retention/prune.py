@@ -17,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import peewee
 
-from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, RetentionAudit, SessionSummary, User, db
+from models import (ApiCache, CarePathway, Document, PathwayDecision, QuerySession, RetentionAudit, SessionSummary,
+                    User, db)
 from models.clock import utcnow
 from worker.config import Settings
 from worker.periodic import JobContext
