@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import peewee
@@ -27,22 +27,24 @@ MAX_PAUSE = 0.05
 
 @dataclass
 class ChunkStats:
-    """What a chunked delete did: rows, transactions, the longest one, and whether it finished."""
+    """What a chunked delete did: rows, transactions (their durations), and whether it finished."""
 
     deleted: int = 0
     chunks: int = 0
     longest_ms: float = 0.0
     complete: bool = True
+    tx_ms: list[float] = field(default_factory=list, repr=False)
 
-    def add(self, other: "ChunkStats") -> None:
-        self.deleted += other.deleted
-        self.chunks += other.chunks
-        self.longest_ms = max(self.longest_ms, other.longest_ms)
-        self.complete = self.complete and other.complete
+    def record(self, count: int, elapsed_ms: float) -> None:
+        self.chunks += 1
+        self.deleted += count
+        self.longest_ms = max(self.longest_ms, elapsed_ms)
+        if len(self.tx_ms) < 100_000:
+            self.tx_ms.append(elapsed_ms)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "chunks": self.chunks, "longest_ms": round(self.longest_ms, 1),
-                "complete": self.complete}
+    def p99_ms(self) -> float:
+        ordered = sorted(self.tx_ms)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
 
 
 @contextlib.contextmanager
@@ -109,9 +111,7 @@ def delete_chunked(
                 count = len(ids)
         elapsed = (time.perf_counter() - t0) * 1000
         if count:
-            stats.chunks += 1
-            stats.deleted += count
-            stats.longest_ms = max(stats.longest_ms, elapsed)
+            stats.record(count, elapsed)
             if on_chunk is not None:
                 on_chunk(count)
         if count < chunk:

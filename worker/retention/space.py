@@ -19,8 +19,10 @@ import peewee
 
 from models import is_postgres
 
-VACUUM_PAGES = 2048  # per sweep: 8 MiB with 4 KiB pages
-VACUUM_STEP = 128  # pages per transaction: moving live pages from the file's end costs ~0.2 ms a page
+VACUUM_PAGES = 2048  # per sweep at most: 8 MiB with 4 KiB pages
+VACUUM_STEP = 128  # pages in the first transaction; then sized to take about VACUUM_TARGET_MS
+VACUUM_TARGET_MS = 50.0
+VACUUM_SECONDS = 1.0  # per sweep: with a huge freelist each page costs tens of ms (see docs/retention.md)
 
 
 def freelist_count(database: peewee.Database) -> int:
@@ -30,27 +32,31 @@ def freelist_count(database: peewee.Database) -> int:
     return int(database.execute_sql("PRAGMA freelist_count").fetchone()[0])
 
 
-def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES,
-                       step: int = VACUUM_STEP) -> dict[str, int]:
-    """Release up to ``pages`` free pages to the file system, ``step`` pages per transaction.
+def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, step: int = VACUUM_STEP,
+                       seconds: float = VACUUM_SECONDS) -> dict[str, int]:
+    """Release up to ``pages`` free pages to the file system, within ``seconds``, in short transactions.
 
-    Each step is its own short write transaction (it relocates live pages from the
-    end of the file into free slots), with a pause as long as the step between
-    two, so other writers get the lock. Returns freelist before/after.
+    Each step is its own write transaction (it relocates live pages from the end
+    of the file and searches the freelist for each page it frees, so a page costs
+    more as the freelist grows); steps are sized to take about VACUUM_TARGET_MS,
+    with a pause as long as the step between two so other writers get the lock.
+    Returns freelist before/after.
     """
     if is_postgres(database):
         return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0}
     before = left = freelist_count(database)
-    remaining = pages
-    while left and remaining > 0:  # incremental_vacuum(0) would free the whole freelist: never asked
+    remaining, stop = pages, time.monotonic() + seconds
+    while left and remaining > 0 and time.monotonic() < stop:  # never incremental_vacuum(0): the whole freelist
         n = min(step, remaining)
         t0 = time.perf_counter()
         # executescript steps the pragma to the end (execute would free a single page).
         database.connection().executescript(f"PRAGMA incremental_vacuum({int(n)});")
+        elapsed_ms = (time.perf_counter() - t0) * 1000
         remaining -= n
         left = freelist_count(database)
+        step = max(1, min(VACUUM_STEP, int(n * VACUUM_TARGET_MS / max(elapsed_ms, 0.1))))
         if left and remaining > 0:
-            time.sleep(min(0.05, time.perf_counter() - t0))
+            time.sleep(min(0.05, elapsed_ms / 1000))
     after = left
     return {"freelist_before": before, "freelist_after": after, "vacuumed_pages": before - after}
 

@@ -62,7 +62,7 @@ def sweep(now: _dt.datetime, policies: RetentionPolicies, *, deadline: float | N
     space = incremental_vacuum(db.obj, vacuum_pages)
     summary = {
         "api_cache": cache.deleted, "leases": expired_leases, "job_runs": job_runs, "huey_keys": pruned_keys,
-        "longest_tx_ms": round(cache.longest_ms, 1), "complete": cache.complete and not out_of_time(deadline),
+        "longest_tx_ms": round(cache.longest_ms, 1), "p99_tx_ms": round(cache.p99_ms(), 1), "complete": cache.complete and not out_of_time(deadline),
         **space,
     }
     log.info("sweep: %s cache rows, %s leases, %s job runs, %s huey keys deleted; %s pages vacuumed%s",
