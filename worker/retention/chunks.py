@@ -20,7 +20,9 @@ import peewee
 
 from models import db
 
-DEFAULT_CHUNK = 200  # ~2 MB of 2–20 KB cache rows: a few tens of ms per transaction (bench/sweep_bench.py)
+DEFAULT_CHUNK = 200  # rows per transaction at most (~2 MB of 2–20 KB cache rows)
+TARGET_MS = 50.0  # a chunk that takes longer halves the next one (down to MIN_CHUNK); a fast one doubles it back
+MIN_CHUNK = 10
 YIELD_RATIO = 0.5  # pause this fraction of each chunk's time, so waiting writers get the lock (no starvation)
 MAX_PAUSE = 0.05
 
@@ -83,17 +85,21 @@ def delete_chunked(
     before_delete: Callable[[Sequence[Any]], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
     yield_ratio: float = YIELD_RATIO,
+    target_ms: float | None = TARGET_MS,
 ) -> ChunkStats:
     """Delete rows of ``table`` matching ``where``, ``chunk`` at a time, until none match or time is up.
 
     ``table`` is a model or a ``peewee.Table``. With ``before_delete`` each chunk's
     ids are selected first and passed to it inside the chunk's transaction (to
     fold rows into a summary, or delete dependent rows, atomically with them).
+    The chunk size adapts to keep each transaction near ``target_ms`` (rows vary
+    from 2 to 20 KB, disks and load vary more), never above ``chunk``.
     Between chunks the loop pauses ``yield_ratio`` × the chunk's duration: SQLite's
     busy handler polls with growing sleeps, and a writer waiting on the lock would
     otherwise miss every gap of a tight delete loop.
     """
     stats = ChunkStats()
+    size = chunk
     while True:
         if out_of_time(deadline):
             stats.complete = False
@@ -101,10 +107,10 @@ def delete_chunked(
         t0 = time.perf_counter()
         with short_transaction():
             if before_delete is None:
-                subquery = table.select(pk).where(where).limit(chunk)
+                subquery = table.select(pk).where(where).limit(size)
                 count = table.delete().where(pk.in_(subquery)).execute()
             else:
-                ids = [row[0] for row in table.select(pk).where(where).limit(chunk).tuples()]
+                ids = [row[0] for row in table.select(pk).where(where).limit(size).tuples()]
                 if ids:
                     before_delete(ids)
                     table.delete().where(pk.in_(ids)).execute()
@@ -114,7 +120,12 @@ def delete_chunked(
             stats.record(count, elapsed)
             if on_chunk is not None:
                 on_chunk(count)
-        if count < chunk:
+        if count < size:
             return stats
+        if target_ms is not None:
+            if elapsed > target_ms:
+                size = max(min(MIN_CHUNK, chunk), size // 2)
+            elif elapsed < target_ms / 4:
+                size = min(chunk, size * 2)
         if yield_ratio > 0:
             time.sleep(min(MAX_PAUSE, elapsed / 1000 * yield_ratio))

@@ -20,7 +20,7 @@ import peewee
 from models import is_postgres
 
 VACUUM_PAGES = 2048  # per sweep at most: 8 MiB with 4 KiB pages
-VACUUM_STEP = 128  # pages in the first transaction; then sized to take about VACUUM_TARGET_MS
+VACUUM_STEP = 128  # pages per transaction at most; the first has 16, the next are sized to ~VACUUM_TARGET_MS
 VACUUM_TARGET_MS = 50.0
 VACUUM_SECONDS = 1.0  # per sweep: with a huge freelist each page costs tens of ms (see docs/retention.md)
 
@@ -32,7 +32,7 @@ def freelist_count(database: peewee.Database) -> int:
     return int(database.execute_sql("PRAGMA freelist_count").fetchone()[0])
 
 
-def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, step: int = VACUUM_STEP,
+def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, step: int = 16,
                        seconds: float = VACUUM_SECONDS) -> dict[str, int]:
     """Release up to ``pages`` free pages to the file system, within ``seconds``, in short transactions.
 
