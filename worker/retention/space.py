@@ -13,16 +13,19 @@ exclusive lock: never in the periodic path.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import peewee
 
 from models import is_postgres
 
+log = logging.getLogger("mediflux.retention.space")
 VACUUM_PAGES = 2048  # per sweep at most: 8 MiB with 4 KiB pages
 VACUUM_STEP = 128  # pages per transaction at most; the first has 16, the next are sized to ~VACUUM_TARGET_MS
 VACUUM_TARGET_MS = 50.0
-VACUUM_SECONDS = 1.0  # per sweep: with a huge freelist each page costs tens of ms (see docs/retention.md)
+VACUUM_SECONDS = 1.0  # per sweep
+VACUUM_MAX_FREELIST = 65_536  # 256 MiB of free pages: beyond, a page costs 10 ms to seconds; VACUUM by hand
 
 
 def freelist_count(database: peewee.Database) -> int:
@@ -33,18 +36,25 @@ def freelist_count(database: peewee.Database) -> int:
 
 
 def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, step: int = 16,
-                       seconds: float = VACUUM_SECONDS) -> dict[str, int]:
+                       seconds: float = VACUUM_SECONDS, max_freelist: int = VACUUM_MAX_FREELIST) -> dict[str, int]:
     """Release up to ``pages`` free pages to the file system, within ``seconds``, in short transactions.
 
     Each step is its own write transaction (it relocates live pages from the end
     of the file and searches the freelist for each page it frees, so a page costs
     more as the freelist grows); steps are sized to take about VACUUM_TARGET_MS,
     with a pause as long as the step between two so other writers get the lock.
-    Returns freelist before/after.
+    Above ``max_freelist`` free pages (after a mass deletion) nothing is done: each
+    page would then cost from 10 ms to seconds of write lock (measured in
+    bench/sweep_bench.py); the pages are reused by new rows, and ``VACUUM`` in a
+    maintenance window shrinks the file. Returns freelist before/after.
     """
     if is_postgres(database):
-        return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0}
+        return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0, "vacuum_skipped": 0}
     before = left = freelist_count(database)
+    if before > max_freelist:
+        log.warning("freelist of %s pages: incremental vacuum skipped (too slow at this size); "
+                    "run VACUUM in a maintenance window to shrink the file", before)
+        return {"freelist_before": before, "freelist_after": before, "vacuumed_pages": 0, "vacuum_skipped": 1}
     remaining, stop = pages, time.monotonic() + seconds
     while left and remaining > 0 and time.monotonic() < stop:  # never incremental_vacuum(0): the whole freelist
         n = min(step, remaining)
@@ -58,7 +68,7 @@ def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, ste
         if left and remaining > 0:
             time.sleep(min(0.05, elapsed_ms / 1000))
     after = left
-    return {"freelist_before": before, "freelist_after": after, "vacuumed_pages": before - after}
+    return {"freelist_before": before, "freelist_after": after, "vacuumed_pages": before - after, "vacuum_skipped": 0}
 
 
 def checkpoint_truncate(database: peewee.Database, wait_ms: int = 1000) -> bool:
