@@ -45,7 +45,7 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
-    retention: RetentionPolicies = RetentionPolicies()
+    retention: RetentionPolicies
 
     @property
     def database_is_sqlite(self) -> bool:
