@@ -12,11 +12,14 @@ from models.jobs import JobRun, PeriodicJob
 from models.json_paths import json_text
 from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
+from models.retention import ErasureRequest, RetentionAudit, SessionSummary
 from models.users import QuerySession, User
 
-ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease)
+ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease,
+              RetentionAudit, ErasureRequest, SessionSummary)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "Lease", "PathwayDecision",
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "ErasureRequest", "JobRun", "Json", "Lease",
+    "PathwayDecision", "RetentionAudit", "SessionSummary",
     "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
 ]

@@ -23,6 +23,9 @@ SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
     ("foreign_keys", 1),
     ("cache_size", -16000),
     ("temp_store", "memory"),
+    # Health data: deleted and overwritten content is zeroed, not left in free space (erasure and
+    # retention rely on it; cost: freed overflow pages are written once more — see docs/retention.md).
+    ("secure_delete", "on"),
 )
 BUSY_TIMEOUT_SECONDS = 15.0
 

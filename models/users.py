@@ -14,6 +14,7 @@ class User(BaseModel):
 
     user_id = peewee.CharField(max_length=128, unique=True)
     profile = Json(default=dict)
+    legal_hold = peewee.BooleanField(default=False)  # retention prunes nothing of a held user
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow, index=True)
 

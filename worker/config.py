@@ -16,6 +16,7 @@ from typing import Callable, Mapping, NoReturn
 from urllib.parse import urlsplit
 
 from models.database import sqlite_path
+from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -48,6 +49,7 @@ class Settings:
     dashboard_actions: bool
     dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
     metrics_port: int
+    retention: RetentionPolicies
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
     db_pool_recycle: int = 300
@@ -172,6 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+<<<<<<< HEAD
         dashboard_port=_int(env, "DASHBOARD_PORT", 8787, 1, 65535),
         dashboard_actions=_bool(env, "DASHBOARD_ACTIONS", False),
         dashboard_token=_token(env, "DASHBOARD_TOKEN", required=_bool(env, "DASHBOARD_ACTIONS", False)),
@@ -180,7 +183,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 10.0, 0.1, 600.0),
         db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
         api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
+=======
+        retention=_retention(env),
+>>>>>>> issue-6
     )
+
+
+def _retention(env: Mapping[str, str]) -> RetentionPolicies:
+    """Retention policies from PREFIX + "RETENTION_FILE" (TOML) and PREFIX + "RETENTION_DAYS"."""
+    try:
+        return load_policies(env, PREFIX)
+    except PolicyError as exc:
+        raise ConfigError(exc.variable, exc.problem) from None
 
 
 def exit_on_config_error(fn: Callable[[], Settings] = load_settings) -> Settings:

@@ -14,9 +14,10 @@ from typing import Any
 
 from huey import Huey
 
-from models import JobRun, db
+from models import JobRun
 from worker.periodic import JobContext
 from worker.queue import queue_counts, stored_keys
+from worker.retention.chunks import delete_chunked
 
 JOB_HISTORY_DAYS = 30
 _DELETE_CHUNK = 500
@@ -29,27 +30,30 @@ def leftover_keys(huey: Huey, keys: list[str]) -> list[str]:
     return [k for k in keys if _RESULT_KEY.match(k) or k.startswith(lock_prefix)]
 
 
-def prune_job_history(before: _dt.datetime) -> int:
-    """Delete job-run rows older than ``before`` in short transactions; return the count."""
-    total = 0
-    while True:
-        with db.atomic():
-            ids = [r.id for r in JobRun.select(JobRun.id).where(JobRun.started_at < before).limit(_DELETE_CHUNK)]
-            if not ids:
-                return total
-            total += JobRun.delete().where(JobRun.id.in_(ids)).execute()
+def prune_job_history(before: _dt.datetime, deadline: float | None = None) -> int:
+    """Delete job-run rows older than ``before`` in short transactions (until ``deadline``); return the count."""
+    return delete_chunked(JobRun, JobRun.id, JobRun.started_at < before, chunk=_DELETE_CHUNK, deadline=deadline).deleted
+
+
+def prune_leftovers(huey: Huey, state: dict[str, Any]) -> tuple[int, int]:
+    """Delete leftover results/locks already seen at the previous call (``state`` remembers them).
+
+    Returns (candidates now, pruned). Used by housekeeping and by the expiry sweep.
+    """
+    candidates = set(leftover_keys(huey, stored_keys(huey)))
+    seen_before = set(state.get("leftover_keys", []))
+    pruned = 0
+    for key in sorted(candidates & seen_before):
+        if huey.storage.delete_data(key):
+            pruned += 1
+    state["leftover_keys"] = sorted(candidates - seen_before)[:5000]
+    return len(candidates), pruned
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """The housekeeping job (see module doc). Returns the summary stored with the run."""
     huey: Huey = ctx.resources["huey"]
     counts = queue_counts(huey)
-    candidates = set(leftover_keys(huey, stored_keys(huey)))
-    seen_before = set(ctx.state.get("leftover_keys", []))
-    pruned = 0
-    for key in sorted(candidates & seen_before):
-        if huey.storage.delete_data(key):
-            pruned += 1
-    ctx.state["leftover_keys"] = sorted(candidates - seen_before)[:5000]
+    candidates, pruned = prune_leftovers(huey, ctx.state)
     history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
-    return {**counts, "leftover_keys": len(candidates), "pruned_keys": pruned, "pruned_job_runs": history}
+    return {**counts, "leftover_keys": candidates, "pruned_keys": pruned, "pruned_job_runs": history}

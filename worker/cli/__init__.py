@@ -10,6 +10,7 @@ from worker.cli.doctor import doctor
 from worker.cli.copydb import copy_db
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
+from worker.cli.retention import erase_user, export_user, prune, sweep
 from worker.cli.status import status
 
 
@@ -27,3 +28,7 @@ main.add_command(reanalyze)
 main.add_command(dashboard)
 main.add_command(doctor)
 main.add_command(copy_db)
+main.add_command(sweep)
+main.add_command(prune)
+main.add_command(erase_user)
+main.add_command(export_user)

@@ -1,0 +1,25 @@
+"""Erasure task: a thin huey wrapper over worker.retention.erase (the database stays the ledger).
+
+If the consumer dies mid-erasure the task is lost, but the ``erasure_requests``
+row is not: the ``erasure_backlog`` periodic job finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tasks.app import huey, runtime
+from worker.retention import erase
+from worker.retention.paths import InvalidUserId
+
+log = logging.getLogger("mediflux.tasks.retention")
+
+
+@huey.task()
+def erase_user(user_id: str) -> str | None:
+    """Erase everything held about ``user_id``; returns the final state (done / flush_pending), None if refused."""
+    try:
+        return erase.erase_user(runtime.settings, user_id).state
+    except (InvalidUserId, erase.LegalHoldError) as exc:
+        log.warning("erase_user refused: %s", exc)
+        return None

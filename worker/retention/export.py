@@ -1,0 +1,123 @@
+"""Right of access (GDPR art. 15): everything held about one user, as one JSON document.
+
+``mediflux export-user USER_ID [--output FILE]``. Format ``mediflux.export/1``:
+the profile, sessions and their summary, documents (text, pages, analysis),
+care pathways with their decisions, cache entries whose params carry the id,
+and the files (inbox, processed copies, quarantine entries with their sidecars)
+with sizes and SHA-256. Files are listed, not embedded: their text is already
+in the documents. The output file is written 0600 through a temporary file and
+a rename, so a full disk leaves no half-written export behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User
+from models.clock import utcnow
+from worker.config import Settings
+from worker.retention import files
+from worker.retention.erase import cache_rows_of, erased_at
+from worker.retention.paths import user_dir, validate_user_id
+
+
+FORMAT = "mediflux.export/1"
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _file_entry(home: Path, path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path.relative_to(home)) if path.is_relative_to(home) else str(path),
+            "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _files_under(home: Path, folder: Path) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        return []
+    return [_file_entry(home, p) for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+
+
+def _files(settings: Settings, user_id: str) -> dict[str, list[dict[str, Any]]]:
+    quarantine = []
+    for data, sidecar in files.quarantine_entries(settings.home / "quarantine"):
+        if files.sidecar_user(sidecar) == user_id:
+            entry = _file_entry(settings.home, data) if data.is_file() else {"path": data.name, "missing": True}
+            entry["sidecar"] = json.loads(sidecar.read_text(encoding="utf-8"))
+            quarantine.append(entry)
+    return {
+        "inbox": _files_under(settings.home, user_dir(settings.inbox, user_id)),
+        "processed": _files_under(settings.home, user_dir(settings.home / "processed", user_id)),
+        "quarantine": quarantine,
+    }
+
+
+def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
+    """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is)."""
+    validate_user_id(user_id)
+    user = User.get_or_none(User.user_id == user_id)
+    cache_ids = [i for ids in cache_rows_of(user_id, 500) for i in ids]
+    out: dict[str, Any] = {
+        "format": FORMAT, "exported_at": _iso(utcnow()), "user_id": user_id, "found": user is not None,
+        "erased_at": _iso(erased_at(user_id)),
+        "profile": None, "sessions": [], "session_summary": None, "documents": [], "care_pathways": [],
+        "cache_entries": [
+            {"source": c.source, "endpoint": c.endpoint, "params": c.params, "fetched_at": _iso(c.fetched_at)}
+            for c in ApiCache.select().where(ApiCache.id.in_(cache_ids))] if cache_ids else [],
+        "files": _files(settings, user_id),
+    }
+    if user is None:
+        return out
+    out["profile"] = {"profile": user.profile, "legal_hold": user.legal_hold, "created_at": _iso(user.created_at),
+                      "updated_at": _iso(user.updated_at)}
+    out["sessions"] = [
+        {"query_text": s.query_text, "intent": s.intent, "result": s.result, "created_at": _iso(s.created_at)}
+        for s in QuerySession.select().where(QuerySession.user == user.id).order_by(QuerySession.id)]
+    summary = SessionSummary.get_or_none(SessionSummary.user == user.id)
+    if summary is not None:
+        out["session_summary"] = {"sessions": summary.sessions, "intents": summary.intents, "months": summary.months,
+                                  "first_at": _iso(summary.first_at), "last_at": _iso(summary.last_at)}
+    out["documents"] = [
+        {"id": d.id, "original_filename": d.original_filename, "sha256": d.sha256, "format": d.format,
+         "status": d.status, "created_at": _iso(d.created_at), "text": d.text, "pages": d.pages, "meta": d.meta,
+         "analysis": d.analysis}
+        for d in Document.select().where(Document.user == user.id).order_by(Document.id)]
+    pathways = list(CarePathway.select().where(CarePathway.user == user.id).order_by(CarePathway.id))
+    decisions: dict[int, list[dict[str, Any]]] = {}
+    if pathways:
+        for d in PathwayDecision.select().where(PathwayDecision.pathway.in_([p.id for p in pathways])).order_by(
+                PathwayDecision.id):
+            decisions.setdefault(d.pathway_id, []).append(
+                {"step": d.step, "decision": d.decision, "decided_at": _iso(d.decided_at)})
+    out["care_pathways"] = [
+        {"condition": p.condition, "pathway": p.pathway, "created_at": _iso(p.created_at),
+         "decisions": decisions.get(p.id, [])} for p in pathways]
+    return out
+
+
+def write_export(data: dict[str, Any], output: Path) -> int:
+    """Write ``data`` to ``output`` (0600) atomically; return its size. On error nothing is left behind."""
+    output = output.absolute()
+    fd, tmp = tempfile.mkstemp(prefix=".export-", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return output.stat().st_size

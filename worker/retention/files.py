@@ -1,0 +1,124 @@
+"""Files retention and erasure act on: processed copies, quarantined inbox files and their sidecars.
+
+Layout (shared contract): ``processed/<user_id or _nouser>/<sha256>.<ext>``,
+``quarantine/<name>`` + ``<name>.error.json`` (the sidecar names the user when
+known). A file's age is when it arrived where it is: the later of its mtime and
+ctime (a copy or move may keep an old mtime; ctime changes on rename). Every
+deletion tolerates files already gone: a re-run after a crash finds less to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from worker.retention.paths import within
+
+log = logging.getLogger("mediflux.retention.files")
+SIDECAR_SUFFIX = ".error.json"
+
+
+@dataclass
+class FileCount:
+    files: int = 0
+    bytes: int = 0
+
+    def add(self, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+
+
+def arrived_at(path: Path) -> float | None:
+    """Epoch seconds when the file arrived here (max of mtime, ctime); None if it is gone."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return max(st.st_mtime, st.st_ctime)
+
+
+def remove_file(path: Path, count: FileCount) -> bool:
+    """Unlink ``path`` (a regular file, not followed if a symlink); False if already gone."""
+    try:
+        size = path.lstat().st_size
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    count.add(size)
+    return True
+
+
+def remove_tree(path: Path, count: FileCount) -> None:
+    """Delete a folder and everything under it (symlinks removed, never followed); gone is fine."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_dir():
+        remove_file(path, count)
+        return
+    for root, dirs, files in os.walk(path, topdown=False, followlinks=False):
+        for name in files:
+            remove_file(Path(root) / name, count)
+        for name in dirs:
+            child = Path(root) / name
+            if child.is_symlink():
+                remove_file(child, count)
+            else:
+                _rmdir(child)
+    _rmdir(path)
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+
+
+def sidecar_user(sidecar: Path) -> str | None:
+    """The ``user_id`` a quarantine sidecar names, or None (missing, unreadable, or no user)."""
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("user_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def quarantine_entries(quarantine: Path) -> Iterator[tuple[Path, Path]]:
+    """(data file, sidecar) pairs in ``quarantine/`` — either may be missing on disk."""
+    if not quarantine.is_dir():
+        return
+    names = sorted(p.name for p in quarantine.iterdir())
+    seen: set[str] = set()
+    for name in names:
+        base = name[: -len(SIDECAR_SUFFIX)] if name.endswith(SIDECAR_SUFFIX) else name
+        if base in seen:
+            continue
+        seen.add(base)
+        yield quarantine / base, quarantine / (base + SIDECAR_SUFFIX)
+
+
+def remove_quarantine_entry(data: Path, sidecar: Path, count: FileCount) -> None:
+    """Data file first, sidecar last: the sidecar (which names the user) is what a re-run finds."""
+    remove_file(data, count)
+    remove_file(sidecar, count)
+
+
+def user_folders(base: Path) -> Iterator[Path]:
+    """Sub-folders of ``base`` (one per user id, plus ``_nouser``)."""
+    if base.is_dir():
+        for child in sorted(base.iterdir()):
+            if child.is_dir() and not child.is_symlink():
+                yield child
+
+
+def processed_copy(home: Path, meta: Any) -> Path | None:
+    """The kept copy a document row points at (``meta["processed_path"]``, relative to home), if inside processed/."""
+    relative = meta.get("processed_path") if isinstance(meta, dict) else None
+    if not isinstance(relative, str):
+        return None
+    return within(home / "processed", relative.removeprefix("processed/"))
