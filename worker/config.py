@@ -174,7 +174,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
-<<<<<<< HEAD
         dashboard_port=_int(env, "DASHBOARD_PORT", 8787, 1, 65535),
         dashboard_actions=_bool(env, "DASHBOARD_ACTIONS", False),
         dashboard_token=_token(env, "DASHBOARD_TOKEN", required=_bool(env, "DASHBOARD_ACTIONS", False)),
@@ -183,9 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 10.0, 0.1, 600.0),
         db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
         api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
-=======
         retention=_retention(env),
->>>>>>> issue-6
     )
 
 
