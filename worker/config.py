@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, NoReturn
 from urllib.parse import urlsplit
@@ -20,6 +20,8 @@ from models.database import sqlite_path
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 QUEUE_SCHEMES = ("sqlite", "redis", "rediss", "postgresql", "postgres")
+HTTP_SCHEMES = ("https", "http")
+DAY = 86400.0
 
 
 class ConfigError(ValueError):
@@ -44,6 +46,18 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
+    # API cache (issue 5): upstream base URLs, the Annuaire key (a secret: never logged), policies.
+    bdpm_url: str  # "" = not configured: reads raise SourceNotConfigured
+    annuaire_url: str
+    annuaire_api_key: str = field(default="", repr=False)
+    odisse_url: str = ""
+    cache_ttl: Mapping[str, float] = field(default_factory=dict)  # seconds per source
+    cache_stale: Mapping[str, float] = field(default_factory=dict)  # usable-stale window after fresh_until
+    cache_rate: Mapping[str, float] = field(default_factory=dict)  # upstream requests/s per source
+    cache_negative_ttl: float = 900.0
+    cache_timeout: float = 30.0
+    cache_max_body_mb: int = 16
+    annuaire_page_cap: int = 10
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -107,6 +121,46 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    """A duration: plain seconds or a number with a unit (``90s``, ``15m``, ``12h``, ``1d``, ``1w``)."""
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], None)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a duration like 30, 15m, 12h or 1d, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g}s and {hi:g}s, got {value:g}s")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g}, got {value:g}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret (API key): only checked for shape, and never echoed in an error."""
+    value = (env.get(PREFIX + name) or "").strip()
+    if any(c.isspace() or not c.isprintable() for c in value) or len(value) > 512:
+        raise ConfigError(PREFIX + name, "must be one printable token without spaces (value not shown)")
+    return value
+
+
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(PREFIX + name)
     if raw is None or raw.strip() == "":
@@ -139,6 +193,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        bdpm_url=_url(env, "BDPM_URL", "", HTTP_SCHEMES),
+        annuaire_url=_url(env, "ANNUAIRE_URL", "https://gateway.api.esante.gouv.fr/fhir/v2", HTTP_SCHEMES),
+        annuaire_api_key=_secret(env, "ANNUAIRE_API_KEY"),
+        odisse_url=_url(env, "ODISSE_URL", "https://odisse.santepubliquefrance.fr/api/explore/v2.1", HTTP_SCHEMES),
+        cache_ttl={
+            "bdpm": _seconds(env, "CACHE_TTL_BDPM", DAY, 60, 90 * DAY),
+            "annuaire": _seconds(env, "CACHE_TTL_ANNUAIRE", DAY, 60, 90 * DAY),
+            "odisse": _seconds(env, "CACHE_TTL_ODISSE", 7 * DAY, 60, 90 * DAY),
+        },
+        cache_stale={
+            "bdpm": _seconds(env, "CACHE_STALE_BDPM", 7 * DAY, 0, 365 * DAY),
+            "annuaire": _seconds(env, "CACHE_STALE_ANNUAIRE", 3 * DAY, 0, 365 * DAY),
+            "odisse": _seconds(env, "CACHE_STALE_ODISSE", 30 * DAY, 0, 365 * DAY),
+        },
+        cache_rate={
+            "bdpm": _float(env, "CACHE_RATE_BDPM", 10.0, 0.01, 1000),
+            "annuaire": _float(env, "CACHE_RATE_ANNUAIRE", 15.0, 0.01, 16.9),  # ANS limit: 17/s per application
+            "odisse": _float(env, "CACHE_RATE_ODISSE", 5.0, 0.01, 1000),
+        },
+        cache_negative_ttl=_seconds(env, "CACHE_NEGATIVE_TTL", 900, 1, DAY),
+        cache_timeout=_seconds(env, "CACHE_TIMEOUT", 30, 1, 600),
+        cache_max_body_mb=_int(env, "CACHE_MAX_BODY_MB", 16, 1, 1024),
+        annuaire_page_cap=_int(env, "ANNUAIRE_PAGE_CAP", 10, 1, 200),
     )
 
 

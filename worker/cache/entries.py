@@ -1,0 +1,122 @@
+"""Rows of ``api_cache``: the lean point read of the hot path, and the writes of the fetch path.
+
+The read is one prepared SELECT on the unique (source, endpoint, params_hash) index with
+no ORM in between (the hit path must cost about a raw sqlite3 read + json.loads). Writes
+go through peewee: an upsert for a new answer, a small UPDATE for a 304 or an error.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from models import ApiCache, db, is_postgres
+from worker.cache.fetch import Fetched
+from worker.cache.policy import SourcePolicy
+
+_COLUMNS = ("id, response, status_code, etag, last_modified, fetched_at, fresh_until, stale_until, negative, "
+            "last_error, last_error_at")
+_UTC = _dt.timezone.utc
+
+
+@dataclass(slots=True)
+class Entry:
+    """One cached answer as the read path needs it."""
+
+    id: int
+    data: Any
+    status_code: int | None
+    etag: str | None
+    last_modified: str | None
+    fetched_at: _dt.datetime | None
+    fresh_until: _dt.datetime | None
+    stale_until: _dt.datetime | None
+    negative: bool
+    last_error: str | None
+    last_error_at: _dt.datetime | None
+
+    @property
+    def has_data(self) -> bool:
+        return self.fetched_at is not None
+
+    @property
+    def failing(self) -> bool:
+        """The last upstream attempt since this data was fetched failed."""
+        return self.last_error_at is not None and (self.fetched_at is None or self.last_error_at >= self.fetched_at)
+
+
+def _when(value: Any) -> _dt.datetime | None:
+    if value is None or isinstance(value, _dt.datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=_UTC)
+    return _dt.datetime.fromisoformat(value).replace(tzinfo=_UTC)  # SQLite: fixed-width UTC text
+
+
+_SQL: dict[bool, str] = {}
+
+
+def read(source: str, endpoint: str, key: str) -> Entry | None:
+    """The entry of a key, or None. One indexed SELECT; JSON decoded once."""
+    pg = is_postgres(db)
+    sql = _SQL.get(pg)
+    if sql is None:
+        p = db.param
+        sql = _SQL[pg] = (f"SELECT {_COLUMNS} FROM api_cache WHERE source = {p} AND endpoint = {p} "
+                          f"AND params_hash = {p}")
+    row = db.execute_sql(sql, (source, endpoint, key)).fetchone()
+    if row is None:
+        return None
+    data = row[1]
+    if isinstance(data, (str, bytes)):
+        data = json.loads(data)
+    return Entry(row[0], data, row[2], row[3], row[4], _when(row[5]), _when(row[6]), _when(row[7]),
+                 bool(row[8]), row[9], _when(row[10]))
+
+
+def _where(source: str, endpoint: str, key: str):
+    return (ApiCache.source == source) & (ApiCache.endpoint == endpoint) & (ApiCache.params_hash == key)
+
+
+def store(source: str, endpoint: str, key: str, params: dict[str, Any], fetched: Fetched,
+          now: _dt.datetime, policy: SourcePolicy) -> None:
+    """Write a validated answer (insert or replace), with new horizons; clears the error state."""
+    fresh_until, stale_until = policy.horizons(now, negative=fetched.negative)
+    values = {
+        ApiCache.params: params, ApiCache.response: fetched.data, ApiCache.status_code: fetched.status,
+        ApiCache.etag: fetched.etag, ApiCache.last_modified: fetched.last_modified, ApiCache.fetched_at: now,
+        ApiCache.fresh_until: fresh_until, ApiCache.stale_until: stale_until, ApiCache.negative: fetched.negative,
+        ApiCache.error_count: 0, ApiCache.last_error: None, ApiCache.last_error_at: None,
+    }
+    insert = {field.name: value for field, value in values.items()}
+    (ApiCache.insert(source=source, endpoint=endpoint, params_hash=key, created_at=now, **insert)
+     .on_conflict(conflict_target=[ApiCache.source, ApiCache.endpoint, ApiCache.params_hash], update=values)
+     .execute())
+
+
+def revalidated(entry_id: int, now: _dt.datetime, policy: SourcePolicy) -> None:
+    """A 304: the stored answer is still right; only its horizons move (the body is not rewritten)."""
+    row = ApiCache.get_by_id(entry_id)
+    fresh_until, stale_until = policy.horizons(now, negative=row.negative)
+    (ApiCache.update(fetched_at=now, fresh_until=fresh_until, stale_until=stale_until, error_count=0,
+                     last_error=None, last_error_at=None)
+     .where(ApiCache.id == entry_id).execute())
+
+
+def record_error(source: str, endpoint: str, key: str, params: dict[str, Any], reason: str,
+                 now: _dt.datetime) -> None:
+    """Note a failed upstream attempt on the entry (created empty if needed: waiters watch it)."""
+    updated = (ApiCache.update(error_count=ApiCache.error_count + 1, last_error=reason[:300], last_error_at=now)
+               .where(_where(source, endpoint, key)).execute())
+    if not updated:
+        (ApiCache.insert(source=source, endpoint=endpoint, params_hash=key, params=params, error_count=1,
+                         last_error=reason[:300], last_error_at=now, created_at=now)
+         .on_conflict_ignore().execute())
+
+
+def add_reads(reads: dict[int, tuple[int, _dt.datetime]]) -> None:
+    """Batched hit bookkeeping: ``{entry id: (hits, last read)}`` in one transaction."""
+    with db.atomic():
+        for entry_id, (count, last) in sorted(reads.items()):
+            (ApiCache.update(hits=ApiCache.hits + count, last_read_at=last)
+             .where(ApiCache.id == entry_id).execute())

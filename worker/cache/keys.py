@@ -1,0 +1,62 @@
+"""Cache keys: SHA-256 of a canonical JSON of (API version, source, endpoint, parameters).
+
+Canonical means: sorted keys, no insignificant spaces, every string in Unicode NFC
+(so "é" typed as one or two code points is one key). Secrets are never part of a key:
+parameters that look like credentials are refused before anything is hashed or stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any, Mapping
+
+from worker.cache.errors import InvalidRequest
+
+SOURCES = ("bdpm", "annuaire", "odisse")
+# Bump a version when the meaning of cached answers changes (query text, paging): old keys then miss.
+API_VERSIONS = {"bdpm": "graphql-1", "annuaire": "fhir-r4-v2/1", "odisse": "explore-v2.1/1"}
+_SECRET_NAME = re.compile(r"(api[-_]?key|apikey|token|secret|passw|authori[sz]ation|cookie)", re.I)
+
+
+def _nfc(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidRequest(f"parameter {path}: not a finite number")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_nfc(v, f"{path}[]") for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidRequest(f"parameter {path}: keys must be strings")
+            if _SECRET_NAME.search(k):
+                raise InvalidRequest(f"parameter {k!r} looks like a credential: secrets never go in cache keys")
+            out[unicodedata.normalize("NFC", k)] = _nfc(v, k)
+        return out
+    raise InvalidRequest(f"parameter {path}: {type(value).__name__} is not a JSON value")
+
+
+def normalize_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters as stored: JSON values only, NFC strings, no credential-like names."""
+    return _nfc(dict(params or {}), "params")
+
+
+def canonical_json(source: str, endpoint: str, params: Mapping[str, Any]) -> str:
+    """The exact text that is hashed (params must already be normalised)."""
+    if source not in API_VERSIONS:
+        raise InvalidRequest(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    doc = {"v": API_VERSIONS[source], "s": source, "e": unicodedata.normalize("NFC", endpoint), "p": params}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cache_key(source: str, endpoint: str, params: Mapping[str, Any]) -> str:
+    """64 hex characters identifying one upstream question."""
+    return hashlib.sha256(canonical_json(source, endpoint, params).encode("utf-8")).hexdigest()
