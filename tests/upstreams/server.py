@@ -127,10 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         if up.kind == "annuaire":
             if self.headers.get("ESANTE-API-KEY") != API_KEY:
                 return self._json(401, shapes.outcome("security", "Invalid API key"))
-            if self.headers.get("If-None-Match") == up.etag and "_getpagesoffset" not in parts.query:
+            if up.etag and self.headers.get("If-None-Match") == up.etag and "_getpagesoffset" not in parts.query:
                 return self._send(304, b"", headers={"ETag": up.etag})
             status, doc = shapes.fhir(up.url, parts.path[len(shapes_prefix("annuaire")):], parts.query)
-            return self._json(status, doc, {"ETag": up.etag} if status == 200 else None)
+            return self._json(status, doc, {"ETag": up.etag} if status == 200 and up.etag else None)
         status, doc = shapes.records(parts.path, parts.query)
         return self._json(status, doc, {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999"})
 
@@ -161,8 +161,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(shapes.empty(self.up.kind, "") | {"pad": "x" * 100}).encode()[:-20])
         elif fault == "empty":
             self._json(200, shapes.empty(self.up.kind, self.up.url))
-        elif fault == "huge":
-            self._send(200, b'{"results": "' + b"x" * (3 * 1024 * 1024) + b'"}')
+        elif fault == "huge":  # no Content-Length: only the streaming cap can stop it
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(b'{"results": "')
+                for _ in range(48):
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
         elif fault == "gzip_bomb":
             self._send(200, gzip_bomb(), headers={"Content-Encoding": "gzip"})
         elif fault == "outcome":
