@@ -11,6 +11,7 @@ import datetime as _dt
 
 from worker import housekeeping
 from worker.analysis import backlog as analysis_backlog
+from worker.cache import refresh as cache_refresh
 from worker.periodic import JobSpec
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
@@ -18,5 +19,7 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec("housekeeping", _dt.timedelta(minutes=15), housekeeping.run),
         JobSpec("analysis_backlog", _dt.timedelta(minutes=10), analysis_backlog.run),
+        JobSpec("cache_refresh", _dt.timedelta(minutes=5), cache_refresh.run, lease=_dt.timedelta(minutes=10),
+                time_budget=_dt.timedelta(minutes=4)),
     )
 }

@@ -24,7 +24,10 @@ _default: list[ApiCacheClient | None] = [None]
 
 
 def configure(settings: Settings) -> ApiCacheClient:
-    """Make the process-wide client use ``settings`` (bootstrap's settings by default)."""
+    """Make the process-wide client use ``settings`` (bootstrap's settings by default).
+
+    The previous client is closed: call this at start (or in tests), not while reads run.
+    """
     with _lock:
         old, _default[0] = _default[0], ApiCacheClient(settings)
     if old is not None:
@@ -38,7 +41,10 @@ def client() -> ApiCacheClient:
     if current is None:
         from worker.runtime import bootstrap
 
-        current = configure(bootstrap().settings)
+        with _lock:  # threads racing on first use must share one client
+            if _default[0] is None:
+                _default[0] = ApiCacheClient(bootstrap().settings)
+            current = _default[0]
     return current
 
 

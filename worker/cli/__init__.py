@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from worker import __version__
+from worker.cli.cache import cache_group
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
 from worker.cli.status import status
@@ -21,3 +22,4 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(status)
 main.add_command(reanalyze)
+main.add_command(cache_group)
