@@ -202,6 +202,7 @@ class ApiCacheClient:
             entry = entries.read(source, endpoint, key)
             now = utcnow()
             if _fresh(entry, now):
+                COUNTERS.touch(entry.id, now)  # type: ignore[union-attr]
                 return _result(entry, source, endpoint, now, "fresh")  # type: ignore[arg-type]
             if entry is not None and entry.last_error_at is not None and entry.last_error_at > started:
                 return self._failed(entry, source, endpoint, entry.last_error or "upstream failed")
@@ -212,7 +213,9 @@ class ApiCacheClient:
                     return self._failed(entry, source, endpoint, exc.reason)
                 finally:
                     leases.release(name, holder)
-                return _result(stored, source, endpoint, utcnow(), "fresh", from_cache=outcome == "fresh")
+                now = utcnow()
+                COUNTERS.touch(stored.id, now)
+                return _result(stored, source, endpoint, now, "fresh", from_cache=outcome == "fresh")
             if time.monotonic() > give_up:
                 raise CacheUnavailable(source, endpoint, "timed out waiting for another fetch of this key")
             yield ("sleep", POLL_SECONDS)

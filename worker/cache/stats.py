@@ -54,6 +54,12 @@ class Counters:
         if due:
             self.flush()
 
+    def touch(self, entry_id: int, now: _dt.datetime) -> None:
+        """A read answered by a fetch: the entry counts as read (the refresh job keeps read entries fresh)."""
+        with self._lock:
+            previous = self._reads.get(entry_id)
+            self._reads[entry_id] = (previous[0] if previous else 0, now)
+
     def flush(self) -> None:
         """Add the pending counts to the database; on failure they are kept for the next flush."""
         with self._lock:
