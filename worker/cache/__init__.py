@@ -17,7 +17,7 @@ from worker.cache.errors import (CacheError, CacheUnavailable, InvalidAnswer, In
                                  UpstreamError)
 from worker.cache.keys import SOURCES, cache_key
 from worker.cache.reader import ApiCacheClient, CacheMeta, CacheResult, set_refresh_enqueuer
-from worker.config import Settings
+from worker.config import Settings, exit_on_config_error, load_settings
 
 _lock = threading.Lock()
 _default: list[ApiCacheClient | None] = [None]
@@ -36,14 +36,16 @@ def configure(settings: Settings) -> ApiCacheClient:
 
 
 def client() -> ApiCacheClient:
-    """The process-wide client, created from ``worker.runtime.bootstrap()`` on first use."""
+    """The process-wide client, built from the ``MEDIFLUX_*`` settings on first use.
+
+    It reads and writes the database the models are bound to (``worker.runtime.bootstrap()``,
+    which every entry point calls first); it never binds one itself.
+    """
     current = _default[0]
     if current is None:
-        from worker.runtime import bootstrap
-
         with _lock:  # threads racing on first use must share one client
             if _default[0] is None:
-                _default[0] = ApiCacheClient(bootstrap().settings)
+                _default[0] = ApiCacheClient(exit_on_config_error(load_settings))
             current = _default[0]
     return current
 
