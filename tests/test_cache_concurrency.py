@@ -124,16 +124,26 @@ def test_rate_limit_is_shared_and_paced(database):
 
 
 CHILD_RESERVE = """
+import os, sys, time
 from worker.runtime import bootstrap
 from worker.cache import ratelimit
 bootstrap()
-print(max(ratelimit.reserve("odisse", 20.0) for _ in range(10)))
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.002)
+print(" ".join(repr(ratelimit.reserve_slot("odisse", 20.0)[0]) for _ in range(10)))
 """
 
 
-def test_rate_limit_holds_across_processes(cache_env, database):
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD_RESERVE], env=cache_env, cwd=ROOT,
+def test_rate_limit_holds_across_processes(cache_env, database, home):
+    gate = home / "go-reserve"
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD_RESERVE, str(gate)], env=cache_env, cwd=ROOT,
                               stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    worst = max(float(p.communicate(timeout=60)[0]) for p in procs)
-    # 30 reservations at 20/s from 3 processes: the last one waits ~ (30 - 2) / 20 s minus the time spent
-    assert worst > 0.7
+    time.sleep(1.5)
+    gate.touch()
+    slots = sorted(float(t) for p in procs for t in p.communicate(timeout=60)[0].split())
+    assert len(slots) == 30
+    # GCRA guarantee: any n consecutive send times (database clock) span at least (n - burst) / rate seconds
+    for i in range(len(slots)):
+        for j in range(i + ratelimit.BURST, len(slots)):
+            assert slots[j] - slots[i] >= (j - i + 1 - ratelimit.BURST) / 20.0 - 0.002, (i, j)
+    assert slots[-1] - slots[0] >= (30 - ratelimit.BURST) / 20.0 - 0.002

@@ -48,9 +48,11 @@ class Entry:
 
 
 def _when(value: Any) -> _dt.datetime | None:
-    if value is None or isinstance(value, _dt.datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=_UTC)
-    return _dt.datetime.fromisoformat(value).replace(tzinfo=_UTC)  # SQLite: fixed-width UTC text
+    if value.__class__ is str:  # SQLite: fixed-width UTC text
+        return _dt.datetime.fromisoformat(value + "+00:00")
+    if value is None or value.tzinfo:
+        return value
+    return value.replace(tzinfo=_UTC)
 
 
 _SQL: dict[bool, str] = {}
@@ -64,7 +66,13 @@ def read(source: str, endpoint: str, key: str) -> Entry | None:
         p = db.param
         sql = _SQL[pg] = (f"SELECT {_COLUMNS} FROM api_cache WHERE source = {p} AND endpoint = {p} "
                           f"AND params_hash = {p}")
-    row = db.execute_sql(sql, (source, endpoint, key)).fetchone()
+    conn = db.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
+    if pg:
+        with conn.cursor() as cursor:  # psycopg2 in autocommit (peewee's mode): no transaction left open
+            cursor.execute(sql, (source, endpoint, key))
+            row = cursor.fetchone()
+    else:
+        row = conn.execute(sql, (source, endpoint, key)).fetchone()
     if row is None:
         return None
     data = row[1]

@@ -28,8 +28,9 @@ def _update_returning(sql: str, params: tuple) -> tuple[float, float] | None:
     return (float(row[0]), float(row[1])) if row else None
 
 
-def reserve(source: str, rate: float) -> float:
-    """Take the next request slot of ``source`` (``rate`` per second); return seconds to wait first."""
+def reserve_slot(source: str, rate: float) -> tuple[float, float]:
+    """Take the next request slot of ``source`` (``rate`` per second): (slot time on the database clock,
+    seconds to wait from now)."""
     interval = 1.0 / rate
     now, greatest = _now_sql()
     p = db.param
@@ -41,7 +42,13 @@ def reserve(source: str, rate: float) -> float:
         row = _update_returning(sql, (interval, source))
         assert row is not None
     tat, current = row
-    return max(0.0, tat - current - BURST * interval)
+    slot = max(current, tat - BURST * interval)
+    return slot, slot - current
+
+
+def reserve(source: str, rate: float) -> float:
+    """Take the next request slot of ``source``; return seconds to wait before sending."""
+    return reserve_slot(source, rate)[1]
 
 
 def penalize(source: str, seconds: float, rate: float) -> None:
