@@ -116,3 +116,15 @@ def test_304_only_extends_freshness(cache, annuaire):
     assert again.meta.status == "fresh" and again.data == first.data
     row = ApiCache.get(ApiCache.source == "annuaire")
     assert row.response == body and row.fresh_until > T0 + _dt.timedelta(days=2, hours=20)
+
+
+@pytest.mark.parametrize("fault, reason", [("drip", "deadline"), ("gzip_bomb", "body too large"), ("503", "HTTP 503")])
+def test_async_path_has_the_same_limits(cache, odisse, fault, reason):
+    import asyncio
+
+    odisse.inject(*[fault] * 3)
+    started = time.monotonic()
+    with pytest.raises(CacheUnavailable) as info:
+        asyncio.run(cache.aget("odisse", "covid-19-vaccination", {"limit": 5}))
+    assert reason in str(info.value) and time.monotonic() - started < 4.5
+    assert ApiCache.get(ApiCache.source == "odisse").response is None

@@ -39,6 +39,7 @@ class FakeUpstream:
     def __init__(self, kind: str, delay: float = 0.0) -> None:
         self.kind = kind
         self.delay = delay
+        gzip_bomb()  # built once per session (~1 s), before any client deadline runs
         self.faults: list[str] = []
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[str, str, dict[str, str]]] = []

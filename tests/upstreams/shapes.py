@@ -8,26 +8,23 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-MEDICAMENTS = [
-    {"CIS": "60234100", "denomination": "DOLIPRANE 1000 mg, comprimé", "forme_pharmaceutique": "comprimé",
-     "voies_administration": ["orale"], "statut_admin_AMM": "Autorisation active",
-     "etat_commercialisation": "Commercialisée", "date_AMM": "1990-07-09", "surveillance_renforcee": False,
-     "conditions_prescription": [], "titulaires": ["OPELLA HEALTHCARE FRANCE"],
-     "substances": [{"code_substance": "02202", "denominations": ["PARACÉTAMOL"], "dosage_substance": "1000 mg",
-                     "reference_dosage": "un comprimé", "nature_composant": "SA"}],
-     "presentations": [{"CIP7": "3463620", "CIP13": "3400934636202", "libelle": "plaquette(s) de 8 comprimé(s)",
-                        "taux_remboursement": "65%", "prix_sans_honoraires": 1.16, "prix_avec_honoraires": 2.18,
-                        "agrement_collectivites": True, "indications_remboursement": None}]},
-    {"CIS": "69309629", "denomination": "DOLIPRANE 500 mg, comprimé", "forme_pharmaceutique": "comprimé",
-     "voies_administration": ["orale"], "statut_admin_AMM": "Autorisation active",
-     "etat_commercialisation": "Commercialisée", "date_AMM": "1993-04-20", "surveillance_renforcee": False,
-     "conditions_prescription": [], "titulaires": ["OPELLA HEALTHCARE FRANCE"],
-     "substances": [{"code_substance": "02202", "denominations": ["PARACÉTAMOL"], "dosage_substance": "500 mg",
-                     "reference_dosage": "un comprimé", "nature_composant": "SA"}],
-     "presentations": [{"CIP7": "3499833", "CIP13": "3400934998331", "libelle": "plaquette(s) de 16 comprimé(s)",
-                        "taux_remboursement": "65%", "prix_sans_honoraires": 1.16, "prix_avec_honoraires": 2.18,
-                        "agrement_collectivites": True, "indications_remboursement": None}]},
-]
+def medicament(cis: str, mg: int, date_amm: str, cip7: str, boxes: int) -> dict[str, Any]:
+    """A BDPM medicament with every field the app asks for (paracetamol tablets)."""
+    return {
+        "CIS": cis, "denomination": f"DOLIPRANE {mg} mg, comprimé", "forme_pharmaceutique": "comprimé",
+        "voies_administration": ["orale"], "statut_admin_AMM": "Autorisation active",
+        "etat_commercialisation": "Commercialisée", "date_AMM": date_amm, "surveillance_renforcee": False,
+        "conditions_prescription": [], "titulaires": ["OPELLA HEALTHCARE FRANCE"],
+        "substances": [{"code_substance": "02202", "denominations": ["PARACÉTAMOL"], "dosage_substance": f"{mg} mg",
+                        "reference_dosage": "un comprimé", "nature_composant": "SA"}],
+        "presentations": [{"CIP7": cip7, "CIP13": f"340093{cip7}", "libelle": f"plaquette(s) de {boxes} comprimé(s)",
+                           "taux_remboursement": "65%", "prix_sans_honoraires": 1.16, "prix_avec_honoraires": 2.18,
+                           "agrement_collectivites": True, "indications_remboursement": None}],
+    }
+
+
+MEDICAMENTS = [medicament("60234100", 1000, "1990-07-09", "4636202", 8),
+               medicament("69309629", 500, "1993-04-20", "4998331", 16)]
 
 
 def _fold(text: str) -> str:

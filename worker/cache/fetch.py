@@ -148,39 +148,46 @@ def plan(adapter: Adapter, policy: SourcePolicy, endpoint: str, params: dict[str
                    negative=adapter.is_empty(endpoint, data))
 
 
+_DONE = object()
+
+
+def _advance(p: Generator[tuple, Any, Any], result: Any, error: UpstreamError | None) -> tuple[Any, Any]:
+    """Feed the last outcome to the plan: (next action, _DONE) or (_DONE, the plan's return value)."""
+    try:
+        return (p.throw(error) if error else p.send(result)), _DONE
+    except StopIteration as stop:
+        return _DONE, stop.value
+
+
 def run(p: Generator[tuple, Any, T], client: httpx.Client, sleep: Callable[[float], None] = time.sleep) -> T:
     """Drive a plan (or any generator built on plans) with a sync client."""
-    result: Any = None
-    error: UpstreamError | None = None
+    result, error = None, None
     while True:
-        try:
-            action = p.throw(error) if error else p.send(result)
-        except StopIteration as stop:
-            return stop.value
+        action, value = _advance(p, result, error)
+        if action is _DONE:
+            return value
         result, error = None, None
         if action[0] == "sleep":
             sleep(action[1])
-            continue
-        try:
-            result = transport.send(client, *action[1:])
-        except UpstreamError as exc:
-            error = exc
+        else:
+            try:
+                result = transport.send(client, *action[1:])
+            except UpstreamError as exc:
+                error = exc
 
 
 async def run_async(p: Generator[tuple, Any, T], client: httpx.AsyncClient) -> T:
     """Drive a plan with an async client (sleeps are asyncio sleeps)."""
-    result: Any = None
-    error: UpstreamError | None = None
+    result, error = None, None
     while True:
-        try:
-            action = p.throw(error) if error else p.send(result)
-        except StopIteration as stop:
-            return stop.value
+        action, value = _advance(p, result, error)
+        if action is _DONE:
+            return value
         result, error = None, None
         if action[0] == "sleep":
             await asyncio.sleep(action[1])
-            continue
-        try:
-            result = await transport.send_async(client, *action[1:])
-        except UpstreamError as exc:
-            error = exc
+        else:
+            try:
+                result = await transport.send_async(client, *action[1:])
+            except UpstreamError as exc:
+                error = exc

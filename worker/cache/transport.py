@@ -98,7 +98,7 @@ def _headers(req: HttpRequest, extra: dict[str, str]) -> dict[str, str]:
 
 
 def _transport_error(exc: Exception) -> UpstreamError:
-    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
+    if isinstance(exc, httpx.TimeoutException):
         return UpstreamError("timeout", retryable=True)
     return UpstreamError(f"connection error ({type(exc).__name__})", retryable=True)
 
@@ -131,5 +131,7 @@ async def send_async(client: httpx.AsyncClient, req: HttpRequest, extra: dict[st
 
     try:
         return await asyncio.wait_for(exchange(), timeout=_remaining(deadline))
-    except (httpx.TransportError, httpx.StreamError, asyncio.TimeoutError) as exc:
+    except asyncio.TimeoutError:
+        raise UpstreamError("total deadline exceeded") from None
+    except (httpx.TransportError, httpx.StreamError) as exc:
         raise _transport_error(exc) from None
