@@ -55,17 +55,18 @@ def _when(value: Any) -> _dt.datetime | None:
     return value.replace(tzinfo=_UTC)
 
 
-_SQL: dict[bool, str] = {}
+_SQL: dict[int, tuple[bool, str]] = {}  # per bound database: (is PostgreSQL, the SELECT)
 
 
 def read(source: str, endpoint: str, key: str) -> Entry | None:
     """The entry of a key, or None. One indexed SELECT; JSON decoded once."""
-    pg = is_postgres(db)
-    sql = _SQL.get(pg)
-    if sql is None:
+    target = db.obj
+    prepared = _SQL.get(id(target))
+    if prepared is None:
         p = db.param
-        sql = _SQL[pg] = (f"SELECT {_COLUMNS} FROM api_cache WHERE source = {p} AND endpoint = {p} "
-                          f"AND params_hash = {p}")
+        prepared = _SQL[id(target)] = (is_postgres(target), f"SELECT {_COLUMNS} FROM api_cache WHERE source = {p} "
+                                                            f"AND endpoint = {p} AND params_hash = {p}")
+    pg, sql = prepared
     conn = db.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
     if pg:
         with conn.cursor() as cursor:  # psycopg2 in autocommit (peewee's mode): no transaction left open

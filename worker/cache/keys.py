@@ -22,25 +22,28 @@ _SECRET_NAME = re.compile(r"(api[-_]?key|apikey|token|secret|passw|authori[sz]at
 
 
 def _nfc(value: Any, path: str) -> Any:
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
-    if isinstance(value, bool) or value is None or isinstance(value, int):
+    cls = value.__class__
+    if cls is str:
+        return value if value.isascii() else unicodedata.normalize("NFC", value)  # ASCII is already NFC
+    if cls is int or cls is bool or value is None:
         return value
-    if isinstance(value, float):
+    if cls is float:
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidRequest(f"parameter {path}: not a finite number")
         return value
-    if isinstance(value, (list, tuple)):
+    if cls is list or cls is tuple:
         return [_nfc(v, f"{path}[]") for v in value]
-    if isinstance(value, Mapping):
+    if cls is dict or isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
-            if not isinstance(k, str):
+            if k.__class__ is not str:
                 raise InvalidRequest(f"parameter {path}: keys must be strings")
             if _SECRET_NAME.search(k):
                 raise InvalidRequest(f"parameter {k!r} looks like a credential: secrets never go in cache keys")
-            out[unicodedata.normalize("NFC", k)] = _nfc(v, k)
+            out[_nfc(k, path)] = _nfc(v, k)
         return out
+    if isinstance(value, (str, int, float, list, tuple)):  # subclasses (enums, named tuples): plain values
+        return _nfc(json.loads(json.dumps(value)), path)
     raise InvalidRequest(f"parameter {path}: {type(value).__name__} is not a JSON value")
 
 

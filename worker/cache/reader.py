@@ -36,7 +36,7 @@ RefreshEnqueuer = Callable[[str, str, dict], Any]
 ENQUEUE_MEMORY = 60.0  # seconds: one refresh enqueued per stale key and process in this window
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a hit path's budget
 class CacheMeta:
     """Freshness of an answer: ``status`` is ``fresh`` or ``stale``; ages in seconds."""
 
@@ -52,14 +52,14 @@ class CacheMeta:
     from_cache: bool  # False when this call fetched it
 
     def as_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
+        out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
         for name in ("fetched_at", "fresh_until", "stale_until"):
             out[name] = out[name].isoformat()
         out["age_seconds"] = round(self.age_seconds, 3)
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CacheResult:
     data: Any
     meta: CacheMeta
