@@ -64,31 +64,32 @@ def writer(url: str, params: list[dict], stop_at: float, counter) -> None:
         entries.store("bdpm", "medicament", cache_key("bdpm", "medicament", p), p,
                       Fetched(payload(i), 200, None, None, False), utcnow(), policy)
         i += 1
+        counter.value = i
         time.sleep(0.002)
-    counter.value = i
 
 
-def api_reads(client: ApiCacheClient, params: list[dict], reads: int, rng: random.Random) -> list[int]:
-    out = []
+RAW_SQL = "SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?"
+
+
+def paired_reads(client: ApiCacheClient, conn: sqlite3.Connection, params: list[dict], keys: list[str],
+                 reads: int, rng: random.Random) -> tuple[list[int], list[int]]:
+    """Each step reads one random entry both ways, in random order, so noise (other processes on the
+    machine, the writer) falls on both alike. Returns (API ns, raw ns)."""
+    api, raw = [], []
     for _ in range(reads):
-        p = params[rng.randrange(len(params))]
-        t0 = time.perf_counter_ns()
-        result = client.get("bdpm", "medicament", p)
-        out.append(time.perf_counter_ns() - t0)
-        assert result.meta.status == "fresh"
-    return out
-
-
-def raw_reads(conn: sqlite3.Connection, keys: list[str], reads: int, rng: random.Random) -> list[int]:
-    sql = "SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?"
-    out = []
-    for _ in range(reads):
-        key = keys[rng.randrange(len(keys))]
-        t0 = time.perf_counter_ns()
-        data = json.loads(conn.execute(sql, ("bdpm", "medicament", key)).fetchone()[0])
-        out.append(time.perf_counter_ns() - t0)
-        assert data
-    return out
+        i = rng.randrange(len(params))
+        for way in ((0, 1) if rng.random() < 0.5 else (1, 0)):
+            if way == 0:
+                t0 = time.perf_counter_ns()
+                result = client.get("bdpm", "medicament", params[i])
+                api.append(time.perf_counter_ns() - t0)
+                assert result.meta.status == "fresh"
+            else:
+                t0 = time.perf_counter_ns()
+                data = json.loads(conn.execute(RAW_SQL, ("bdpm", "medicament", keys[i])).fetchone()[0])
+                raw.append(time.perf_counter_ns() - t0)
+                assert data
+    return api, raw
 
 
 def pct(values: list[int], q: float) -> float:
@@ -112,25 +113,28 @@ def main() -> None:
         conn = sqlite3.connect(str(Path(tmp) / "bench.db"))
         rng = random.Random(7)
         results: dict[str, list[int]] = {"api": [], "raw": [], "api_writing": [], "raw_writing": []}
-        api_reads(client, params, 2000, rng)  # warm-up
-        raw_reads(conn, keys, 2000, rng)
+        paired_reads(client, conn, params, keys, 2000, rng)  # warm-up
         for _ in range(args.rounds):
-            results["api"] += api_reads(client, params, args.reads, rng)
-            results["raw"] += raw_reads(conn, keys, args.reads, rng)
+            api, raw = paired_reads(client, conn, params, keys, args.reads, rng)
+            results["api"] += api
+            results["raw"] += raw
         ctx = multiprocessing.get_context("spawn")
         counter = ctx.Value("i", 0)
-        duration = 2.0 * args.rounds * args.reads / 20000 + 2
-        proc = ctx.Process(
-            target=writer, args=(url, params, time.time() + duration, counter))
+        duration = 120.0
+        proc = ctx.Process(target=writer, args=(url, params, time.time() + duration, counter))
         proc.start()
-        time.sleep(1.0)  # writer started
+        time.sleep(1.5)  # writer started
         for _ in range(args.rounds):
-            results["api_writing"] += api_reads(client, params, args.reads, rng)
-            results["raw_writing"] += raw_reads(conn, keys, args.reads, rng)
+            api, raw = paired_reads(client, conn, params, keys, args.reads, rng)
+            results["api_writing"] += api
+            results["raw_writing"] += raw
+        upserts = counter.value
+        proc.terminate()
         proc.join()
         client.close()
     med = {k: statistics.median(v) / 1000.0 for k, v in results.items()}
-    print(f"entries={args.entries} reads/mode={args.reads * args.rounds} writer upserts={counter.value}")
+    print(f"entries={args.entries} reads/mode={args.reads * args.rounds} (paired, random order); "
+          f"writer upserts during the writing rounds: {upserts}")
     print("| mode | median µs | p99 µs | ratio of medians (API / raw) |")
     print("|---|---|---|---|")
     for mode in ("raw", "api", "raw_writing", "api_writing"):

@@ -105,3 +105,28 @@ def test_stale_read_in_the_app_is_refreshed_by_the_consumer(cache, bdpm, cache_e
         log.close()
     assert ApiCache.get_by_id(row.id).fresh_until > utcnow() + _dt.timedelta(hours=20)
     assert bdpm.total == 2
+
+
+def test_job_backs_off_failing_entries_and_a_source_that_is_down(cache, odisse):
+    cache_module._default[0] = cache
+    try:
+        with time_machine.travel(T0, tick=False):
+            for offset in range(5):
+                cache.get("odisse", "covid-19-vaccination", {"limit": 2, "offset": offset})
+            COUNTERS.flush()
+        assert odisse.total == 5
+        odisse.inject(*["503"] * 100)
+        due = T0 + _dt.timedelta(days=6, hours=23)  # weekly TTL: all five near expiry, read within the TTL
+        with time_machine.travel(due, tick=False):
+            summary = refresh.run(_ctx(due))
+        assert summary["failed"] == 3 and summary["deferred"] == 2  # down after 3 failures in a row
+        calls = odisse.total
+        with time_machine.travel(due + _dt.timedelta(minutes=2), tick=False):
+            summary = refresh.run(_ctx(due))
+        assert summary.get("failed", 0) == 2 and odisse.total == calls + 2 * 3  # only the 2 not yet tried
+        odisse.faults.clear()
+        with time_machine.travel(due + _dt.timedelta(minutes=11), tick=False):
+            summary = refresh.run(_ctx(due))
+        assert summary["updated"] == 5  # every backoff (5 min after one failure) has passed
+    finally:
+        cache_module._default[0] = None

@@ -18,6 +18,8 @@ from worker.cache.errors import InvalidRequest
 SOURCES = ("bdpm", "annuaire", "odisse")
 # Bump a version when the meaning of cached answers changes (query text, paging): old keys then miss.
 API_VERSIONS = {"bdpm": "graphql-1", "annuaire": "fhir-r4-v2/1", "odisse": "explore-v2.1/1"}
+# One encoder, built once: json.dumps with options builds a new encoder per call (most of a key's cost).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _SECRET_NAME = re.compile(r"(api[-_]?key|apikey|token|secret|passw|authori[sz]ation|cookie)", re.I)
 
 
@@ -57,7 +59,7 @@ def canonical_json(source: str, endpoint: str, params: Mapping[str, Any]) -> str
     if source not in API_VERSIONS:
         raise InvalidRequest(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     doc = {"v": API_VERSIONS[source], "s": source, "e": unicodedata.normalize("NFC", endpoint), "p": params}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(doc)
 
 
 def cache_key(source: str, endpoint: str, params: Mapping[str, Any]) -> str:

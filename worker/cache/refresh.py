@@ -25,6 +25,9 @@ from worker.periodic import JobContext
 BATCH = 200
 PRUNE_AFTER = _dt.timedelta(days=30)
 FORCE = _dt.timedelta(days=36500)
+RETRY_BASE = _dt.timedelta(minutes=5)
+RETRY_MAX = _dt.timedelta(hours=6)
+SOURCE_DOWN_AFTER = 3
 
 
 def refresh_entry(source: str, endpoint: str, params: dict[str, Any]) -> str:
@@ -32,22 +35,30 @@ def refresh_entry(source: str, endpoint: str, params: dict[str, Any]) -> str:
     return cache.client().refresh(source, endpoint, params)
 
 
+def retry_backoff(error_count: int) -> _dt.timedelta:
+    """How long an entry whose refreshes keep failing is left alone: 5 min doubling, at most 6 h."""
+    return min(RETRY_BASE * 2 ** max(0, error_count - 1), RETRY_MAX)
+
+
 def candidates(source: str, ahead: _dt.timedelta, read_since: _dt.datetime | None,
                now: _dt.datetime, limit: int = BATCH) -> list[tuple[str, dict[str, Any]]]:
-    """(endpoint, params) of entries with data expiring within ``ahead``, soonest first."""
-    query = (ApiCache.select(ApiCache.endpoint, ApiCache.params)
+    """(endpoint, params) of entries with data expiring within ``ahead``, soonest first; entries whose
+    refreshes keep failing wait their backoff."""
+    query = (ApiCache.select(ApiCache.endpoint, ApiCache.params, ApiCache.error_count, ApiCache.last_error_at)
              .where((ApiCache.source == source) & ApiCache.fetched_at.is_null(False)
                     & (ApiCache.negative == False) & (ApiCache.fresh_until < now + ahead))  # noqa: E712
              .order_by(ApiCache.fresh_until).limit(limit))
     if read_since is not None:
         query = query.where(ApiCache.last_read_at >= read_since)
-    return [(row.endpoint, row.params) for row in query]
+    return [(row.endpoint, row.params) for row in query
+            if row.last_error_at is None or row.last_error_at + retry_backoff(row.error_count) <= now]
 
 
 def refresh_many(sources: Iterable[str], *, force: bool = False, recently_read: bool = True,
                  time_left: Callable[[], float] = lambda: float("inf"),
                  on_done: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Refresh due entries of ``sources`` while time is left; counts per outcome."""
+    """Refresh due entries of ``sources`` while time is left; counts per outcome. After
+    ``SOURCE_DOWN_AFTER`` failures in a row a source is left for the next run (it is down)."""
     client = cache.client()
     COUNTERS.flush()  # last_read_at of recent hits must be in the table before we choose
     now = utcnow()
@@ -58,11 +69,13 @@ def refresh_many(sources: Iterable[str], *, force: bool = False, recently_read: 
             continue
         ahead = FORCE if force else policy.refresh_ahead
         since = now - _dt.timedelta(seconds=policy.ttl) if recently_read else None
+        failures_in_row = 0
         for endpoint, params in candidates(source, ahead, since, now, limit=10_000 if force else BATCH):
-            if time_left() < policy.timeout + 1:
+            if time_left() < policy.timeout + 1 or failures_in_row >= SOURCE_DOWN_AFTER:
                 outcomes["deferred"] += 1
                 continue
             outcome = client.refresh(source, endpoint, params, ahead=ahead)
+            failures_in_row = failures_in_row + 1 if outcome == "failed" else 0
             outcomes[outcome] += 1
             if on_done:
                 on_done(outcome)
