@@ -1,8 +1,9 @@
 """Cache hits through the read API vs a raw sqlite3 point read + json.loads of the same payloads, in one run.
 
 Goal: a hit costs at most 2x the raw read; hit p99 <= 1 ms while a refresh job writes (a separate
-process upserting entries, as the consumer would). Entries are BDPM ``medicament`` answers
-(~2 KB JSON each). Rounds alternate API / raw so machine noise hits both alike.
+process upserting entries back to back, as the consumer's refresh job would). Two payload sizes:
+one BDPM ``medicament`` (~0.8 KB of JSON) and a ``medicaments`` search of 10 results (~8 KB).
+Every step reads one random entry both ways, in random order, so machine noise falls on both alike.
 
 Run: ``python bench/cache_bench.py [--entries 500] [--reads 20000] [--rounds 3]``
 """
@@ -32,61 +33,64 @@ from worker.cache.fetch import Fetched  # noqa: E402
 from worker.cache.keys import normalize_params  # noqa: E402
 from worker.config import load_settings  # noqa: E402
 
-
-def payload(i: int) -> dict:
-    med = json.loads(json.dumps(MEDICAMENTS[i % 2]))
-    med["CIS"] = f"{60000000 + i}"
-    return {"medicament": med}
+RAW_SQL = "SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?"
+KINDS = {"medicament": 1, "medicaments": 10}  # endpoint -> medicaments per answer
 
 
-def populate(url: str, n: int) -> list[dict]:
-    settings = load_settings({"MEDIFLUX_DATABASE_URL": url, "MEDIFLUX_BDPM_URL": "http://127.0.0.1:9"})
-    client = ApiCacheClient(settings)
-    policy = client.policies["bdpm"]
-    now = utcnow()
-    params = [normalize_params({"CIS": f"{60000000 + i}"}) for i in range(n)]
-    for i, p in enumerate(params):
-        entries.store("bdpm", "medicament", cache_key("bdpm", "medicament", p), p,
-                      Fetched(payload(i), 200, None, None, False), now, policy)
-    client.close()
-    return params
+def settings(url: str):
+    return load_settings({"MEDIFLUX_DATABASE_URL": url, "MEDIFLUX_BDPM_URL": "http://127.0.0.1:9"})
 
 
-def writer(url: str, params: list[dict], stop_at: float, counter) -> None:
+def payload(endpoint: str, i: int) -> dict:
+    meds = []
+    for j in range(KINDS[endpoint]):
+        med = json.loads(json.dumps(MEDICAMENTS[(i + j) % 2]))
+        med["CIS"] = f"{60000000 + i * 10 + j}"
+        meds.append(med)
+    return {endpoint: meds[0] if endpoint == "medicament" else meds}
+
+
+def params_of(endpoint: str, n: int) -> list[dict]:
+    if endpoint == "medicament":
+        return [normalize_params({"CIS": f"{60000000 + i * 10}"}) for i in range(n)]
+    return [normalize_params({"denomination": {"contains_one_of": [f"produit{i}"]}, "limit": 10}) for i in range(n)]
+
+
+def store(client: ApiCacheClient, endpoint: str, params: list[dict], i: int) -> None:
+    p = params[i % len(params)]
+    entries.store("bdpm", endpoint, cache_key("bdpm", endpoint, p), p,
+                  Fetched(payload(endpoint, i), 200, None, None, False), utcnow(), client.policies["bdpm"])
+
+
+def writer(url: str, stop_at: float, counter, n: int) -> None:
     """The refresh job's write pattern: one upsert per refreshed entry, back to back."""
-    settings = load_settings({"MEDIFLUX_DATABASE_URL": url, "MEDIFLUX_BDPM_URL": "http://127.0.0.1:9"})
     open_database(url)
-    client = ApiCacheClient(settings)
-    policy = client.policies["bdpm"]
+    client = ApiCacheClient(settings(url))
+    all_params = {e: params_of(e, n) for e in KINDS}
     i = 0
     while time.time() < stop_at:
-        p = params[i % len(params)]
-        entries.store("bdpm", "medicament", cache_key("bdpm", "medicament", p), p,
-                      Fetched(payload(i), 200, None, None, False), utcnow(), policy)
+        endpoint = "medicament" if i % 2 else "medicaments"
+        store(client, endpoint, all_params[endpoint], i // 2)
         i += 1
         counter.value = i
         time.sleep(0.002)
 
 
-RAW_SQL = "SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?"
-
-
-def paired_reads(client: ApiCacheClient, conn: sqlite3.Connection, params: list[dict], keys: list[str],
-                 reads: int, rng: random.Random) -> tuple[list[int], list[int]]:
-    """Each step reads one random entry both ways, in random order, so noise (other processes on the
-    machine, the writer) falls on both alike. Returns (API ns, raw ns)."""
+def paired_reads(client: ApiCacheClient, conn: sqlite3.Connection, endpoint: str, params: list[dict],
+                 keys: list[str], reads: int, rng: random.Random) -> tuple[list[int], list[int]]:
+    """(API ns, raw ns) for ``reads`` random entries, each read both ways in random order."""
     api, raw = [], []
     for _ in range(reads):
         i = rng.randrange(len(params))
         for way in ((0, 1) if rng.random() < 0.5 else (1, 0)):
             if way == 0:
                 t0 = time.perf_counter_ns()
-                result = client.get("bdpm", "medicament", params[i])
+                result = client.get("bdpm", endpoint, params[i])
                 api.append(time.perf_counter_ns() - t0)
                 assert result.meta.status == "fresh"
             else:
                 t0 = time.perf_counter_ns()
-                data = json.loads(conn.execute(RAW_SQL, ("bdpm", "medicament", keys[i])).fetchone()[0])
+                data = json.loads(conn.execute(RAW_SQL, ("bdpm", endpoint, keys[i])).fetchone()[0])
                 raw.append(time.perf_counter_ns() - t0)
                 assert data
     return api, raw
@@ -103,43 +107,50 @@ def main() -> None:
     ap.add_argument("--reads", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    results: dict[tuple[str, str], list[int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        database = open_database(url)
-        migrator.upgrade(database)
-        params = populate(url, args.entries)
-        keys = [cache_key("bdpm", "medicament", p) for p in params]
-        client = ApiCacheClient(load_settings({"MEDIFLUX_DATABASE_URL": url, "MEDIFLUX_BDPM_URL": "http://127.0.0.1:9"}))
+        migrator.upgrade(open_database(url))
+        client = ApiCacheClient(settings(url))
+        all_params = {e: params_of(e, args.entries) for e in KINDS}
+        for endpoint, params in all_params.items():
+            for i in range(len(params)):
+                store(client, endpoint, params, i)
+        all_keys = {e: [cache_key("bdpm", e, p) for p in ps] for e, ps in all_params.items()}
         conn = sqlite3.connect(str(Path(tmp) / "bench.db"))
         rng = random.Random(7)
-        results: dict[str, list[int]] = {"api": [], "raw": [], "api_writing": [], "raw_writing": []}
-        paired_reads(client, conn, params, keys, 2000, rng)  # warm-up
-        for _ in range(args.rounds):
-            api, raw = paired_reads(client, conn, params, keys, args.reads, rng)
-            results["api"] += api
-            results["raw"] += raw
         ctx = multiprocessing.get_context("spawn")
         counter = ctx.Value("i", 0)
-        duration = 120.0
-        proc = ctx.Process(target=writer, args=(url, params, time.time() + duration, counter))
-        proc.start()
-        time.sleep(1.5)  # writer started
-        for _ in range(args.rounds):
-            api, raw = paired_reads(client, conn, params, keys, args.reads, rng)
-            results["api_writing"] += api
-            results["raw_writing"] += raw
-        upserts = counter.value
+        proc = None
+        for phase in ("idle", "writing"):
+            if phase == "writing":
+                proc = ctx.Process(target=writer, args=(url, time.time() + 600, counter, args.entries))
+                proc.start()
+                time.sleep(1.5)  # writer running
+                start_count = counter.value
+            for endpoint in KINDS:
+                paired_reads(client, conn, endpoint, all_params[endpoint], all_keys[endpoint], 1000, rng)  # warm-up
+                for _ in range(args.rounds):
+                    api, raw = paired_reads(client, conn, endpoint, all_params[endpoint], all_keys[endpoint],
+                                            args.reads, rng)
+                    results.setdefault((endpoint, phase + "/api"), []).extend(api)
+                    results.setdefault((endpoint, phase + "/raw"), []).extend(raw)
+        upserts = counter.value - start_count
+        assert proc is not None
         proc.terminate()
         proc.join()
         client.close()
-    med = {k: statistics.median(v) / 1000.0 for k, v in results.items()}
-    print(f"entries={args.entries} reads/mode={args.reads * args.rounds} (paired, random order); "
-          f"writer upserts during the writing rounds: {upserts}")
-    print("| mode | median µs | p99 µs | ratio of medians (API / raw) |")
-    print("|---|---|---|---|")
-    for mode in ("raw", "api", "raw_writing", "api_writing"):
-        ratio = med[mode] / med[mode.replace("api", "raw")] if mode.startswith("api") else 1.0
-        print(f"| {mode} | {med[mode]:.1f} | {pct(results[mode], 0.99):.1f} | {ratio:.2f} |")
+    print(f"entries={args.entries} per payload; reads per mode={args.reads * args.rounds} (paired, random order); "
+          f"writer upserts during the writing phase: {upserts}")
+    print("| payload | phase | raw median µs | API median µs | ratio of medians | raw p99 µs | API p99 µs "
+          "| API p95 µs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for endpoint in KINDS:
+        for phase in ("idle", "writing"):
+            raw, api = results[(endpoint, phase + "/raw")], results[(endpoint, phase + "/api")]
+            r, a = statistics.median(raw) / 1000, statistics.median(api) / 1000
+            print(f"| {endpoint} | {phase} | {r:.1f} | {a:.1f} | {a / r:.2f} | {pct(raw, .99):.0f} "
+                  f"| {pct(api, .99):.0f} | {pct(api, .95):.0f} |")
 
 
 if __name__ == "__main__":

@@ -75,3 +75,16 @@ def test_keys_are_canonical_nfc_and_secret_free():
     for secret in ({"ESANTE-API-KEY": "x"}, {"token": "x"}, {"where": {"Authorization": "x"}}):
         with pytest.raises(InvalidRequest):
             normalize_params(secret)
+
+
+@pytest.mark.parametrize("params", [
+    {"CIS": "60234100"}, {"limit": 5, "denomination": {"contains_one_of": ["parace\u0301tamol", "é", 'a"b\\c']}},
+    {"where": "region = '11'", "refine": ["a", "b"], "offset": 0, "x": [1, -2, 2.5, 1e300, True, False, None, []]},
+])
+def test_canonical_text_is_sorted_compact_nfc_json(params):
+    from worker.cache.keys import canonical_json, key_and_params
+    clean = normalize_params(params)
+    reference = json.dumps({"v": "graphql-1", "s": "bdpm", "e": "medicaments", "p": clean},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json("bdpm", "medicaments", params) == reference
+    assert key_and_params("bdpm", "medicaments", params) == (cache_key("bdpm", "medicaments", clean), clean)

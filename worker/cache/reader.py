@@ -25,7 +25,7 @@ from worker import leases
 from worker.cache import entries, fetch
 from worker.cache.errors import CacheUnavailable, InvalidAnswer, SourceNotConfigured, UpstreamError
 from worker.cache.flight import POLL_SECONDS, Flights, lease_name
-from worker.cache.keys import cache_key, normalize_params
+from worker.cache.keys import cache_key, key_and_params, normalize_params
 from worker.cache.policy import CONFIG_VARIABLES, SourcePolicy, policy_for
 from worker.cache.sources import ADAPTERS
 from worker.cache.stats import COUNTERS
@@ -97,8 +97,7 @@ class ApiCacheClient:
     # -- hot path -------------------------------------------------------------------------------
     def _cached(self, source: str, endpoint: str, params: Mapping[str, Any] | None
                 ) -> tuple[dict[str, Any], str, CacheResult | None]:
-        clean = normalize_params(params)
-        key = cache_key(source, endpoint, clean)
+        key, clean = key_and_params(source, endpoint, params)
         entry = entries.read(source, endpoint, key)
         now = utcnow()
         if entry is not None and entry.fetched_at is not None:
