@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import _clean_env, run_cli
 from tests.upstreams.fixtures import annuaire, bdpm, cache_env, odisse  # noqa: F401
 from worker.cache import InvalidRequest, cache_key
 from worker.cache.keys import normalize_params
@@ -42,6 +42,14 @@ def test_cli_errors_are_clear(cache_env, odisse):
     missing = run_cli(unset, "cache", "get", "bdpm", "medicaments", FILTER)
     assert missing.returncode == 1 and "MEDIFLUX_BDPM_URL" in missing.stderr
     assert odisse.total == 0
+
+
+def test_a_bad_key_stops_the_command_without_echoing_it(tmp_path):
+    env = _clean_env() | {"MEDIFLUX_HOME": str(tmp_path), "MEDIFLUX_ANNUAIRE_API_KEY": "abc def-s3cret"}
+    secret = run_cli(env, "cache", "stats")
+    lines = secret.stderr.strip().splitlines()
+    assert secret.returncode == 2 and len(lines) == 1 and "MEDIFLUX_ANNUAIRE_API_KEY" in lines[0]
+    assert "s3cret" not in secret.stderr + secret.stdout
 
 
 @pytest.mark.parametrize("variable, value", [

@@ -135,6 +135,9 @@ class ApiCacheClient:
                 result = await fetch.run_async(self._lead(source, endpoint, clean, key), client)
             future.set_result(result)
             return result
+        except asyncio.CancelledError:
+            future.cancel()  # the waiters are cancelled too; the next reader starts over
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
