@@ -16,8 +16,8 @@ from models import ApiCache, db, is_postgres
 from worker.cache.fetch import Fetched
 from worker.cache.policy import SourcePolicy
 
-_COLUMNS = ("id, response, status_code, etag, last_modified, fetched_at, fresh_until, stale_until, negative, "
-            "last_error, last_error_at")
+_HOT = "id, response, fetched_at, fresh_until, stale_until, negative, last_error_at"
+_FULL = _HOT + ", etag, last_modified, last_error"  # what the fetch path needs besides
 _UTC = _dt.timezone.utc
 
 
@@ -27,15 +27,14 @@ class Entry:
 
     id: int
     data: Any
-    status_code: int | None
-    etag: str | None
-    last_modified: str | None
     fetched_at: _dt.datetime | None
     fresh_until: _dt.datetime | None
     stale_until: _dt.datetime | None
     negative: bool
-    last_error: str | None
     last_error_at: _dt.datetime | None
+    etag: str | None = None  # the three below only with read(..., full=True)
+    last_modified: str | None = None
+    last_error: str | None = None
 
     @property
     def has_data(self) -> bool:
@@ -55,17 +54,20 @@ def _when(value: Any) -> _dt.datetime | None:
     return value.replace(tzinfo=_UTC)
 
 
-_SQL: dict[int, tuple[bool, str]] = {}  # per bound database: (is PostgreSQL, the SELECT)
+_SQL: dict[tuple[int, bool], tuple[bool, str]] = {}  # per (bound database, full): (is PostgreSQL, the SELECT)
 
 
-def read(source: str, endpoint: str, key: str) -> Entry | None:
-    """The entry of a key, or None. One indexed SELECT; JSON decoded once."""
+def read(source: str, endpoint: str, key: str, full: bool = False) -> Entry | None:
+    """The entry of a key, or None. One indexed SELECT; JSON decoded once. ``full`` adds the
+    validators and the last error (the fetch path needs them; a hit does not)."""
     target = db.obj
-    prepared = _SQL.get(id(target))
+    prepared = _SQL.get((id(target), full))
     if prepared is None:
         p = db.param
-        prepared = _SQL[id(target)] = (is_postgres(target), f"SELECT {_COLUMNS} FROM api_cache WHERE source = {p} "
-                                                            f"AND endpoint = {p} AND params_hash = {p}")
+        prepared = _SQL[(id(target), full)] = (
+            is_postgres(target),
+            f"SELECT {_FULL if full else _HOT} FROM api_cache WHERE source = {p} AND endpoint = {p} "
+            f"AND params_hash = {p}")
     pg, sql = prepared
     conn = db.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
     if pg:
@@ -79,8 +81,10 @@ def read(source: str, endpoint: str, key: str) -> Entry | None:
     data = row[1]
     if isinstance(data, (str, bytes)):
         data = json.loads(data)
-    return Entry(row[0], data, row[2], row[3], row[4], _when(row[5]), _when(row[6]), _when(row[7]),
-                 bool(row[8]), row[9], _when(row[10]))
+    entry = Entry(row[0], data, _when(row[2]), _when(row[3]), _when(row[4]), bool(row[5]), _when(row[6]))
+    if full:
+        entry.etag, entry.last_modified, entry.last_error = row[7], row[8], row[9]
+    return entry
 
 
 def _where(source: str, endpoint: str, key: str):

@@ -164,7 +164,7 @@ class ApiCacheClient:
     def _under_lease(self, source: str, endpoint: str, params: dict[str, Any], key: str,
                      ahead: _dt.timedelta = _dt.timedelta(0)) -> Generator[tuple, Any, tuple[str, entries.Entry]]:
         """Fetch and store while holding the key's lease; returns (outcome, entry). Notes and re-raises failures."""
-        entry = entries.read(source, endpoint, key)
+        entry = entries.read(source, endpoint, key, full=True)
         if _fresh(entry, utcnow() + ahead):  # someone finished just before we took the lease
             return "fresh", entry  # type: ignore[return-value]
         policy = self.policies[source]
@@ -201,7 +201,7 @@ class ApiCacheClient:
         started = utcnow()
         give_up = time.monotonic() + policy.timeout + 2 * policy.lease_ttl.total_seconds()
         while True:
-            entry = entries.read(source, endpoint, key)
+            entry = entries.read(source, endpoint, key, full=True)
             now = utcnow()
             if _fresh(entry, now):
                 COUNTERS.touch(entry.id, now)  # type: ignore[union-attr]
