@@ -115,7 +115,7 @@ def test_bad_requests_are_refused_before_any_call(cache, bdpm, annuaire):
     for source, endpoint, params in [
         ("bdpm", "drop_tables", {}), ("bdpm", "medicament", {}), ("bdpm", "medicaments", {"nom": "x"}),
         ("annuaire", "Patient", {}), ("annuaire", "Practitioner", {"api_key": "x"}), ("nope", "x", {}),
-        ("annuaire", "Practitioner", {"name": object()}),
+        ("annuaire", "Practitioner", {"name": object()}), ("odisse", "covid-19-vaccination", [("limit", 5)]),
     ]:
         with pytest.raises(InvalidRequest):
             cache.get(source, endpoint, params)

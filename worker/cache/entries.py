@@ -69,7 +69,7 @@ def read(source: str, endpoint: str, key: str, full: bool = False) -> Entry | No
             f"SELECT {_FULL if full else _HOT} FROM api_cache WHERE source = {p} AND endpoint = {p} "
             f"AND params_hash = {p}")
     pg, sql = prepared
-    conn = db.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
+    conn = target.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
     if pg:
         with conn.cursor() as cursor:  # psycopg2 in autocommit (peewee's mode): no transaction left open
             cursor.execute(sql, (source, endpoint, key))

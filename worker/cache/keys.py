@@ -78,7 +78,11 @@ def _canonical(source: str, endpoint: str, params_text: str) -> str:
 
 def key_and_params(source: str, endpoint: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """The hot path's one pass: (cache key, normalised params)."""
-    clean, text = _walk(dict(params or {}), "params")
+    if params is None:
+        params = {}
+    elif params.__class__ is not dict and not isinstance(params, Mapping):
+        raise InvalidRequest("params must be a mapping of names to JSON values")
+    clean, text = _walk(params, "params")
     return hashlib.sha256(_canonical(source, endpoint, text).encode("utf-8")).hexdigest(), clean
 
 

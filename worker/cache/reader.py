@@ -36,27 +36,59 @@ RefreshEnqueuer = Callable[[str, str, dict], Any]
 ENQUEUE_MEMORY = 60.0  # seconds: one refresh enqueued per stale key and process in this window
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a hit path's budget
 class CacheMeta:
-    """Freshness of an answer: ``status`` is ``fresh`` or ``stale``; ages in seconds."""
+    """Freshness of an answer: ``status`` is ``fresh`` or ``stale``; ages in seconds.
 
-    source: str
-    endpoint: str
-    status: str
-    fetched_at: _dt.datetime
-    age_seconds: float
-    fresh_until: _dt.datetime
-    stale_until: _dt.datetime
-    negative: bool  # 404 or empty answer (cached briefly)
-    stale_because_error: bool  # served stale because upstream is failing
-    from_cache: bool  # False when this call fetched it
+    Fields are read from the entry on access: building the metadata is most of a hit's
+    own cost otherwise (the hit path's budget is about one raw point read).
+    """
+
+    __slots__ = ("source", "endpoint", "status", "from_cache", "_entry", "_now", "_because_error")
+    FIELDS = ("source", "endpoint", "status", "fetched_at", "age_seconds", "fresh_until", "stale_until", "negative",
+              "stale_because_error", "from_cache")
+
+    def __init__(self, entry: entries.Entry, source: str, endpoint: str, status: str, now: _dt.datetime,
+                 from_cache: bool = True, because_error: bool | None = None) -> None:
+        self.source, self.endpoint, self.status, self.from_cache = source, endpoint, status, from_cache
+        self._entry, self._now, self._because_error = entry, now, because_error
+
+    @property
+    def fetched_at(self) -> _dt.datetime:
+        return self._entry.fetched_at  # type: ignore[return-value]
+
+    @property
+    def fresh_until(self) -> _dt.datetime:
+        return self._entry.fresh_until  # type: ignore[return-value]
+
+    @property
+    def stale_until(self) -> _dt.datetime:
+        return self._entry.stale_until  # type: ignore[return-value]
+
+    @property
+    def age_seconds(self) -> float:
+        """Seconds since the data was fetched or last revalidated (304)."""
+        return max(0.0, (self._now - self.fetched_at).total_seconds())
+
+    @property
+    def negative(self) -> bool:
+        """A 404 or an empty answer (cached briefly)."""
+        return self._entry.negative
+
+    @property
+    def stale_because_error(self) -> bool:
+        """Served stale because upstream is failing."""
+        failing = self._entry.failing if self._because_error is None else self._because_error
+        return self.status == "stale" and failing
 
     def as_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        out = {name: getattr(self, name) for name in self.FIELDS}
         for name in ("fetched_at", "fresh_until", "stale_until"):
             out[name] = out[name].isoformat()
         out["age_seconds"] = round(self.age_seconds, 3)
         return out
+
+    def __repr__(self) -> str:
+        return f"CacheMeta({self.as_dict()!r})"
 
 
 @dataclass(slots=True)
@@ -67,11 +99,7 @@ class CacheResult:
 
 def _result(entry: entries.Entry, source: str, endpoint: str, now: _dt.datetime, status: str,
             from_cache: bool = True, because_error: bool | None = None) -> CacheResult:
-    assert entry.fetched_at and entry.fresh_until and entry.stale_until
-    failing = entry.failing if because_error is None else because_error
-    meta = CacheMeta(source, endpoint, status, entry.fetched_at, max(0.0, (now - entry.fetched_at).total_seconds()),
-                     entry.fresh_until, entry.stale_until, entry.negative, status == "stale" and failing, from_cache)
-    return CacheResult(entry.data, meta)
+    return CacheResult(entry.data, CacheMeta(entry, source, endpoint, status, now, from_cache, because_error))
 
 
 def _fresh(entry: entries.Entry | None, now: _dt.datetime) -> bool:
@@ -97,7 +125,7 @@ class ApiCacheClient:
     # -- hot path -------------------------------------------------------------------------------
     def _cached(self, source: str, endpoint: str, params: Mapping[str, Any] | None
                 ) -> tuple[dict[str, Any], str, CacheResult | None]:
-        key, clean = key_and_params(source, endpoint, params)
+        key, clean = key_and_params(source, endpoint, params)  # ~ a few µs: one walk, one SHA-256
         entry = entries.read(source, endpoint, key)
         now = utcnow()
         if entry is not None and entry.fetched_at is not None:
