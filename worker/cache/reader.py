@@ -136,8 +136,8 @@ class ApiCacheClient:
                 COUNTERS.read(source, "stale_served", entry.id, now)
                 self._schedule_refresh(source, endpoint, clean, key)
                 return clean, key, _result(entry, source, endpoint, now, "stale")
+        self._check(source, endpoint, clean)  # a refused request is not a miss
         COUNTERS.add(source, "misses")
-        self._check(source, endpoint, clean)
         return clean, key, None
 
     def get(self, source: str, endpoint: str, params: Mapping[str, Any] | None = None) -> CacheResult:
