@@ -27,7 +27,8 @@ STALE_AT = {"bdpm": _dt.timedelta(days=2), "annuaire": _dt.timedelta(days=2), "o
 MISS_CASES = [
     ("bdpm", ["html"], "content type 'text/html'"),
     ("annuaire", ["truncated"], "invalid JSON"),
-    ("odisse", ["huge"], "body too large"),
+    ("odisse", ["huge"], "body too large (over the cap)"),
+    ("annuaire", ["huge_declared"], "body too large (content-length"),
     ("odisse", ["gzip_bomb"], "body too large"),
     ("annuaire", ["outcome"], "OperationOutcome"),
     ("bdpm", ["graphql_errors"], "GraphQL errors"),

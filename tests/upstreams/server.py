@@ -3,7 +3,7 @@
 ``kind`` picks the shapes (bdpm | annuaire | odisse). Faults are queued with
 :meth:`FakeUpstream.inject` and consumed one per request, in order:
 ``500``, ``503``, ``429:<seconds>``, ``timeout``, ``drip``, ``html``, ``truncated``,
-``empty``, ``huge``, ``gzip_bomb``, ``outcome`` (FHIR OperationOutcome with 200),
+``empty``, ``huge`` (streamed, no length), ``huge_declared``, ``gzip_bomb``, ``outcome`` (FHIR OperationOutcome with 200),
 ``graphql_errors``, ``reset`` (connection closed without an answer).
 """
 
@@ -174,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"x" * 65536)
             except OSError:
                 pass
+        elif fault == "huge_declared":  # refused on its Content-Length, before reading
+            self._send(200, b'{"results": "' + b"x" * (2 * 1024 * 1024) + b'"}')
         elif fault == "gzip_bomb":
             self._send(200, gzip_bomb(), headers={"Content-Encoding": "gzip"})
         elif fault == "outcome":
