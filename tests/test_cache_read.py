@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import logging
 
 import pytest
 import time_machine
@@ -28,17 +29,21 @@ def test_miss_fetches_once_then_hits(cache, bdpm):
     assert bdpm.calls["/graphql"] == 1
 
 
-def test_annuaire_follows_next_links_with_the_key_and_stores_no_secret(cache, annuaire):
+def test_annuaire_follows_next_links_with_the_key_and_stores_no_secret(cache, annuaire, caplog):
+    caplog.set_level(logging.DEBUG)
+    annuaire.inject("503")  # a retried failure: logged, without the key or the search terms
     result = cache.get("annuaire", "Practitioner", {"_count": 3})
     bundle = result.data
     assert bundle["resourceType"] == "Bundle" and bundle["total"] == 7
     assert [e["resource"]["id"] for e in bundle["entry"]] == [f"003-{i}" for i in range(1, 8)]
-    assert annuaire.total == 3  # pages of 3, 3, 1
+    assert annuaire.total == 4  # a 503, then pages of 3, 3, 1
     assert all(h.get("ESANTE-API-KEY") == API_KEY for _, _, h in annuaire.requests)
     row = ApiCache.get(ApiCache.source == "annuaire")
     assert row.etag == 'W/"v1"'
     stored = str(list(ApiCache.select().tuples()))
     assert API_KEY not in stored
+    ours = [r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("mediflux", "httpx", "httpcore")]
+    assert not [m for m in ours if API_KEY in m or "_count" in m]
 
 
 def test_annuaire_page_cap_keeps_the_next_link(cache, annuaire):

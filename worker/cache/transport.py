@@ -19,8 +19,9 @@ import httpx
 from worker.cache.errors import InvalidAnswer, UpstreamError
 from worker.cache.sources.base import HttpRequest
 
-# httpx logs every request URL at INFO; search terms are user activity: keep them out of the logs.
-logging.getLogger("httpx").setLevel(logging.WARNING)
+# httpx logs every request URL at INFO (httpcore at DEBUG); search terms are user activity: keep them out.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
