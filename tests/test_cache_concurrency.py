@@ -62,6 +62,7 @@ from worker.runtime import bootstrap
 from worker import cache
 bootstrap()
 gate = sys.argv[1]
+open(gate + ".ready-%d" % os.getpid(), "w").close()
 while not os.path.exists(gate):
     time.sleep(0.005)
 out = []
@@ -76,11 +77,11 @@ print(",".join(out))
 
 
 def test_processes_share_one_upstream_call(cache_env, database, bdpm, home):
-    bdpm.delay = 1.0
+    bdpm.delay = 0.5
     gate = home / "go"
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(gate), "5"], env=cache_env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    time.sleep(2.0)  # every child imported and bootstrapped, waiting at the gate
+    wait_for(lambda: len(list(home.glob("go.ready-*"))) == 4, timeout=60, message="children at the gate")
     gate.touch()
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [o[1][-500:] for o in outs]
@@ -128,6 +129,7 @@ import os, sys, time
 from worker.runtime import bootstrap
 from worker.cache import ratelimit
 bootstrap()
+open(sys.argv[1] + ".ready-%d" % os.getpid(), "w").close()
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.002)
 print(" ".join(repr(ratelimit.reserve_slot("odisse", 20.0)[0]) for _ in range(10)))
@@ -138,7 +140,7 @@ def test_rate_limit_holds_across_processes(cache_env, database, home):
     gate = home / "go-reserve"
     procs = [subprocess.Popen([sys.executable, "-c", CHILD_RESERVE, str(gate)], env=cache_env, cwd=ROOT,
                               stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    time.sleep(1.5)
+    wait_for(lambda: len(list(home.glob("go-reserve.ready-*"))) == 3, timeout=60, message="children at the gate")
     gate.touch()
     slots = sorted(float(t) for p in procs for t in p.communicate(timeout=60)[0].split())
     assert len(slots) == 30
