@@ -33,6 +33,18 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class PerSource:
+    """One value per upstream API (hashable, so Settings stays hashable); ``x["bdpm"]`` reads one."""
+
+    bdpm: float
+    annuaire: float
+    odisse: float
+
+    def __getitem__(self, source: str) -> float:
+        return getattr(self, source)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Validated worker settings. Build with :func:`load_settings`."""
 
@@ -51,9 +63,9 @@ class Settings:
     annuaire_url: str
     annuaire_api_key: str = field(default="", repr=False)
     odisse_url: str = ""
-    cache_ttl: Mapping[str, float] = field(default_factory=dict)  # seconds per source
-    cache_stale: Mapping[str, float] = field(default_factory=dict)  # usable-stale window after fresh_until
-    cache_rate: Mapping[str, float] = field(default_factory=dict)  # upstream requests/s per source
+    cache_ttl: PerSource = PerSource(86400.0, 86400.0, 604800.0)  # seconds fresh
+    cache_stale: PerSource = PerSource(604800.0, 259200.0, 2592000.0)  # usable-stale window after fresh_until
+    cache_rate: PerSource = PerSource(10.0, 15.0, 5.0)  # upstream requests/s
     cache_negative_ttl: float = 900.0
     cache_timeout: float = 30.0
     cache_max_body_mb: int = 16
@@ -197,21 +209,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         annuaire_url=_url(env, "ANNUAIRE_URL", "https://gateway.api.esante.gouv.fr/fhir/v2", HTTP_SCHEMES),
         annuaire_api_key=_secret(env, "ANNUAIRE_API_KEY"),
         odisse_url=_url(env, "ODISSE_URL", "https://odisse.santepubliquefrance.fr/api/explore/v2.1", HTTP_SCHEMES),
-        cache_ttl={
-            "bdpm": _seconds(env, "CACHE_TTL_BDPM", DAY, 60, 90 * DAY),
-            "annuaire": _seconds(env, "CACHE_TTL_ANNUAIRE", DAY, 60, 90 * DAY),
-            "odisse": _seconds(env, "CACHE_TTL_ODISSE", 7 * DAY, 60, 90 * DAY),
-        },
-        cache_stale={
-            "bdpm": _seconds(env, "CACHE_STALE_BDPM", 7 * DAY, 0, 365 * DAY),
-            "annuaire": _seconds(env, "CACHE_STALE_ANNUAIRE", 3 * DAY, 0, 365 * DAY),
-            "odisse": _seconds(env, "CACHE_STALE_ODISSE", 30 * DAY, 0, 365 * DAY),
-        },
-        cache_rate={
-            "bdpm": _float(env, "CACHE_RATE_BDPM", 10.0, 0.01, 1000),
-            "annuaire": _float(env, "CACHE_RATE_ANNUAIRE", 15.0, 0.01, 16.9),  # ANS limit: 17/s per application
-            "odisse": _float(env, "CACHE_RATE_ODISSE", 5.0, 0.01, 1000),
-        },
+        cache_ttl=PerSource(
+            bdpm=_seconds(env, "CACHE_TTL_BDPM", DAY, 60, 90 * DAY),
+            annuaire=_seconds(env, "CACHE_TTL_ANNUAIRE", DAY, 60, 90 * DAY),
+            odisse=_seconds(env, "CACHE_TTL_ODISSE", 7 * DAY, 60, 90 * DAY),
+        ),
+        cache_stale=PerSource(
+            bdpm=_seconds(env, "CACHE_STALE_BDPM", 7 * DAY, 0, 365 * DAY),
+            annuaire=_seconds(env, "CACHE_STALE_ANNUAIRE", 3 * DAY, 0, 365 * DAY),
+            odisse=_seconds(env, "CACHE_STALE_ODISSE", 30 * DAY, 0, 365 * DAY),
+        ),
+        cache_rate=PerSource(
+            bdpm=_float(env, "CACHE_RATE_BDPM", 10.0, 0.01, 1000),
+            annuaire=_float(env, "CACHE_RATE_ANNUAIRE", 15.0, 0.01, 16.9),  # ANS limit: 17/s per application
+            odisse=_float(env, "CACHE_RATE_ODISSE", 5.0, 0.01, 1000),
+        ),
         cache_negative_ttl=_seconds(env, "CACHE_NEGATIVE_TTL", 900, 1, DAY),
         cache_timeout=_seconds(env, "CACHE_TIMEOUT", 30, 1, 600),
         cache_max_body_mb=_int(env, "CACHE_MAX_BODY_MB", 16, 1, 1024),
