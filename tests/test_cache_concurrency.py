@@ -1,4 +1,4 @@
-"""Single-flight: 50 simultaneous reads of a missing key make ONE upstream call (threads and processes);
+"""Single-flight: 50 simultaneous reads of a missing key make ONE upstream call (50 threads; 5 processes x 10);
 a lease holder SIGKILLed mid-fetch is taken over once its lease expires; the rate limit is shared."""
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ CHILD = """
 import sys, threading, os, time
 from worker.runtime import bootstrap
 from worker import cache
+from models import db
 bootstrap()
 gate = sys.argv[1]
 open(gate + ".ready-%d" % os.getpid(), "w").close()
@@ -67,8 +68,11 @@ while not os.path.exists(gate):
     time.sleep(0.005)
 out = []
 def read():
-    r = cache.get("bdpm", "medicaments", {"denomination": {"contains_one_of": ["doliprane"]}, "limit": 5})
-    out.append(r.data["medicaments"][0]["CIS"])
+    try:
+        r = cache.get("bdpm", "medicaments", {"denomination": {"contains_one_of": ["doliprane"]}, "limit": 5})
+        out.append(r.data["medicaments"][0]["CIS"])
+    finally:
+        db.close()
 threads = [threading.Thread(target=read) for _ in range(int(sys.argv[2]))]
 [t.start() for t in threads]
 [t.join() for t in threads]
@@ -76,16 +80,16 @@ print(",".join(out))
 """
 
 
-def test_processes_share_one_upstream_call(cache_env, database, bdpm, home):
+def test_fifty_readers_in_five_processes_one_upstream_call(cache_env, database, bdpm, home):
     bdpm.delay = 0.5
     gate = home / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(gate), "5"], env=cache_env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    wait_for(lambda: len(list(home.glob("go.ready-*"))) == 4, timeout=60, message="children at the gate")
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(gate), "10"], env=cache_env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    wait_for(lambda: len(list(home.glob("go.ready-*"))) == 5, timeout=60, message="children at the gate")
     gate.touch()
     outs = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, [o[1][-500:] for o in outs]
-    assert all(o[0].strip().split(",") == ["60234100"] * 5 for o in outs), [(o[0][-300:], o[1][-1500:]) for o in outs]
+    assert [p.returncode for p in procs] == [0] * 5, [o[1][-500:] for o in outs]
+    assert all(o[0].strip().split(",") == ["60234100"] * 10 for o in outs), [(o[0][-300:], o[1][-900:]) for o in outs]
     assert bdpm.calls["/graphql"] == 1
 
 
