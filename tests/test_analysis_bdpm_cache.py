@@ -11,7 +11,8 @@ import pytest
 import time_machine
 
 from models import ApiCache, Document
-from tests.upstreams.fixtures import annuaire, bdpm, cache, cache_env, enqueued, odisse  # noqa: F401
+from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
+                                      cache_env, enqueued, odisse)
 from worker import cache as cache_module
 from worker.analysis import store
 from worker.periodic import JobContext

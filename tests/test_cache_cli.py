@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import _clean_env, run_cli
-from tests.upstreams.fixtures import annuaire, bdpm, cache_env, odisse  # noqa: F401
+from tests.upstreams.fixtures import _counts_stay_in_their_test, annuaire, bdpm, cache_env, odisse  # noqa: F401
 from worker.cache import InvalidRequest, cache_key
 from worker.cache.keys import normalize_params
 from worker.config import ConfigError, load_settings

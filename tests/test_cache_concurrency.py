@@ -12,7 +12,8 @@ import time
 
 from models import Lease, db
 from tests.conftest import ROOT, wait_for
-from tests.upstreams.fixtures import annuaire, bdpm, cache, cache_env, enqueued, odisse  # noqa: F401
+from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
+                                      cache_env, enqueued, odisse)
 from worker.cache import ApiCacheClient, ratelimit
 from worker.config import load_settings
 

@@ -11,7 +11,8 @@ import pytest
 import time_machine
 
 from models import ApiCache
-from tests.upstreams.fixtures import annuaire, bdpm, cache, cache_env, enqueued, odisse  # noqa: F401
+from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
+                                      cache_env, enqueued, odisse)
 from tests.upstreams.server import API_KEY
 from worker.cache import CacheUnavailable, InvalidRequest, SourceNotConfigured, ApiCacheClient
 from worker.config import load_settings

@@ -13,7 +13,8 @@ import time_machine
 from models import ApiCache
 from models.clock import utcnow
 from tests.conftest import ROOT, procfile_command, wait_for
-from tests.upstreams.fixtures import annuaire, bdpm, cache, cache_env, enqueued, odisse  # noqa: F401
+from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
+                                      cache_env, enqueued, odisse)
 from worker import cache as cache_module
 from worker.cache import refresh
 from worker.cache.stats import COUNTERS

@@ -12,6 +12,14 @@ from worker.cache.stats import COUNTERS
 from worker.config import load_settings
 
 
+@pytest.fixture(autouse=True)
+def _counts_stay_in_their_test() -> Iterator[None]:
+    """Counts of one test's database never spill into the next one's."""
+    COUNTERS.clear()
+    yield
+    COUNTERS.clear()
+
+
 @pytest.fixture
 def bdpm() -> Iterator[FakeUpstream]:
     with FakeUpstream("bdpm") as up:

@@ -60,6 +60,11 @@ class Counters:
             previous = self._reads.get(entry_id)
             self._reads[entry_id] = (previous[0] if previous else 0, now)
 
+    def clear(self) -> None:
+        """Drop pending counts (a process about to use another database; tests between databases)."""
+        with self._lock:
+            self._counts, self._reads = defaultdict(int), {}
+
     def flush(self) -> None:
         """Add the pending counts to the database; on failure they are kept for the next flush."""
         with self._lock:
