@@ -61,15 +61,15 @@ class Settings:
     # API cache (issue 5): upstream base URLs, the Annuaire key (a secret: never logged), policies.
     bdpm_url: str  # "" = not configured: reads raise SourceNotConfigured
     annuaire_url: str
-    annuaire_api_key: str = field(default="", repr=False)
-    odisse_url: str = ""
-    cache_ttl: PerSource = PerSource(86400.0, 86400.0, 604800.0)  # seconds fresh
-    cache_stale: PerSource = PerSource(604800.0, 259200.0, 2592000.0)  # usable-stale window after fresh_until
-    cache_rate: PerSource = PerSource(10.0, 15.0, 5.0)  # upstream requests/s
-    cache_negative_ttl: float = 900.0
-    cache_timeout: float = 30.0
-    cache_max_body_mb: int = 16
-    annuaire_page_cap: int = 10
+    annuaire_api_key: str = field(repr=False)  # a secret: never printed
+    odisse_url: str
+    cache_ttl: PerSource  # seconds fresh
+    cache_stale: PerSource  # usable-stale window after fresh_until
+    cache_rate: PerSource  # upstream requests/s
+    cache_negative_ttl: float
+    cache_timeout: float
+    cache_max_body_mb: int
+    annuaire_page_cap: int
 
     @property
     def database_is_sqlite(self) -> bool:
