@@ -32,7 +32,40 @@ class ApiCache(BaseModel):
     last_error = peewee.TextField(null=True)
     last_error_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
+    negative = peewee.BooleanField(default=False)  # 404 / empty answer, kept briefly (negative caching)
 
     class Meta:
         table_name = "api_cache"
         indexes = ((("source", "endpoint", "params_hash"), True),)
+
+
+class ApiCacheStats(BaseModel):
+    """Counters per source (hits, misses, stale served, upstream calls and errors), added to in batches."""
+
+    source = peewee.CharField(max_length=32, unique=True)
+    hits = peewee.BigIntegerField(default=0)
+    misses = peewee.BigIntegerField(default=0)
+    stale_served = peewee.BigIntegerField(default=0)
+    stale_if_error = peewee.BigIntegerField(default=0)
+    upstream_calls = peewee.BigIntegerField(default=0)
+    upstream_errors = peewee.BigIntegerField(default=0)
+    not_modified = peewee.BigIntegerField(default=0)
+    rejected = peewee.BigIntegerField(default=0)  # answers refused by validation (never stored)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "api_cache_stats"
+
+
+class ApiRateLimit(BaseModel):
+    """Shared rate limit of one upstream source: a GCRA "theoretical arrival time" (epoch seconds).
+
+    Every process reserves its slot with one atomic UPDATE, so the limit holds across
+    threads, processes and machines sharing the database.
+    """
+
+    source = peewee.CharField(max_length=32, unique=True)
+    tat = peewee.DoubleField(default=0.0)
+
+    class Meta:
+        table_name = "api_rate_limits"

@@ -9,5 +9,6 @@ from tasks import periodic  # noqa: F401  (registers the periodic tasks)
 from tasks import analysis  # noqa: F401
 from tasks import ops  # noqa: F401  (consumer heartbeat, metrics endpoint)
 from tasks import retention  # noqa: F401
+from tasks import cache  # noqa: F401
 
 __all__ = ["huey", "runtime"]

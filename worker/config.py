@@ -21,6 +21,8 @@ from worker.retention.policies import PolicyError, RetentionPolicies, load_polic
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 QUEUE_SCHEMES = ("sqlite", "redis", "rediss", "postgresql", "postgres")
+HTTP_SCHEMES = ("https", "http")
+DAY = 86400.0
 
 
 class ConfigError(ValueError):
@@ -29,6 +31,18 @@ class ConfigError(ValueError):
     def __init__(self, variable: str, problem: str) -> None:
         self.variable = variable
         super().__init__(f"{variable}: {problem}")
+
+
+@dataclass(frozen=True)
+class PerSource:
+    """One value per upstream API (hashable, so Settings stays hashable); ``x["bdpm"]`` reads one."""
+
+    bdpm: float
+    annuaire: float
+    odisse: float
+
+    def __getitem__(self, source: str) -> float:
+        return getattr(self, source)
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,18 @@ class Settings:
     dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
     metrics_port: int
     retention: RetentionPolicies
+    # API cache (issue 5): upstream base URLs, the Annuaire key (a secret: never logged), policies.
+    bdpm_url: str  # "" = not configured: reads raise SourceNotConfigured
+    annuaire_url: str
+    annuaire_api_key: str = field(repr=False)  # a secret: never printed
+    odisse_url: str
+    cache_ttl: PerSource  # seconds fresh
+    cache_stale: PerSource  # usable-stale window after fresh_until
+    cache_rate: PerSource  # upstream requests/s
+    cache_negative_ttl: float
+    cache_timeout: float
+    cache_max_body_mb: int
+    annuaire_page_cap: int
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
     db_pool_recycle: int = 300
@@ -90,19 +116,6 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(PREFIX + name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(PREFIX + name, f"expected a number of seconds, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g} seconds, got {value:g}")
-    return value
-
-
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = env.get(PREFIX + name)
     if raw is None or raw.strip() == "":
@@ -127,6 +140,46 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
         )
     if scheme == "sqlite" and sqlite_path(value) is None:
         raise ConfigError(PREFIX + name, "an SQLite URL needs a file path (sqlite:///path/to/file.db)")
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    """A duration: plain seconds or a number with a unit (``90s``, ``15m``, ``12h``, ``1d``, ``1w``)."""
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], None)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a duration like 30, 15m, 12h or 1d, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g}s and {hi:g}s, got {value:g}s")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g}, got {value:g}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret (API key): only checked for shape, and never echoed in an error."""
+    value = (env.get(PREFIX + name) or "").strip()
+    if any(c.isspace() or not c.isprintable() for c in value) or len(value) > 512:
+        raise ConfigError(PREFIX + name, "must be one printable token without spaces (value not shown)")
     return value
 
 
@@ -183,6 +236,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
         api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
         retention=_retention(env),
+        bdpm_url=_url(env, "BDPM_URL", "", HTTP_SCHEMES),
+        annuaire_url=_url(env, "ANNUAIRE_URL", "https://gateway.api.esante.gouv.fr/fhir/v2", HTTP_SCHEMES),
+        annuaire_api_key=_secret(env, "ANNUAIRE_API_KEY"),
+        odisse_url=_url(env, "ODISSE_URL", "https://odisse.santepubliquefrance.fr/api/explore/v2.1", HTTP_SCHEMES),
+        cache_ttl=PerSource(
+            bdpm=_seconds(env, "CACHE_TTL_BDPM", DAY, 60, 90 * DAY),
+            annuaire=_seconds(env, "CACHE_TTL_ANNUAIRE", DAY, 60, 90 * DAY),
+            odisse=_seconds(env, "CACHE_TTL_ODISSE", 7 * DAY, 60, 90 * DAY),
+        ),
+        cache_stale=PerSource(
+            bdpm=_seconds(env, "CACHE_STALE_BDPM", 7 * DAY, 0, 365 * DAY),
+            annuaire=_seconds(env, "CACHE_STALE_ANNUAIRE", 3 * DAY, 0, 365 * DAY),
+            odisse=_seconds(env, "CACHE_STALE_ODISSE", 30 * DAY, 0, 365 * DAY),
+        ),
+        cache_rate=PerSource(
+            bdpm=_float(env, "CACHE_RATE_BDPM", 10.0, 0.01, 1000),
+            annuaire=_float(env, "CACHE_RATE_ANNUAIRE", 15.0, 0.01, 16.9),  # ANS limit: 17/s per application
+            odisse=_float(env, "CACHE_RATE_ODISSE", 5.0, 0.01, 1000),
+        ),
+        cache_negative_ttl=_seconds(env, "CACHE_NEGATIVE_TTL", 900, 1, DAY),
+        cache_timeout=_seconds(env, "CACHE_TIMEOUT", 30, 1, 600),
+        cache_max_body_mb=_int(env, "CACHE_MAX_BODY_MB", 16, 1, 1024),
+        annuaire_page_cap=_int(env, "ANNUAIRE_PAGE_CAP", 10, 1, 200),
     )
 
 

@@ -11,6 +11,7 @@ import datetime as _dt
 
 from worker import housekeeping
 from worker.analysis import backlog as analysis_backlog
+from worker.cache import refresh as cache_refresh
 from worker.periodic import JobSpec
 from worker.retention import erase as retention_erase, prune as retention_prune, sweep as retention_sweep
 
@@ -24,5 +25,7 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
         JobSpec("prune", _dt.timedelta(days=1), retention_prune.run, lease=_dt.timedelta(hours=2),
                 time_budget=_dt.timedelta(minutes=30)),
         JobSpec("erasure_backlog", _dt.timedelta(minutes=10), retention_erase.run_backlog),
+        JobSpec("cache_refresh", _dt.timedelta(minutes=5), cache_refresh.run, lease=_dt.timedelta(minutes=10),
+                time_budget=_dt.timedelta(minutes=4)),
     )
 }

@@ -30,7 +30,7 @@ class BdpmUnavailable(Exception):
 
 
 def unavailable_lookup(name: str) -> list[dict[str, Any]]:
-    """The lookup used until the API cache is wired in: BDPM is simply unreachable."""
+    """A lookup for which BDPM is always unreachable (tests; the worker uses ``store.cache_lookup``)."""
     raise BdpmUnavailable("no BDPM lookup configured")
 
 

@@ -18,6 +18,7 @@ import peewee
 from models import Document
 from models.clock import utcnow
 from models.json_paths import json_text
+from worker import cache
 from worker.analysis import medications
 from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
@@ -27,9 +28,26 @@ from worker.periodic import safe_error
 log = logging.getLogger("mediflux.analysis")
 
 
+BDPM_LIMIT = 20
+
+
+def cache_lookup(term: str) -> list[dict[str, Any]]:
+    """BDPM medicaments whose denomination contains ``term``, read through the API cache.
+
+    No data (nothing cached and BDPM failing or not configured) → ``BdpmUnavailable``:
+    the medication goes ``pending`` and the ``analysis_backlog`` job retries it.
+    """
+    try:
+        result = cache.get("bdpm", "medicaments", {"denomination": {"contains_one_of": [term]}, "limit": BDPM_LIMIT})
+    except cache.CacheUnavailable as exc:
+        raise medications.BdpmUnavailable("bdpm") from exc
+    found = (result.data or {}).get("medicaments") or []
+    return [m for m in found if isinstance(m, dict)]
+
+
 def default_lookup() -> BdpmLookup:
-    """The BDPM lookup the worker uses (the API cache once wired; see docs/analysis.md)."""
-    return medications.unavailable_lookup
+    """The BDPM lookup the worker uses: the API cache (see docs/analysis.md and docs/cache.md)."""
+    return cache_lookup
 
 
 def _pages(doc: Document) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from worker import __version__
 from worker.cli.dashboard import dashboard
 from worker.cli.doctor import doctor
 from worker.cli.copydb import copy_db
+from worker.cli.cache import cache_group
 from worker.cli.migrate import migrate
 from worker.cli.reanalyze import reanalyze
 from worker.cli.retention import erase_user, export_user, prune, sweep
@@ -32,3 +33,4 @@ main.add_command(sweep)
 main.add_command(prune)
 main.add_command(erase_user)
 main.add_command(export_user)
+main.add_command(cache_group)

@@ -1,0 +1,125 @@
+"""Cache counters: counted in memory on the hot path, added to the database in batches.
+
+A hit must not write: it bumps an in-process counter and notes the entry as read.
+Every few seconds (on the next read, at the refresh job, at exit) the counts are added
+to ``api_cache_stats`` and to the entries' ``hits``/``last_read_at`` in one transaction.
+A killed process loses at most those few seconds of counts (statistics, not data).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import peewee
+
+from models import ApiCache, ApiCacheStats, db
+from models.clock import utcnow
+from worker.cache import entries
+from worker.cache.keys import SOURCES
+
+log = logging.getLogger("mediflux.cache")
+FIELDS = ("hits", "misses", "stale_served", "stale_if_error", "upstream_calls", "upstream_errors", "not_modified",
+          "rejected")
+FLUSH_INTERVAL = 5.0
+
+
+class Counters:
+    """Thread-safe in-memory counts, flushed to the database by :meth:`flush`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = defaultdict(int)
+        self._reads: dict[int, tuple[int, _dt.datetime]] = {}
+        self._last_flush = time.monotonic()
+
+    def add(self, source: str, field: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[(source, field)] += n
+
+    def read(self, source: str, field: str, entry_id: int, now: _dt.datetime) -> None:
+        """A served read (hit or stale) of ``entry_id``; flushes when the interval has passed."""
+        with self._lock:
+            self._counts[(source, field)] += 1
+            previous = self._reads.get(entry_id)
+            self._reads[entry_id] = ((previous[0] if previous else 0) + 1, now)
+            due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL
+            if due:
+                self._last_flush = time.monotonic()
+        if due:
+            self.flush()
+
+    def touch(self, entry_id: int, now: _dt.datetime) -> None:
+        """A read answered by a fetch: the entry counts as read (the refresh job keeps read entries fresh)."""
+        with self._lock:
+            previous = self._reads.get(entry_id)
+            self._reads[entry_id] = (previous[0] if previous else 0, now)
+
+    def clear(self) -> None:
+        """Drop pending counts (a process about to use another database; tests between databases)."""
+        with self._lock:
+            self._counts, self._reads = defaultdict(int), {}
+
+    def flush(self) -> None:
+        """Add the pending counts to the database; on failure they are kept for the next flush."""
+        with self._lock:
+            counts, self._counts = self._counts, defaultdict(int)
+            reads, self._reads = self._reads, {}
+            self._last_flush = time.monotonic()
+        if not counts and not reads:
+            return
+        try:
+            _write(counts, reads)  # peewee autoconnects; never close the caller's connection
+        except (peewee.PeeweeException, RuntimeError, AttributeError) as exc:  # unbound/closed db, locked file
+            log.warning("cache counters not flushed: %s", type(exc).__name__)
+            with self._lock:
+                for k, v in counts.items():
+                    self._counts[k] += v
+                for k, v in reads.items():
+                    self._reads.setdefault(k, v)
+
+
+def _write(counts: dict[tuple[str, str], int], reads: dict[int, tuple[int, _dt.datetime]]) -> None:
+    now = utcnow()
+    per_source: dict[str, dict[str, int]] = defaultdict(dict)
+    for (source, field), n in counts.items():
+        per_source[source][field] = n
+    with db.atomic():
+        for source, incs in sorted(per_source.items()):
+            update = {getattr(ApiCacheStats, f): getattr(ApiCacheStats, f) + peewee.EXCLUDED[f] for f in incs}
+            update[ApiCacheStats.updated_at] = now
+            (ApiCacheStats.insert(source=source, updated_at=now, **incs)
+             .on_conflict(conflict_target=[ApiCacheStats.source], update=update).execute())
+        if reads:
+            entries.add_reads(reads)
+
+
+COUNTERS = Counters()
+atexit.register(COUNTERS.flush)
+
+
+def summary(now: _dt.datetime | None = None) -> dict[str, dict[str, Any]]:
+    """Per source: entries fresh/stale/expired/negative/failing, the counters and the hit ratio."""
+    COUNTERS.flush()
+    now = now or utcnow()
+    out: dict[str, dict[str, Any]] = {}
+    for source in SOURCES:
+        base = ApiCache.select().where((ApiCache.source == source) & ApiCache.fetched_at.is_null(False))
+        fresh = base.where(ApiCache.fresh_until > now).count()
+        stale = base.where((ApiCache.fresh_until <= now) & (ApiCache.stale_until > now)).count()
+        expired = base.where(ApiCache.stale_until <= now).count()
+        negative = base.where(ApiCache.negative == True).count()  # noqa: E712 (peewee expression)
+        failing = ApiCache.select().where((ApiCache.source == source) & (ApiCache.error_count > 0)).count()
+        row = ApiCacheStats.get_or_none(ApiCacheStats.source == source)
+        counters = {f: int(getattr(row, f)) if row else 0 for f in FIELDS}
+        served = counters["hits"] + counters["stale_served"]
+        reads = served + counters["misses"]
+        out[source] = {"fresh": fresh, "stale": stale, "expired": expired, "negative": negative,
+                       "failing": failing, **counters,
+                       "hit_ratio": round(served / reads, 4) if reads else None}
+    return out
