@@ -11,7 +11,7 @@ from pathlib import Path
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import ApiCache, Document, JobRun, PeriodicJob, User, db
+from models import ApiCache, Document, JobRun, PeriodicJob, RetentionAudit, User, db
 from models.clock import utcnow
 from worker.config import Settings
 from worker.periodic import sync_jobs
@@ -80,13 +80,11 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
 
 
 def create_retention_audit(rows: int) -> None:
-    """The table issue 6 adds (contract: category, cutoff, counts, duration, started_at), with ``rows`` runs."""
-    db.obj.execute_sql("CREATE TABLE retention_audit (id INTEGER PRIMARY KEY, category VARCHAR(64), "
-                       "cutoff VARCHAR(40), counts TEXT, duration_ms INTEGER, started_at VARCHAR(40))")
+    """``rows`` audit rows of real prune runs (counts and cutoffs only)."""
     for i in range(rows):
-        db.obj.execute_sql("INSERT INTO retention_audit (id, category, cutoff, counts, duration_ms, started_at) "
-                           "VALUES (%d, 'documents', '2026-01-0%d', '{\"deleted\": %d}', %d, '2026-11-2%dT03:00')"
-                           % (i + 1, i + 1, 10 + i, 50 + i, i))
+        RetentionAudit.create(category="documents", cutoff=dt.datetime(2026, 1, i + 1, tzinfo=dt.timezone.utc),
+                              deleted_rows=10 + i, duration_ms=50 + i,
+                              started_at=dt.datetime(2026, 11, 20 + i, 3, tzinfo=dt.timezone.utc))
 
 
 def quarantine_dir(settings: Settings) -> Path:

@@ -2,8 +2,8 @@
 
 Queue figures come from huey (pending/scheduled) and ``huey.contrib.stats``
 (events and in-flight tasks, written by the consumer into the data database);
-the rest from the ledger tables. Tables another part may not have created yet
-(huey stats, ``retention_audit``) are read defensively: missing means "none yet".
+the rest from the ledger tables. huey's stats tables are read defensively: a
+consumer that never ran has written none.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import peewee
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import ApiCache, Document, JobRun, db
+from models import ApiCache, Document, JobRun, RetentionAudit, db
 from models.clock import utcnow
 from models.json_paths import json_text
 from worker import heartbeat, leases
@@ -147,20 +147,16 @@ def jobs(runs_per_job: int = 24) -> list[dict[str, Any]]:
     return out
 
 
-_AUDIT_HIDDEN = {"user_id", "user", "details"}  # defensive: the contract says none, show none if present
+AUDIT_COLUMNS = ("started_at", "category", "cutoff", "deleted_rows", "deleted_files", "freed_bytes", "held_rows",
+                 "complete", "duration_ms")
 
 
 def retention_audit(limit: int = 100) -> dict[str, Any]:
-    """The retention audit log, newest first; ``available`` False until retention created its table."""
-    if not _table_exists("retention_audit"):
-        return {"available": False, "columns": [], "rows": []}
-    cursor = db.obj.execute_sql("SELECT * FROM retention_audit WHERE 1 = 0")
-    columns = [c[0] for c in cursor.description]
-    order = "started_at" if "started_at" in columns else columns[0]
-    shown = [c for c in columns if c not in _AUDIT_HIDDEN]
-    sql = f"SELECT {', '.join(shown)} FROM retention_audit ORDER BY {order} DESC LIMIT {int(limit)}"
-    rows = [[_cell(v) for v in row] for row in db.obj.execute_sql(sql).fetchall()]
-    return {"available": True, "columns": shown, "rows": rows}
+    """The retention audit log (counts and cutoffs only), newest first."""
+    query = (RetentionAudit.select().order_by(RetentionAudit.started_at.desc(), RetentionAudit.id.desc())
+             .limit(limit))
+    rows = [[_cell(getattr(row, column)) for column in AUDIT_COLUMNS] for row in query]
+    return {"available": True, "columns": list(AUDIT_COLUMNS), "rows": rows}
 
 
 def _cell(value: Any) -> str:
