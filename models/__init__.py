@@ -8,15 +8,17 @@ Knows nothing of huey, tasks or the CLI. Bind with
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
 from models.cache import ApiCache
 from models.documents import Document
+from models.ingest import IngestDuplicate
 from models.jobs import JobRun, PeriodicJob
 from models.json_paths import json_text
 from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.users import QuerySession, User
 
-ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease)
+ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease,
+               IngestDuplicate)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "Lease", "PathwayDecision",
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "IngestDuplicate", "JobRun", "Json", "Lease", "PathwayDecision",
     "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
 ]

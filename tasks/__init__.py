@@ -7,5 +7,6 @@ task functions (see README). Importing this package bootstraps the process.
 from tasks.app import huey, runtime
 from tasks import periodic  # noqa: F401  (registers the periodic tasks)
 from tasks import analysis  # noqa: F401
+from tasks import ingest  # noqa: F401
 
 __all__ = ["huey", "runtime"]

@@ -44,6 +44,12 @@ class Settings:
     watch_polling: bool
     log_format: str
     log_level: str
+    watch_quiet_seconds: float = 0.05
+    watch_rescan_seconds: float = 60.0
+    watch_ignore: tuple[str, ...] = ()
+    watch_inline: bool = True
+    ingest_batch: int = 200
+    ingest_grace_seconds: float = 5.0
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -107,6 +113,27 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number, got {raw!r}") from None
+    if not lo <= value <= hi:  # also refuses nan
+        raise ConfigError(PREFIX + name, f"must be between {lo:g} and {hi:g}, got {raw.strip()}")
+    return value
+
+
+def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(PREFIX + name) or ""
+    items = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if any("/" in p.rstrip("/") or p in (".", "..") for p in items):
+        raise ConfigError(PREFIX + name, "comma-separated name patterns (a folder pattern may end with '/')")
+    return items
+
+
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(PREFIX + name)
     if raw is None or raw.strip() == "":
@@ -139,6 +166,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_polling=_bool(env, "WATCH_POLLING", False),
         log_format=_choice(env, "LOG_FORMAT", "human", ("human", "json")),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        watch_quiet_seconds=_float(env, "WATCH_QUIET_SECONDS", 0.05, 0.0, 60.0),
+        watch_rescan_seconds=_float(env, "WATCH_RESCAN_SECONDS", 60.0, 1.0, 86400.0),
+        watch_ignore=_patterns(env, "WATCH_IGNORE"),
+        watch_inline=_bool(env, "WATCH_INLINE", True),
+        ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
+        ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
     )
 
 

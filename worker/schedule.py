@@ -11,6 +11,7 @@ import datetime as _dt
 
 from worker import housekeeping
 from worker.analysis import backlog as analysis_backlog
+from worker.ingest import rescan as inbox_rescan
 from worker.periodic import JobSpec
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
@@ -18,5 +19,7 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec("housekeeping", _dt.timedelta(minutes=15), housekeeping.run),
         JobSpec("analysis_backlog", _dt.timedelta(minutes=10), analysis_backlog.run),
+        JobSpec("inbox_rescan", _dt.timedelta(minutes=1), inbox_rescan.run, lease=_dt.timedelta(minutes=10),
+                time_budget=_dt.timedelta(minutes=4), retry_after=_dt.timedelta(minutes=1)),
     )
 }
