@@ -48,6 +48,7 @@ class Settings:
     watch_rescan_seconds: float = 60.0
     watch_ignore: tuple[str, ...] = ()
     watch_inline: bool = True
+    watch_lease_seconds: float = 30.0
     ingest_batch: int = 200
     ingest_grace_seconds: float = 5.0
 
@@ -170,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         watch_rescan_seconds=_float(env, "WATCH_RESCAN_SECONDS", 60.0, 1.0, 86400.0),
         watch_ignore=_patterns(env, "WATCH_IGNORE"),
         watch_inline=_bool(env, "WATCH_INLINE", True),
+        watch_lease_seconds=_float(env, "WATCH_LEASE_SECONDS", 30.0, 3.0, 3600.0),
         ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
     )

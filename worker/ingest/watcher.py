@@ -33,7 +33,6 @@ from worker.ingest.store import IngestReport, ingest_batch
 
 log = logging.getLogger("mediflux.watcher")
 IGNORED_EVENTS = {"opened", "closed_no_write", "attrib"}  # metadata only: never a new version
-LEASE_TTL = _dt.timedelta(seconds=30)
 RENEW_EVERY = 10.0
 POLL_INTERVAL = 0.5
 
@@ -58,13 +57,13 @@ class InboxWatcher:
     """Watch ``settings.inbox`` until :meth:`stop`. ``enqueue(paths)`` sends a batch to the consumer."""
 
     def __init__(self, settings: Settings, enqueue: Callable[[list[str]], object],
-                 lease_ttl: _dt.timedelta = LEASE_TTL) -> None:
+                 lease_ttl: _dt.timedelta | None = None) -> None:
         self.settings = settings
         self.enqueue = enqueue
         self.inline = settings.watch_inline
         self.rules = IgnoreRules(settings.watch_ignore)
         self.gate = StabilityGate(settings.watch_quiet_seconds, inflight_ttl=3 * settings.watch_rescan_seconds)
-        self.lease_ttl = lease_ttl
+        self.lease_ttl = lease_ttl or _dt.timedelta(seconds=settings.watch_lease_seconds)
         self.holder = leases.new_holder_id()
         self.observer = None
         self.report = IngestReport()
