@@ -37,6 +37,7 @@ from worker.ingest.quarantine import quarantine
 from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.ingest")
+_INSERT_CHUNK = 500
 EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
 
 
@@ -144,37 +145,46 @@ def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
 
 
 def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
-    """One transaction: users, new documents, duplicate traces. Returns (new ids, new items, duplicates)."""
-    new_ids, new_items, duplicates = [], [], 0
+    """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
+
+    Returns (new ids, the items stored as new, duplicates recorded).
+    """
     with db.atomic():
         user_ids = sorted({i.user_id for i in items if i.user_id})
-        for uid in user_ids:
-            User.insert(user_id=uid).on_conflict_ignore().execute()
-        users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))} \
-            if user_ids else {}
-        shas = sorted({i.sha256 for i in items})
-        existing = {d.sha256: d for d in Document.select(Document.id, Document.sha256, Document.meta)
-                    .where(Document.sha256.in_(shas))}
+        users: dict[str, int] = {}
+        if user_ids:
+            User.insert_many([{"user_id": u} for u in user_ids]).on_conflict_ignore().execute()
+            users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))}
+        existing = {d.sha256: (d.id, d.meta or {}) for d in Document.select(Document.id, Document.sha256,
+                                                                             Document.meta)
+                    .where(Document.sha256.in_(sorted({i.sha256 for i in items})))}
+        rows, new_items, dup_ids, dup_shas = [], [], [], []
         for item in items:
-            found = existing.get(item.sha256)
-            if found is not None:
-                if not _same_file(found.meta or {}, item.landed):
-                    IngestDuplicate.create(document=found.id)
-                    duplicates += 1
+            if item.sha256 in existing:
+                found_id, meta = existing[item.sha256]
+                if found_id is None:
+                    dup_shas.append(item.sha256)  # the same content twice in this batch
+                elif not _same_file(meta, item.landed):
+                    dup_ids.append(found_id)
                 continue
+            existing[item.sha256] = (None, {})
             doc = item.doc
-            new_id = Document.insert(
-                user=users.get(item.user_id) if item.user_id else None,
-                original_filename=doc.source_filename or os.path.basename(item.landed.rel),
-                sha256=item.sha256, format=doc.format, pages=[p.as_dict() for p in doc.pages], text=doc.text,
-                meta=_meta(item, settings),
-            ).on_conflict_ignore().execute()
-            if new_id is None:  # PostgreSQL: another process stored the same content meanwhile
-                continue
-            existing[item.sha256] = Document(id=new_id, sha256=item.sha256, meta=_meta(item, settings))
-            new_ids.append(new_id)
+            rows.append({"user": users.get(item.user_id) if item.user_id else None,
+                         "original_filename": doc.source_filename or os.path.basename(item.landed.rel),
+                         "sha256": item.sha256, "format": doc.format, "pages": [p.as_dict() for p in doc.pages],
+                         "text": doc.text, "meta": _meta(item, settings)})
             new_items.append(item)
-    return new_ids, new_items, duplicates
+        ids: dict[str, int] = {}
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start:start + _INSERT_CHUNK]
+            # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile.
+            Document.insert_many(chunk).on_conflict_ignore().execute()
+            ids.update((d.sha256, d.id) for d in Document.select(Document.id, Document.sha256)
+                       .where(Document.sha256.in_([r["sha256"] for r in chunk])))
+        dup_ids += [ids[sha] for sha in dup_shas if sha in ids]
+        if dup_ids:
+            IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
+    return [ids[i.sha256] for i in new_items if i.sha256 in ids], new_items, len(dup_ids)
 
 
 def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
