@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,23 @@ def test_variants_are_distinct_and_still_valid():
         a, b = variant(path, 1), variant(path, 2)
         assert a != b
         assert parse_document(a, path.name).format == FORMATS[suffix]
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "schemas" / "mediflux.ocr-1.schema.json"
+
+
+def test_published_json_schema_agrees_with_the_parser():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_FILE.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in [p for p in corpus_files() if p.name.endswith(".json")]:
+        validator.validate(json.loads(path.read_bytes()))
+        parse_document(path.read_bytes(), path.name)
+    for example in schema["examples"]:
+        validator.validate(example)
+        parse_document(json.dumps(example).encode(), "e.json")
+    validator.validate(json.loads(_canonical()))
+    for changes in ({"schema": "mediflux.ocr/2"}, {"pages": []}, {"pages": [{"number": 1}]},
+                    {"pages": [{"number": 0, "text": "x"}]}, {"pages": [{"number": 1, "text": "x", "confidence": 1.5}]},
+                    {"user_id": "../etc"}, {"engine": ["tesseract"]}):
+        assert not validator.is_valid(json.loads(_canonical(**changes))), changes
