@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "analysis"
 SUFFIXES = (".json", ".hocr", ".tsv", ".alto.xml", ".txt")
@@ -44,3 +45,21 @@ def write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.rename(path)
+
+
+def sqlite_inbox_settings(tmp_path: Path, **env: str) -> Iterator:
+    """Settings for a private home on SQLite (migrated, bound); bad files quarantined at once (no grace).
+
+    For tests whose subject does not depend on the database backend (files, watcher)."""
+    from models import migrator
+    from models.database import open_database
+    from worker.config import load_settings
+    from worker.runtime import prepare_home
+
+    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
+                             | {f"MEDIFLUX_{k.upper()}": v for k, v in env.items()})
+    prepare_home(settings)
+    db = open_database(settings.database_url)
+    migrator.upgrade(db)
+    yield settings
+    db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sqlite3
 import subprocess
@@ -15,25 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from models import Document, migrator
-from models.database import open_database
+from models import Document
 from tests.conftest import ROOT
-from tests.ingest_fixtures import one_per_format, variant
-from worker.config import load_settings
+from tests.ingest_fixtures import one_per_format, sqlite_inbox_settings, variant
 from worker.ingest import ingest_batch
 from worker.ingest.quarantine import entries
-from worker.runtime import prepare_home
 
 
 @pytest.fixture
 def s(tmp_path):
-    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0",
-                              "MEDIFLUX_MAX_FILE_MB": "1"})
-    prepare_home(settings)
-    db = open_database(settings.database_url)
-    migrator.upgrade(db)
-    yield settings
-    db.close()
+    yield from sqlite_inbox_settings(tmp_path, max_file_mb="1")
 
 
 def land(s, rel, data: bytes) -> str:

@@ -13,26 +13,17 @@ import time
 
 import pytest
 
-from models import Document, Lease, migrator
-from models.database import open_database
+from models import Document, Lease
 from tests.conftest import wait_for
-from tests.ingest_fixtures import one_per_format, variant, write_atomically
+from tests.ingest_fixtures import one_per_format, sqlite_inbox_settings, variant, write_atomically
 from worker import leases
-from worker.config import load_settings
 from worker.ingest import ingest_paths
 from worker.ingest.watcher import InboxWatcher, lease_name
-from worker.runtime import prepare_home
 
 
 @pytest.fixture
 def s(tmp_path):
-    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0",
-                              "MEDIFLUX_WATCH_QUIET_SECONDS": "0.05"})
-    prepare_home(settings)
-    db = open_database(settings.database_url)
-    migrator.upgrade(db)
-    yield settings
-    db.close()
+    yield from sqlite_inbox_settings(tmp_path, watch_quiet_seconds="0.05")
 
 
 @pytest.fixture
