@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -127,3 +128,20 @@ def test_batches_of_many_files(ingest_settings):
     paths = [_land(s, f"b/{i}{sources[i % 5].name}", variant(sources[i % 5], i)) for i in range(60)]
     report = ingest_paths(paths, s, batch_size=25)
     assert len(report.stored) == 60 and Document.select().count() == 60
+
+
+def test_inbox_rescan_job_ingests_settled_files_and_leaves_fresh_ones(ingest_settings):
+    from models import JobRun
+    from worker.periodic import run_job, sync_jobs
+    from worker.schedule import PERIODIC_JOBS
+
+    s = ingest_settings
+    old = [_land(s, f"u-3/old{i}.txt", variant(one_per_format()[".txt"], i)) for i in range(3)]
+    for p in old:
+        os.utime(p, (time.time() - 120, time.time() - 120))
+    fresh = _land(s, "fresh.txt", variant(one_per_format()[".txt"], 50))  # the watcher's job, not the rescan's
+    sync_jobs(PERIODIC_JOBS)
+    outcome = run_job(PERIODIC_JOBS["inbox_rescan"], resources={"settings": s})
+    assert outcome.ok and outcome.summary["found"] == 3 and outcome.summary["stored"] == 3
+    assert os.path.exists(fresh) and not any(os.path.exists(p) for p in old)
+    assert JobRun.get(JobRun.job == "inbox_rescan").summary["stored"] == 3

@@ -34,9 +34,11 @@ def settled_files(settings: Settings, rules: IgnoreRules, min_age: float) -> lis
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Ingest settled inbox files in batches until done or out of time (the next run resumes)."""
-    from worker.runtime import bootstrap
+    settings = ctx.resources.get("settings")
+    if settings is None:
+        from worker.runtime import bootstrap  # here, not at import: worker.runtime imports the job list
 
-    settings = bootstrap().settings
+        settings = bootstrap().settings
     report = IngestReport()
     paths = settled_files(settings, IgnoreRules(settings.watch_ignore), MIN_AGE_SECONDS)
     for start in range(0, len(paths), settings.ingest_batch):
