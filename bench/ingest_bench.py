@@ -10,7 +10,7 @@
     app drops), the same with one task per file (MEDIFLUX_INGEST_BATCH=1), and the five formats mixed;
 (c) live latency, file closed (renamed into place) → row committed, at ``--rate`` files/s and for single
     files after ``--idle`` seconds of quiet;
-(d) consumer RSS after 1,000 documents and after ``--rss-docs`` documents.
+(d) consumer RSS after 1,000 documents, then every 10,000 up to ``--rss-docs`` documents.
 Everything runs on embedded SQLite (the zero-configuration deployment) in a temporary folder.
 """
 
@@ -143,15 +143,17 @@ def wait_count(stack: Stack, target: int, timeout: float, on_count=None) -> None
 
 
 def bench_backlog_and_rss(stack: Stack, n: int, rss_docs: int, only: str | None = None
-                          ) -> tuple[float, float, float]:
+                          ) -> tuple[float, list[tuple[int, float]]]:
+    """Docs/s for a backlog of ``n`` files; then more backlog up to ``rss_docs`` documents, sampling the
+    consumer's RSS at 1,000 documents and after every further 10,000."""
     land_backlog(stack.settings.inbox, 0, n, only)
-    rss_1k: list[float] = []
+    samples: list[tuple[int, float]] = []
     t0 = time.monotonic()
     stack.start()
 
     def sample(count: int) -> None:
-        if not rss_1k and count >= 1000:
-            rss_1k.append(stack.rss_mb())
+        if not samples and count >= 1000:
+            samples.append((count, stack.rss_mb()))
 
     wait_count(stack, n, 1800, sample)
     while any(stack.settings.inbox.rglob("doc-*")):
@@ -164,8 +166,9 @@ def bench_backlog_and_rss(stack: Stack, n: int, rss_docs: int, only: str | None 
         land_backlog(stack.settings.inbox, total, step, only)
         total += step
         wait_count(stack, total, 1800)
-    time.sleep(2)
-    return rate, (rss_1k[0] if rss_1k else float("nan")), stack.rss_mb()
+        time.sleep(2)
+        samples.append((total, stack.rss_mb()))
+    return rate, samples
 
 
 def steady_rate() -> float:
@@ -226,7 +229,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             stack = Stack(Path(tmp) / "home", **env)
             try:
-                docs, _, _ = bench_backlog_and_rss(stack, n, 0, only)
+                docs, _ = bench_backlog_and_rss(stack, n, 0, only)
             finally:
                 stack.stop()
         print(f"(b) backlog of {n:,} files, {label}: {docs:,.0f} docs/s from process start; steady "
@@ -234,11 +237,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp) / "home")
         try:
-            docs, rss_1k, rss_end = bench_backlog_and_rss(stack, args.backlog, args.rss_docs)
+            docs, rss = bench_backlog_and_rss(stack, args.backlog, args.rss_docs)
             print(f"(b) backlog of {args.backlog:,} files, five formats mixed: {docs:,.0f} docs/s from process "
                   f"start; steady {stack.steady:,.0f} docs/s = {stack.steady / noop:.2f} x (a)", flush=True)
-            print(f"(d) consumer RSS: {rss_1k:.1f} MB after 1,000 docs, {rss_end:.1f} MB after "
-                  f"{max(args.rss_docs, args.backlog):,} (growth {rss_end - rss_1k:+.1f} MB)", flush=True)
+            print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
+                  + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
             live = bench_live(stack, args.live, args.rate, "burst")
             print(f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
                   f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms", flush=True)
