@@ -111,8 +111,16 @@ def _prepare(path: str, settings: Settings, report: IngestReport) -> _Ready | No
             return None
         data = landed.data if landed else b""
         user = landed.user_id if landed else None
-        if quarantine(path, settings.home, reason, str(exc), format_guess=guess_format(data, path) if data else None,
-                      size=len(data) if landed else None, user_id=user):
+        try:
+            moved = quarantine(path, settings.home, reason, str(exc),
+                               format_guess=guess_format(data, path) if data else None,
+                               size=len(data) if landed else None, user_id=user)
+        except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
+            report.retry.append(path)
+            report.count("quarantine_failed")
+            log.warning("could not quarantine %s: %s", ref(path), type(err).__name__)
+            return None
+        if moved:
             report.quarantined += 1
         else:
             report.skipped += 1
