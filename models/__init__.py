@@ -16,9 +16,9 @@ from models.pathways import CarePathway, PathwayDecision
 from models.users import QuerySession, User
 
 ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease,
-               IngestDuplicate)
+              IngestDuplicate)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "IngestDuplicate", "JobRun", "Json", "Lease", "PathwayDecision",
-    "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "IngestDuplicate", "JobRun", "Json", "Lease",
+    "PathwayDecision", "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
 ]

@@ -61,5 +61,7 @@ def sqlite_inbox_settings(tmp_path: Path, **env: str) -> Iterator:
     prepare_home(settings)
     db = open_database(settings.database_url)
     migrator.upgrade(db)
-    yield settings
-    db.close()
+    try:
+        yield settings
+    finally:
+        db.close()

@@ -213,3 +213,32 @@ def test_only_one_watcher_per_inbox_and_takeover(s):
     assert Lease.get(Lease.name == lease_name(s)).holder == second.holder
     second.stop()
     t.join(10)
+
+
+def test_periodic_rescan_finds_what_events_missed(s, monkeypatch):
+    """As if inotify overflowed (watchdog only logs it): no event at all, the rescan still finds the file."""
+    queued = Recorder(s)
+    watcher = InboxWatcher(dataclasses.replace(s, watch_rescan_seconds=1.0), queued)
+    monkeypatch.setattr(watcher, "on_event", lambda event: None)
+    with running(watcher):
+        path = s.inbox / "missed.txt"
+        path.write_bytes(variant(TXT, 1))
+        os.utime(path, (time.time() - 30, time.time() - 30))
+        wait_for(lambda: rows() == 1, timeout=10, message="the periodic rescan")
+    assert queued.paths == [str(path)]
+
+
+def test_extra_ignore_patterns(tmp_path):
+    gen = sqlite_inbox_settings(tmp_path, watch_ignore="*.bak,scratch/")
+    s = next(gen)
+    try:
+        with running(InboxWatcher(s, Recorder())):
+            (s.inbox / "a.bak").write_bytes(variant(TXT, 1))
+            (s.inbox / "scratch").mkdir()
+            (s.inbox / "scratch" / "b.txt").write_bytes(variant(TXT, 2))
+            (s.inbox / "c.txt").write_bytes(variant(TXT, 3))
+            wait_for(lambda: rows() == 1, timeout=10, message="the one file not ignored")
+            time.sleep(0.5)
+            assert rows() == 1 and (s.inbox / "a.bak").exists()
+    finally:
+        gen.close()
