@@ -19,6 +19,7 @@ ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecisi
               IngestDuplicate)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "IngestDuplicate", "JobRun", "Json", "Lease",
-    "PathwayDecision", "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+    "ALL_MODELS", "ApiCache", "BaseModel", "CarePathway", "Document", "JobRun", "Json", "Lease", "PathwayDecision",
+    "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+    "IngestDuplicate",
 ]
