@@ -249,3 +249,18 @@ def test_unreadable_file_is_quarantined(s):
     assert "'quarantined': 1" in out.stdout
     (entry,) = entries(s.home)
     assert entry.sidecar["reason"] == "unreadable"
+
+
+def test_crash_between_sidecar_and_move_leaves_no_file_without_reason(s):
+    """The sidecar is written first; if the process dies before the rename, the file is still in the inbox
+    and the next pass quarantines it over the orphan sidecar."""
+    path = land(s, "bad.json", b"{oops")
+    q = s.home / "quarantine"
+    q.mkdir()
+    (q / "bad.json.error.json").write_text('{"reason": "invalid_json"}')  # the orphan a crash leaves
+    report = ingest_batch([path], s)
+    assert report.quarantined == 1 and sorted(os.listdir(q)) == ["bad.json", "bad.json.error.json"]
+    assert entries(s.home)[0].sidecar["size"] == 5
+    land(s, "x.error.json", b"{no")  # a landed name that looks like a sidecar is still listed
+    ingest_batch([str(s.inbox / "x.error.json")], s)
+    assert sorted(e.name for e in entries(s.home)) == ["bad.json", "x.error.json.q"]

@@ -37,46 +37,66 @@ def folder(home: Path) -> Path:
 
 
 def _name_for(directory: Path, name: str) -> str:
-    """A free name in ``directory`` that leaves room for the sidecar suffix (names can be 255 bytes long)."""
+    """A free name in ``directory`` that leaves room for the sidecar suffix (names can be 255 bytes long).
+
+    Only a quarantined *file* takes a name: a sidecar left without its file (a crash between the two steps of
+    :func:`quarantine`) is overwritten when the same file comes back.
+    """
     raw = os.fsencode(name)
+    if raw.endswith(SIDECAR.encode()):
+        raw += b".q"  # would be mistaken for a sidecar
     room = NAME_MAX - len(SIDECAR) - 12
     if len(raw) > room:
         digest = hashlib.sha256(raw).hexdigest()[:10]
         raw = raw[:room - 11].decode("utf-8", "ignore").encode() + b"-" + digest.encode()
     candidate = os.fsdecode(raw)
     n = 1
-    while os.path.lexists(directory / candidate) or os.path.lexists(directory / (candidate + SIDECAR)):
+    while os.path.lexists(directory / candidate):
         n += 1
         candidate = os.fsdecode(raw) + f".{n}"
     return candidate
 
 
+def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        json.dump(sidecar, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
+
+
 def quarantine(path: str, home: Path, reason: str, message: str, *, format_guess: str | None = None,
                size: int | None = None, user_id: str | None = None) -> Quarantined | None:
-    """Move ``path`` into quarantine with its sidecar; None when it could not be moved (logged, left in place)."""
+    """Move ``path`` into quarantine with its sidecar; None when it could not be moved (logged, left in place).
+
+    The sidecar is written first, then the file renamed next to it: a crash in between leaves the file in the
+    inbox (quarantined again on the next pass, over the orphan sidecar), never a quarantined file without reason.
+    """
     target_dir = folder(home)
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = _name_for(target_dir, os.path.basename(path))
     try:
         st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    sidecar = {"reason": reason, "message": message, "format_guess": format_guess,
+               "size": size if size is not None else st.st_size, "quarantined_at": utcnow().isoformat(),
+               "user_id": user_id, "original_name": printable(os.path.basename(path))}
+    sidecar_path = target_dir / (name + SIDECAR)
+    _write_sidecar(sidecar_path, sidecar)
+    try:
         os.rename(path, target_dir / name)  # never opens the file: safe for FIFOs, devices, links
     except FileNotFoundError:
+        sidecar_path.unlink(missing_ok=True)
         return None
     except OSError as exc:
         if exc.errno == errno.EXDEV and stat.S_ISREG(st.st_mode):
             shutil.copy2(path, target_dir / name, follow_symlinks=False)
             os.unlink(path)
         else:
+            sidecar_path.unlink(missing_ok=True)
             log.warning("cannot quarantine %s (%s): %s; left in place", ref(path), reason,
                         errno.errorcode.get(exc.errno or 0, "error"))
             return None
-    sidecar = {"reason": reason, "message": message, "format_guess": format_guess,
-               "size": size if size is not None else st.st_size, "quarantined_at": utcnow().isoformat(),
-               "user_id": user_id, "original_name": printable(os.path.basename(path))}
-    tmp = target_dir / f".{name}{SIDECAR}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
-        json.dump(sidecar, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, target_dir / (name + SIDECAR))
     log.warning("quarantined %s: %s", ref(path), reason)
     return Quarantined(name, sidecar)
 
