@@ -2,9 +2,8 @@
 
     python bench/analysis_eval.py [--corpus tests/corpus/analysis] [--json] [--errors]
 
-The corpus (bench/make_analysis_corpus.py) holds real Tesseract output in the five ingestion formats. The
-minimal hOCR/TSV/ALTO/text readers below only turn those files into ``[{number, text}]`` pages for the
-evaluation; they stand in for the ingestion parsers of worker/ingest until those are merged.
+The corpus (bench/make_analysis_corpus.py) holds real Tesseract output in the five ingestion formats; files are
+read by the ingestion parsers (worker.ingest), so the evaluation sees the pages exactly as they are stored.
 """
 
 from __future__ import annotations
@@ -18,80 +17,21 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from defusedxml import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from worker.analysis import analyze_text  # noqa: E402
+from worker.ingest.parse import parse_document  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "analysis"
 GOALS = {"type_accuracy": 0.95, "rpps": 0.90, "dates": 0.90, "amounts": 0.90, "amc_number": 0.90,
          "medication_names": 0.90}
 
 
-# ---- minimal readers (evaluation only) -------------------------------------------------------------
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def read_hocr(raw: str) -> list[dict[str, Any]]:
-    root = ElementTree.fromstring(raw.encode())
-    pages = []
-    for el in root.iter():
-        if el.get("class") == "ocr_page":
-            blocks = []
-            for par in (e for e in el.iter() if e.get("class") == "ocr_par"):
-                lines = [" ".join((w.text or "").strip() for w in ln.iter() if w.get("class") == "ocrx_word")
-                         for ln in par.iter() if (ln.get("class") or "").startswith("ocr_") and
-                         ln.get("class") in ("ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat")]
-                blocks.append("\n".join(x for x in lines if x.strip()))
-            pages.append({"number": len(pages) + 1, "text": "\n\n".join(b for b in blocks if b)})
-    return pages
-
-
-def read_tsv(raw: str) -> list[dict[str, Any]]:
-    lines: dict[tuple, list[str]] = defaultdict(list)
-    for row in raw.splitlines()[1:]:
-        c = row.split("\t")
-        if len(c) == 12 and c[0] == "5" and c[11].strip():
-            lines[(int(c[1]), int(c[2]), int(c[3]), int(c[4]))].append(c[11])
-    pages: dict[int, list[str]] = defaultdict(list)
-    last: dict[int, tuple] = {}
-    for key in sorted(lines):
-        page = key[0]
-        if page in last and last[page][:3] != key[:3]:
-            pages[page].append("")
-        pages[page].append(" ".join(lines[key]))
-        last[page] = key
-    return [{"number": n, "text": "\n".join(pages[n])} for n in sorted(pages)]
-
-
-def read_alto(raw: str) -> list[dict[str, Any]]:
-    root = ElementTree.fromstring(raw.encode())
-    pages = []
-    for page in (e for e in root.iter() if _local(e.tag) == "Page"):
-        blocks = []
-        for block in (e for e in page.iter() if _local(e.tag) == "TextBlock"):
-            lines = [" ".join(s.get("CONTENT", "") for s in ln if _local(s.tag) == "String")
-                     for ln in block if _local(ln.tag) == "TextLine"]
-            blocks.append("\n".join(x for x in lines if x.strip()))
-        pages.append({"number": len(pages) + 1, "text": "\n\n".join(b for b in blocks if b)})
-    return pages
-
-
+# ---- reading: the ingestion parsers (worker.ingest), NIRs masked as when stored ------------------------
 def read_document(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    raw = path.read_text(encoding="utf-8")
-    name = path.name
-    if name.endswith(".json"):
-        doc = json.loads(raw)
-        return doc["pages"], doc.get("document_type_hint")
-    if name.endswith(".hocr"):
-        return read_hocr(raw), None
-    if name.endswith(".tsv"):
-        return read_tsv(raw), None
-    if name.endswith(".alto.xml"):
-        return read_alto(raw), None
-    return [{"number": i + 1, "text": t} for i, t in enumerate(raw.split("\f")) if t.strip() or i == 0], None
+    doc = parse_document(path.read_bytes(), path.name)
+    return [p.as_dict() for p in doc.pages], doc.document_type_hint
 
 
 # ---- scoring ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Knows nothing of huey, tasks or the CLI. Bind with
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
 from models.cache import ApiCache, ApiCacheStats, ApiRateLimit
 from models.documents import Document
+from models.ingest import IngestDuplicate
 from models.jobs import JobRun, PeriodicJob
 from models.json_paths import json_text
 from models.leases import Lease
@@ -16,10 +17,10 @@ from models.retention import ErasureRequest, RetentionAudit, SessionSummary
 from models.users import QuerySession, User
 
 ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease,
-              RetentionAudit, ErasureRequest, SessionSummary, ApiCacheStats, ApiRateLimit)
+              RetentionAudit, ErasureRequest, SessionSummary, ApiCacheStats, ApiRateLimit, IngestDuplicate)
 
 __all__ = [
     "ALL_MODELS", "ApiCache", "ApiCacheStats", "ApiRateLimit", "BaseModel", "CarePathway", "Document",
-    "ErasureRequest", "JobRun", "Json", "Lease", "PathwayDecision", "RetentionAudit", "SessionSummary",
-    "PeriodicJob", "QuerySession", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+    "ErasureRequest", "IngestDuplicate", "JobRun", "Json", "Lease", "PathwayDecision", "PeriodicJob",
+    "QuerySession", "RetentionAudit", "SessionSummary", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
 ]

@@ -10,5 +10,6 @@ from tasks import analysis  # noqa: F401
 from tasks import ops  # noqa: F401  (consumer heartbeat, metrics endpoint)
 from tasks import retention  # noqa: F401
 from tasks import cache  # noqa: F401
+from tasks import ingest  # noqa: F401
 
 __all__ = ["huey", "runtime"]

@@ -80,6 +80,13 @@ class Settings:
     db_pool_timeout: float = 10.0
     db_pool_recycle: int = 300
     api_max_json_kb: int = 64
+    watch_quiet_seconds: float = 0.05
+    watch_rescan_seconds: float = 60.0
+    watch_ignore: tuple[str, ...] = ()
+    watch_inline: bool = True
+    watch_lease_seconds: float = 30.0
+    ingest_batch: int = 200
+    ingest_grace_seconds: float = 5.0
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -183,6 +190,14 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(PREFIX + name) or ""
+    items = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if any("/" in p.rstrip("/") or p in (".", "..") for p in items):
+        raise ConfigError(PREFIX + name, "comma-separated name patterns (a folder pattern may end with '/')")
+    return items
+
+
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(PREFIX + name)
     if raw is None or raw.strip() == "":
@@ -259,6 +274,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cache_timeout=_seconds(env, "CACHE_TIMEOUT", 30, 1, 600),
         cache_max_body_mb=_int(env, "CACHE_MAX_BODY_MB", 16, 1, 1024),
         annuaire_page_cap=_int(env, "ANNUAIRE_PAGE_CAP", 10, 1, 200),
+        watch_quiet_seconds=_float(env, "WATCH_QUIET_SECONDS", 0.05, 0.0, 60.0),
+        watch_rescan_seconds=_float(env, "WATCH_RESCAN_SECONDS", 60.0, 1.0, 86400.0),
+        watch_ignore=_patterns(env, "WATCH_IGNORE"),
+        watch_inline=_bool(env, "WATCH_INLINE", True),
+        watch_lease_seconds=_float(env, "WATCH_LEASE_SECONDS", 30.0, 3.0, 3600.0),
+        ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
+        ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
     )
 
 

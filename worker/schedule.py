@@ -12,6 +12,7 @@ import datetime as _dt
 from worker import housekeeping
 from worker.analysis import backlog as analysis_backlog
 from worker.cache import refresh as cache_refresh
+from worker.ingest import rescan as inbox_rescan
 from worker.periodic import JobSpec
 from worker.retention import erase as retention_erase, prune as retention_prune, sweep as retention_sweep
 
@@ -27,5 +28,7 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
         JobSpec("erasure_backlog", _dt.timedelta(minutes=10), retention_erase.run_backlog),
         JobSpec("cache_refresh", _dt.timedelta(minutes=5), cache_refresh.run, lease=_dt.timedelta(minutes=10),
                 time_budget=_dt.timedelta(minutes=4)),
+        JobSpec("inbox_rescan", _dt.timedelta(minutes=1), inbox_rescan.run, lease=_dt.timedelta(minutes=10),
+                time_budget=_dt.timedelta(minutes=4), retry_after=_dt.timedelta(minutes=1)),
     )
 }

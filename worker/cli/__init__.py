@@ -9,17 +9,20 @@ from worker.cli.dashboard import dashboard
 from worker.cli.doctor import doctor
 from worker.cli.copydb import copy_db
 from worker.cli.cache import cache_group
+from worker.cli.ingest import ingest
 from worker.cli.migrate import migrate
+from worker.cli.quarantine import quarantine
 from worker.cli.reanalyze import reanalyze
 from worker.cli.retention import erase_user, export_user, prune, sweep
 from worker.cli.status import status
+from worker.cli.watch import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mediflux")
 def main() -> None:
-    """Operate the mediflux worker: schema, status, and (with later commands) ingestion,
-    cache and retention. Configuration comes from MEDIFLUX_* environment variables
+    """Operate the mediflux worker: schema and status, ingestion and quarantine, the
+    API cache, retention and GDPR rights, the dashboard and the doctor. Configuration comes from MEDIFLUX_* environment variables
     (see README); every command applies pending migrations first, except `migrate`."""
 
 
@@ -34,3 +37,6 @@ main.add_command(prune)
 main.add_command(erase_user)
 main.add_command(export_user)
 main.add_command(cache_group)
+main.add_command(ingest)
+main.add_command(watch)
+main.add_command(quarantine)

@@ -1,0 +1,19 @@
+"""Ingestion bookkeeping: content that landed again after its document was stored."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.base import BaseModel, UTCDateTimeField
+from models.clock import utcnow
+from models.documents import Document
+
+
+class IngestDuplicate(BaseModel):
+    """One re-landing of already stored content (same SHA-256): no second document, just this trace."""
+
+    document = peewee.ForeignKeyField(Document, backref="duplicates", on_delete="CASCADE")
+    seen_at = UTCDateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "ingest_duplicates"

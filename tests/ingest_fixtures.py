@@ -1,0 +1,67 @@
+"""Real-looking ingestion inputs: the real Tesseract outputs of tests/corpus/analysis, made unique on demand.
+
+``variant(path, n)`` returns the bytes of a corpus file changed in a way its format allows (a page line,
+a word row, an XML comment), so ``n`` gives distinct SHA-256 values while the document stays valid.
+Used by the ingestion tests and by bench/ingest_bench.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+CORPUS = Path(__file__).resolve().parent / "corpus" / "analysis"
+SUFFIXES = (".json", ".hocr", ".tsv", ".alto.xml", ".txt")
+
+
+def corpus_files() -> list[Path]:
+    """The corpus documents (labels.json excluded), sorted: every format is present."""
+    return sorted(p for p in CORPUS.iterdir() if p.name != "labels.json" and p.name.endswith(SUFFIXES))
+
+
+def one_per_format() -> dict[str, Path]:
+    files = corpus_files()
+    return {suffix: next(p for p in files if p.name.endswith(suffix)) for suffix in SUFFIXES}
+
+
+def variant(path: Path, n: int) -> bytes:
+    """A valid, distinct version ``n`` of the corpus document ``path``."""
+    raw = path.read_bytes()
+    name = path.name
+    if name.endswith(".json"):
+        doc = json.loads(raw)
+        doc["source_filename"] = f"scan-{n}.pdf"
+        return json.dumps(doc, ensure_ascii=False).encode()
+    if name.endswith((".hocr", ".xml")):
+        return raw.rstrip() + f"\n<!-- copy {n} -->\n".encode()
+    if name.endswith(".tsv"):
+        return raw.rstrip(b"\n") + f"\n5\t1\t999\t1\t1\t1\t0\t0\t1\t1\t96\tref{n}\n".encode()
+    return raw.rstrip() + f"\nréf. {n}\n".encode()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """How a well-behaved producer lands a file: write ``name.tmp``, then rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.rename(path)
+
+
+def sqlite_inbox_settings(tmp_path: Path, **env: str) -> Iterator:
+    """Settings for a private home on SQLite (migrated, bound); bad files quarantined at once (no grace).
+
+    For tests whose subject does not depend on the database backend (files, watcher)."""
+    from models import migrator
+    from models.database import open_database
+    from worker.config import load_settings
+    from worker.runtime import prepare_home
+
+    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
+                             | {f"MEDIFLUX_{k.upper()}": v for k, v in env.items()})
+    prepare_home(settings)
+    db = open_database(settings.database_url)
+    migrator.upgrade(db)
+    try:
+        yield settings
+    finally:
+        db.close()

@@ -1,0 +1,95 @@
+"""``mediflux ingest PATH...``: ingest files or folders, through the consumer or (``--now``) inline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import click
+
+from worker.cli.output import echo_json
+from worker.cli.progress import progress
+from worker.config import Settings
+from worker.ingest.canonical import valid_user_id
+from worker.ingest.files import Skipped, inbox_relative
+from worker.ingest.scan import IgnoreRules, walk
+from worker.ingest.store import IngestReport, ingest_batch
+from worker.runtime import bootstrap
+
+
+def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str:
+    """Files outside the inbox are copied in (the worker only ever removes inbox files), atomically."""
+    folder = settings.inbox / user_id if user_id else settings.inbox
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = os.path.basename(path)
+    target = folder / name
+    if os.path.lexists(target):
+        target = folder / f"{uuid.uuid4().hex[:8]}-{name}"
+    tmp = folder / f".{uuid.uuid4().hex}.part"
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    return str(target)
+
+
+def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> tuple[list[str], int]:
+    """Inbox paths to ingest for the command's arguments (folders walked); also the count of copied files."""
+    rules = IgnoreRules(settings.watch_ignore)
+    out, copied = [], 0
+    for raw in paths:
+        path = os.path.abspath(raw)
+        files = [e.path for e in walk(Path(path), rules)] if os.path.isdir(path) else [path]
+        for f in files:
+            try:
+                inbox_relative(f, settings.inbox)
+                inside = True
+            except Skipped:
+                inside = False
+            if inside:
+                out.append(f)  # already in the inbox: ingested where it is (its folder names the user)
+            elif os.path.isfile(f):  # regular files only (never a FIFO or device outside the inbox)
+                out.append(_copy_into_inbox(f, settings, user_id))
+                copied += 1
+            else:
+                click.echo(f"skipped (not a regular file): {click.format_filename(f)}", err=True)
+    return out, copied
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--now", is_flag=True, help="Ingest here and now (progress bar, summary) instead of enqueueing.")
+@click.option("--user", "user_id", help="Attribute files copied from outside the inbox to this user "
+              "(they go to <inbox>/USER_ID/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool) -> None:
+    """Ingest OCR result files or folders. Files outside the inbox are copied into it first (the
+    originals are left alone); inbox files are removed once stored. Without --now, batches are
+    enqueued for the consumer (`ingest_files` tasks)."""
+    runtime = bootstrap()
+    settings = runtime.settings
+    if user_id is not None and not valid_user_id(user_id):
+        raise click.BadParameter("letters, digits, '.', '_', '@' or '-' (at most 128)", param_hint="--user")
+    files, copied = collect(paths, settings, user_id)
+    import tasks.ingest  # the analysis trigger (and the task, without --now)
+
+    if not now:
+        count = tasks.ingest.enqueue_paths(files)
+        summary = {"files": len(files), "copied_into_inbox": copied, "tasks": count}
+        echo_json(summary) if as_json else click.echo(f"{len(files)} files enqueued in {count} tasks")
+        return
+    report = IngestReport()
+    with progress("ingesting", len(files)) as bar:
+        for start in range(0, len(files), settings.ingest_batch):
+            chunk = files[start:start + settings.ingest_batch]
+            report.merge(ingest_batch(chunk, settings))
+            bar.update(len(chunk))
+    summary = report.summary() | {"files": len(files), "copied_into_inbox": copied}
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"{summary['stored']} stored, {summary['duplicates'] + summary['already_stored']} already stored, "
+                   f"{summary['quarantined']} quarantined, {summary['skipped']} skipped, "
+                   f"{summary['retry']} left for a retry")
+    if report.retry:
+        raise SystemExit(1)

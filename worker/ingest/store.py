@@ -1,0 +1,250 @@
+"""Store landed files: one document row per distinct content, committed before the file leaves the inbox.
+
+Order of operations for a batch (many files, one transaction):
+
+1. read each file safely (:mod:`files`), hash it, parse it (:mod:`parse`; NIRs masked);
+2. in one transaction: create missing users, insert one row per new SHA-256, record re-landed content
+   in ``ingest_duplicates``;
+3. after the commit: delete each file, or move it to ``processed/`` (``MEDIFLUX_KEEP_PROCESSED=1``);
+4. notify listeners (analysis trigger) with the new ids.
+
+A crash between 2 and 3 leaves a file whose hash is stored: the next pass sees the same file (same
+inbox path, inode and mtime) and only removes it — no second row, no false duplicate. Transient failures
+(database locked or unreachable, disk full, file still changing) leave files in place and report them for
+a retry; only content that can never become a document goes to quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import peewee
+
+from models import Document, IngestDuplicate, User, db
+from worker.config import Settings
+from worker.ingest import events
+from worker.ingest.files import (NO_USER, TRANSIENT_ERRNOS, Gone, Landed, Refused, Skipped, Transient, keep,
+                                 read_landed, ref, remove)
+from worker.ingest.model import ParsedDocument, ParseError
+from worker.ingest.parse import guess_format, parse_document
+from worker.ingest.quarantine import quarantine
+from worker.periodic import safe_error
+
+log = logging.getLogger("mediflux.ingest")
+_INSERT_CHUNK = 500
+EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
+
+
+@dataclass
+class IngestReport:
+    """What one call did; ``retry`` lists paths left in place for a later attempt."""
+
+    stored: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    already_stored: int = 0
+    quarantined: int = 0
+    gone: int = 0
+    skipped: int = 0
+    retry: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def count(self, reason: str) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    def merge(self, other: "IngestReport") -> None:
+        self.stored += other.stored
+        self.retry += other.retry
+        for name in ("duplicates", "already_stored", "quarantined", "gone", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, n in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+
+    def summary(self) -> dict[str, Any]:
+        return {"stored": len(self.stored), "duplicates": self.duplicates, "already_stored": self.already_stored,
+                "quarantined": self.quarantined, "gone": self.gone, "skipped": self.skipped,
+                "retry": len(self.retry), "reasons": dict(sorted(self.reasons.items()))}
+
+
+@dataclass
+class _Ready:
+    landed: Landed
+    sha256: str
+    doc: ParsedDocument
+    user_id: str | None
+
+
+def _is_transient_db_error(exc: BaseException) -> bool:
+    return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)) or (
+        isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
+
+
+def _prepare(path: str, settings: Settings, report: IngestReport) -> _Ready | None:
+    """Read and parse one file; every non-storable outcome is handled (and counted) here."""
+    landed = None
+    try:
+        landed = read_landed(path, settings.inbox, settings.max_file_mb * 1024 * 1024)
+        doc = parse_document(landed.data, os.path.basename(landed.rel))
+    except Gone:
+        report.gone += 1
+        return None
+    except Skipped as exc:
+        report.skipped += 1
+        report.count(str(exc))
+        log.info("skipped %s: %s", ref(path), exc)
+        return None
+    except Transient as exc:
+        report.retry.append(path)
+        report.count(exc.reason)
+        return None
+    except (Refused, ParseError) as exc:
+        reason = exc.reason
+        young = landed is not None and time.time() - landed.mtime < settings.ingest_grace_seconds
+        if isinstance(exc, ParseError) and young:
+            report.retry.append(path)  # maybe still being written: give it the grace period
+            report.count("young_" + reason)
+            return None
+        data = landed.data if landed else b""
+        user = landed.user_id if landed else None
+        try:
+            moved = quarantine(path, settings.home, reason, str(exc),
+                               format_guess=guess_format(data, path) if data else None,
+                               size=len(data) if landed else None, user_id=user)
+        except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
+            report.retry.append(path)
+            report.count("quarantine_failed")
+            log.warning("could not quarantine %s: %s", ref(path), type(err).__name__)
+            return None
+        if moved:
+            report.quarantined += 1
+        else:
+            report.skipped += 1
+        report.count(reason)
+        return None
+    return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, doc.user_id or landed.user_id)
+
+
+def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
+    doc, landed = item.doc, item.landed
+    meta: dict[str, Any] = {
+        "format": doc.format, "engine": doc.engine, "size_bytes": len(landed.data), "pages": len(doc.pages),
+        "words": doc.words, "nirs_masked": doc.extra.get("nirs_masked", 0),
+        "timings_ms": {"read": landed.read_ms, "parse": doc.extra.get("parse_ms")},
+        "inbox_path": landed.rel, "inbox_inode": landed.inode, "inbox_mtime_ns": landed.mtime_ns,
+    }
+    if doc.document_type_hint:
+        meta["document_type_hint"] = doc.document_type_hint
+    if doc.source_filename:
+        meta["source_filename"] = doc.source_filename
+    if settings.keep_processed:
+        meta["processed_path"] = str(Path("processed") / (item.user_id or NO_USER) /
+                                     f"{item.sha256}.{EXTENSIONS[doc.format]}")
+    return meta
+
+
+def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
+    return (meta.get("inbox_path"), meta.get("inbox_inode"), meta.get("inbox_mtime_ns")) == (
+        landed.rel, landed.inode, landed.mtime_ns)
+
+
+def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
+    """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
+
+    Returns (new ids, the items stored as new, duplicates recorded).
+    """
+    with db.atomic():
+        user_ids = sorted({i.user_id for i in items if i.user_id})
+        users: dict[str, int] = {}
+        if user_ids:
+            User.insert_many([{"user_id": u} for u in user_ids]).on_conflict_ignore().execute()
+            users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))}
+        existing = {d.sha256: (d.id, d.meta or {}) for d in Document.select(Document.id, Document.sha256,
+                                                                             Document.meta)
+                    .where(Document.sha256.in_(sorted({i.sha256 for i in items})))}
+        rows, new_items, dup_ids, dup_shas = [], [], [], []
+        for item in items:
+            if item.sha256 in existing:
+                found_id, meta = existing[item.sha256]
+                if found_id is None:
+                    dup_shas.append(item.sha256)  # the same content twice in this batch
+                elif not _same_file(meta, item.landed):
+                    dup_ids.append(found_id)
+                continue
+            existing[item.sha256] = (None, {})
+            doc = item.doc
+            rows.append({"user": users.get(item.user_id) if item.user_id else None,
+                         "original_filename": doc.source_filename or os.path.basename(item.landed.rel),
+                         "sha256": item.sha256, "format": doc.format, "pages": [p.as_dict() for p in doc.pages],
+                         "text": doc.text, "meta": _meta(item, settings)})
+            new_items.append(item)
+        ids: dict[str, int] = {}
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start:start + _INSERT_CHUNK]
+            # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile.
+            Document.insert_many(chunk).on_conflict_ignore().execute()
+            ids.update((d.sha256, d.id) for d in Document.select(Document.id, Document.sha256)
+                       .where(Document.sha256.in_([r["sha256"] for r in chunk])))
+        dup_ids += [ids[sha] for sha in dup_shas if sha in ids]
+        if dup_ids:
+            IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
+    return [ids[i.sha256] for i in new_items if i.sha256 in ids], new_items, len(dup_ids)
+
+
+def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
+    path = item.landed.path
+    try:
+        if stored_new and settings.keep_processed:
+            keep(path, settings.home / _meta(item, settings)["processed_path"])
+        else:
+            remove(path)
+    except OSError as exc:
+        # The row is committed; the file stays and the next pass only removes it (no second row).
+        report.retry.append(path)
+        report.count("remove_failed")
+        log.warning("stored %s but could not remove it: %s", ref(path), safe_error(exc).split(":")[0])
+
+
+def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
+    """Ingest ``paths`` in one transaction (see module doc)."""
+    report = IngestReport()
+    items = [r for r in (_prepare(p, settings, report) for p in paths) if r is not None]
+    if not items:
+        return report
+    try:
+        new_ids, new_items, duplicates = _commit(items, settings)
+    except Exception as exc:
+        if not _is_transient_db_error(exc):
+            raise
+        log.warning("ingest batch of %d left for retry: %s", len(items), safe_error(exc).split(":")[0])
+        report.retry += [i.landed.path for i in items]
+        report.count("database_unavailable")
+        return report
+    report.stored += new_ids
+    report.duplicates += duplicates
+    report.already_stored += len(items) - len(new_items) - duplicates
+    new_set = {id(i) for i in new_items}
+    for item in items:
+        _finalize(item, id(item) in new_set, settings, report)
+    events.notify(new_ids)
+    if new_ids or duplicates:
+        log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
+    return report
+
+
+def ingest_paths(paths: Iterable[str], settings: Settings, batch_size: int | None = None) -> IngestReport:
+    """Ingest any number of paths, ``batch_size`` (default ``MEDIFLUX_INGEST_BATCH``) per transaction."""
+    size = batch_size or settings.ingest_batch
+    report, chunk = IngestReport(), []
+    for path in paths:
+        chunk.append(path)
+        if len(chunk) >= size:
+            report.merge(ingest_batch(chunk, settings))
+            chunk = []
+    if chunk:
+        report.merge(ingest_batch(chunk, settings))
+    return report
