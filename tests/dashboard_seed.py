@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +13,7 @@ from huey.contrib import stats as huey_stats
 from models import ApiCache, Document, JobRun, PeriodicJob, RetentionAudit, User, db
 from models.clock import utcnow
 from worker.config import Settings
+from worker.ingest.quarantine import quarantine
 from worker.periodic import sync_jobs
 from worker.schedule import PERIODIC_JOBS
 
@@ -57,13 +57,12 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
     PeriodicJob.update(last_started_at=now - dt.timedelta(minutes=20), last_duration_ms=120,
                        last_error="OperationalError: Dupontel", next_due_at=now + dt.timedelta(minutes=5)
                        ).where(PeriodicJob.name == "housekeeping").execute()
-    # Quarantine: one file with a sidecar whose reason quotes the (name-bearing) filename.
-    qdir = settings.home / "quarantine"
-    qdir.mkdir(parents=True, exist_ok=True)
-    (qdir / QUARANTINED_NAME).write_text(f"{PATIENT_NAME} {NIR}")
-    (qdir / (QUARANTINED_NAME + ".error.json")).write_text(json.dumps({
-        "reason": f"unreadable: {QUARANTINED_NAME} has no text layer", "format": "pdf", "size": 37,
-        "time": now.isoformat(), "user_id": "patient-4711"}))
+    # Quarantine (by ingestion's own function): a file whose reason message quotes its (name-bearing) filename.
+    landed = settings.inbox / "patient-4711" / QUARANTINED_NAME
+    landed.parent.mkdir(parents=True, exist_ok=True)
+    landed.write_text(f"{PATIENT_NAME} {NIR}")
+    quarantine(str(landed), settings.home, "unreadable", f"{QUARANTINED_NAME} has no text layer",
+               format_guess="text", user_id="patient-4711")
     # huey stats, as the consumer writes them: 5 completed and 1 error in the last hour, 2 in flight.
     huey_stats.database.initialize(db.obj)
     db.obj.create_tables(huey_stats.MODELS, safe=True)
@@ -85,7 +84,3 @@ def create_retention_audit(rows: int) -> None:
         RetentionAudit.create(category="documents", cutoff=dt.datetime(2026, 1, i + 1, tzinfo=dt.timezone.utc),
                               deleted_rows=10 + i, duration_ms=50 + i,
                               started_at=dt.datetime(2026, 11, 20 + i, 3, tzinfo=dt.timezone.utc))
-
-
-def quarantine_dir(settings: Settings) -> Path:
-    return settings.home / "quarantine"

@@ -116,3 +116,62 @@ def test_real_consumer_exports_metrics(env, database, home):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
         log.close()
+
+
+def _count(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _total(name: str) -> float:
+    return sum(s.value for family in metrics.REGISTRY.collect() for s in family.samples if s.name == name)
+
+
+def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
+    """Ingestion, quarantine, duplicates, cache counters, sweeps and job runs feed the process's registry."""
+    import dataclasses
+
+    from tests.ingest_fixtures import one_per_format, variant
+    from worker.cache.stats import COUNTERS
+    from worker.ingest import ingest_paths
+    from worker.periodic import JobSpec, run_job, sync_jobs
+    from worker.retention.sweep import sweep
+
+    s = dataclasses.replace(settings, ingest_grace_seconds=0.0)
+    source = one_per_format()[".json"]
+    before = (_count("mediflux_documents_ingested_total", format="json"),
+              _count("mediflux_ingestion_latency_seconds_count"),
+              _count("mediflux_documents_duplicate_total"),
+              _total("mediflux_documents_quarantined_total"))
+    s.inbox.mkdir(parents=True, exist_ok=True)
+    (s.inbox / "a.json").write_bytes(variant(source, 1))
+    ingest_paths([str(s.inbox / "a.json")], s)
+    (s.inbox / "again.json").write_bytes(variant(source, 1))
+    (s.inbox / "empty.json").write_bytes(b"")
+    report = ingest_paths([str(s.inbox / "again.json"), str(s.inbox / "empty.json")], s)
+    assert report.duplicates == 1 and report.quarantined == 1, report.summary()
+    after = (_count("mediflux_documents_ingested_total", format="json"),
+             _count("mediflux_ingestion_latency_seconds_count"),
+             _count("mediflux_documents_duplicate_total"),
+             _total("mediflux_documents_quarantined_total"))
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 1, 1]
+
+    hits = _count("mediflux_cache_requests_total", source="odisse", outcome="hit")
+    errors = _count("mediflux_cache_upstream_errors_total", source="odisse")
+    COUNTERS.add("odisse", "upstream_errors")
+    COUNTERS.read("odisse", "hits", 1, utcnow())
+    COUNTERS.clear()
+    assert _count("mediflux_cache_requests_total", source="odisse", outcome="hit") == hits + 1
+    assert _count("mediflux_cache_upstream_errors_total", source="odisse") == errors + 1
+
+    ApiCache.create(source="odisse", endpoint="x", params_hash="h" * 64, response={"results": []},
+                    fetched_at=utcnow() - dt.timedelta(days=90), fresh_until=utcnow() - dt.timedelta(days=80),
+                    stale_until=utcnow() - dt.timedelta(days=60))
+    swept = _count("mediflux_deletions_total", kind="sweep", category="api_cache")
+    sweep(utcnow(), s.retention)
+    assert _count("mediflux_deletions_total", kind="sweep", category="api_cache") == swept + 1
+
+    spec = JobSpec("metrics_probe", dt.timedelta(hours=1), lambda ctx: {})
+    sync_jobs({spec.name: spec})
+    runs = _count("mediflux_job_duration_seconds_count", job="metrics_probe")
+    assert run_job(spec).ok
+    assert _count("mediflux_job_duration_seconds_count", job="metrics_probe") == runs + 1

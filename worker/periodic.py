@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 from models import JobRun, PeriodicJob, db
 from models.clock import utcnow
+from worker import metrics
 
 log = logging.getLogger("mediflux.periodic")
 
@@ -138,6 +139,7 @@ def _finish(spec: JobSpec, row: PeriodicJob, started: _dt.datetime, t0: float, *
             error: str | None, summary: dict[str, Any], state: dict[str, Any]) -> None:
     finished = utcnow()
     duration_ms = int((time.monotonic() - t0) * 1000)
+    metrics.record_job(spec.name, duration_ms / 1000)
     if ok:
         failures = 0
         next_due = started + spec.interval

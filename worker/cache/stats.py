@@ -20,6 +20,7 @@ import peewee
 
 from models import ApiCache, ApiCacheStats, db
 from models.clock import utcnow
+from worker import metrics
 from worker.cache import entries
 from worker.cache.keys import SOURCES
 
@@ -41,9 +42,11 @@ class Counters:
     def add(self, source: str, field: str, n: int = 1) -> None:
         with self._lock:
             self._counts[(source, field)] += n
+        _mirror(source, field, n)
 
     def read(self, source: str, field: str, entry_id: int, now: _dt.datetime) -> None:
         """A served read (hit or stale) of ``entry_id``; flushes when the interval has passed."""
+        _mirror(source, field, 1)
         with self._lock:
             self._counts[(source, field)] += 1
             previous = self._reads.get(entry_id)
@@ -82,6 +85,19 @@ class Counters:
                     self._counts[k] += v
                 for k, v in reads.items():
                     self._reads.setdefault(k, v)
+
+
+_PROMETHEUS_OUTCOMES = {"hits": "hit", "misses": "miss", "stale_served": "stale", "stale_if_error": "stale"}
+
+
+def _mirror(source: str, field: str, n: int) -> None:
+    """The same events as Prometheus counters (worker.metrics) for this process's endpoint."""
+    outcome = _PROMETHEUS_OUTCOMES.get(field)
+    for _ in range(n):
+        if outcome is not None:
+            metrics.record_cache(source, outcome)
+        elif field == "upstream_errors":
+            metrics.record_upstream_error(source)
 
 
 def _write(counts: dict[tuple[str, str], int], reads: dict[int, tuple[int, _dt.datetime]]) -> None:

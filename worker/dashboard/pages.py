@@ -127,8 +127,8 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
                    [(d["id"], d["sha256"], d["format"], d["type"], d["status"], when(d["stored"]))
                     for d in data["latest"]], "latest", "no documents yet"),
              "<h2>Quarantine</h2>"]
-    headers = ["ref", "content sha256", "reason", "format", "bytes", "since"] + (["action"] if actions else [])
-    rows = [[e.ref, e.sha256, e.reason, e.format, e.size, when(e.time)]
+    headers = ["ref", "reason", "format", "bytes", "since"] + (["action"] if actions else [])
+    rows = [[e.ref, e.reason, e.format, e.size, when(e.time)]
             + ([action_form("retry", {"ref": e.ref}, "retry")] if actions else []) for e in data["quarantine"]]
     parts.append(table(headers, rows, "quarantine", "nothing in quarantine"))
     return "".join(parts)

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 import peewee
 
 from models import Document, IngestDuplicate, User, db
+from worker import metrics
 from worker.config import Settings
 from worker.ingest import events
 from worker.ingest.files import (NO_USER, TRANSIENT_ERRNOS, Gone, Landed, Refused, Skipped, Transient, keep,
@@ -122,6 +123,7 @@ def _prepare(path: str, settings: Settings, report: IngestReport) -> _Ready | No
             return None
         if moved:
             report.quarantined += 1
+            metrics.record_quarantined(reason)
         else:
             report.skipped += 1
         report.count(reason)
@@ -226,6 +228,11 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
         return report
     report.stored += new_ids
     report.duplicates += duplicates
+    stored_at = time.time()
+    for item in new_items:
+        metrics.record_ingested(item.doc.format, latency_seconds=stored_at - item.landed.mtime)
+    for _ in range(duplicates):
+        metrics.record_duplicate()
     report.already_stored += len(items) - len(new_items) - duplicates
     new_set = {id(i) for i in new_items}
     for item in items:

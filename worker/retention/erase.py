@@ -28,6 +28,7 @@ from models import (ApiCache, CarePathway, Document, ErasureRequest, PathwayDeci
                     SessionSummary, User, db)
 from models.clock import utcnow
 from worker.config import Settings
+from worker import metrics
 from worker.periodic import JobContext, safe_error
 from worker.retention import files, job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
@@ -169,6 +170,8 @@ def _flush(key: str, counts: dict[str, int]) -> ErasureResult:
         log.warning("erasure %s: rows and files gone; WAL checkpoint blocked by a reader, retried later", key[:12])
         return ErasureResult(key, "flush_pending", counts)
     _record(key, counts, state="done", finished_at=now)
+    for category, count in counts.items():
+        metrics.record_deleted("erase", category, count)
     checkpoint_truncate(db.obj)  # best effort: the "done" update's pages hold no personal data
     log.info("erasure %s done: %s", key[:12], ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     return ErasureResult(key, "done", counts)

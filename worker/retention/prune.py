@@ -21,6 +21,7 @@ from models import (ApiCache, CarePathway, Document, PathwayDecision, QuerySessi
                     User, db)
 from models.clock import utcnow
 from worker.config import Settings
+from worker import metrics
 from worker.periodic import JobContext
 from worker.retention import files, job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
@@ -237,6 +238,7 @@ def prune(settings: Settings, now: _dt.datetime | None = None, *, dry_run: bool 
             _APPLY[category](run, result)
         result.duration_ms = int((time.monotonic() - t0) * 1000)
         if not dry_run:
+            metrics.record_deleted("prune", category, result.rows + result.files)
             RetentionAudit.create(category=category, cutoff=result.cutoff, deleted_rows=result.rows,
                                   deleted_files=result.files, freed_bytes=result.bytes, held_rows=result.held,
                                   complete=result.complete, duration_ms=result.duration_ms, started_at=now)

@@ -22,6 +22,7 @@ from huey import Huey
 from models import ApiCache, PeriodicJob, db
 from models.clock import utcnow
 from worker import housekeeping, leases
+from worker import metrics
 from worker.config import Settings
 from worker.periodic import JobContext
 from worker.retention import job_settings
@@ -60,6 +61,9 @@ def sweep(now: _dt.datetime, policies: RetentionPolicies, *, deadline: float | N
     if huey is not None and state is not None:
         leftovers, pruned_keys = housekeeping.prune_leftovers(huey, state)
     space = incremental_vacuum(db.obj, vacuum_pages)
+    for category, count in (("api_cache", cache.deleted), ("leases", expired_leases), ("job_runs", job_runs),
+                            ("huey_keys", pruned_keys)):
+        metrics.record_deleted("sweep", category, count)
     summary = {
         "api_cache": cache.deleted, "leases": expired_leases, "job_runs": job_runs, "huey_keys": pruned_keys,
         "longest_tx_ms": round(cache.longest_ms, 1), "p99_tx_ms": round(cache.p99_ms(), 1), "complete": cache.complete and not out_of_time(deadline),
