@@ -89,8 +89,9 @@ def test_dashboard_in_headless_chromium(browser, dashboard_url, tmp_path, databa
     form = browser.find_element(By.CSS_SELECTOR, "#quarantine form")
     form.find_element(By.NAME, "token").send_keys(TOKEN)
     form.find_element(By.TAG_NAME, "button").click()
-    wait_for(lambda: "moved back to the inbox" in browser.find_element(By.ID, "message").text, timeout=10,
-             message="the retry confirmation")
+    # find_elements, not find_element: until the redirected page has loaded there is no #message yet
+    wait_for(lambda: any("moved back to the inbox" in e.text for e in browser.find_elements(By.ID, "message")),
+             timeout=10, message="the retry confirmation")
     assert (settings.inbox / "patient-4711" / QUARANTINED_NAME).exists()
     assert browser.find_element(By.ID, "quarantine").text == "nothing in quarantine"
     # A wrong token does nothing.

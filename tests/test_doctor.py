@@ -139,20 +139,20 @@ def test_network_flag_checks_upstream_urls_without_leaking_them(env, database):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    e = env | {"MEDIFLUX_BDPM_URL": f"http://127.0.0.1:{server.server_port}/api?apikey=topsecret-123",
+    e = env | {"MEDIFLUX_ODISSE_URL": f"http://127.0.0.1:{server.server_port}/api?apikey=topsecret-123",
                "MEDIFLUX_ANNUAIRE_URL": f"http://user:pw-secret@127.0.0.1:{closed}/fhir"}
-    e.pop("MEDIFLUX_ODISSE_URL", None)
+    e.pop("MEDIFLUX_BDPM_URL", None)  # BDPM has no default: not configured, so not checked
     try:
         without = _by_name(run_cli(e, "doctor", "--json").stdout)
-        assert "upstream bdpm" not in without  # no network calls unless asked
+        assert "upstream odisse" not in without  # no network calls unless asked
         result = run_cli(e, "doctor", "--json", "--network")
     finally:
         server.shutdown()
         server.server_close()
     checks = _by_name(result.stdout)
-    assert checks["upstream bdpm"]["status"] == "ok" and "HTTP 200" in checks["upstream bdpm"]["detail"]
+    assert checks["upstream odisse"]["status"] == "ok" and "HTTP 200" in checks["upstream odisse"]["detail"]
     assert checks["upstream annuaire"]["status"] == "fail" and "ConnectError" in checks["upstream annuaire"]["detail"]
-    assert checks["upstream odisse"]["status"] == "skip"
+    assert checks["upstream bdpm"]["status"] == "skip"
     assert result.returncode == 1
     for secret in ("topsecret-123", "pw-secret", "/fhir", "apikey"):
         assert secret not in result.stdout + result.stderr

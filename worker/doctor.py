@@ -246,11 +246,9 @@ def check_disk(settings: Settings) -> Check:
     return Check("disk", OK, detail)
 
 
-def upstream_urls(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str | None]:
-    """The upstream base URLs: the settings object's field when it has one, else the environment."""
-    env = dict(os.environ) if env is None else env
-    return {name: getattr(settings, f"{name.lower()}_url", None) or env.get(f"MEDIFLUX_{name}_URL") or None
-            for name in UPSTREAMS}
+def upstream_urls(settings: Settings) -> dict[str, str | None]:
+    """The upstream base URLs of the API cache's settings (None when a source is not configured)."""
+    return {name: getattr(settings, f"{name.lower()}_url") or None for name in UPSTREAMS}
 
 
 def check_upstream(name: str, url: str | None, timeout: float = 5.0) -> Check:
