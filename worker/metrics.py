@@ -70,15 +70,24 @@ def record_duplicate() -> None:
     DOCUMENTS_DUPLICATE.inc()
 
 
-def record_cache(source: str, outcome: str) -> None:
-    """A cache read: ``outcome`` is hit, miss or stale (stale served while refreshing or upstream down)."""
-    if outcome not in CACHE_OUTCOMES:
-        raise ValueError(f"cache outcome must be one of {CACHE_OUTCOMES}, got {outcome!r}")
-    CACHE_REQUESTS.labels(source=source, outcome=outcome).inc()
+_CACHE_CHILDREN: dict[tuple[str, str], Any] = {}
 
 
-def record_upstream_error(source: str) -> None:
-    CACHE_UPSTREAM_ERRORS.labels(source=source).inc()
+def record_cache(source: str, outcome: str, count: int = 1) -> None:
+    """``count`` cache reads: ``outcome`` is hit, miss or stale (stale served while refreshing or upstream down).
+
+    The labelled child is looked up once per (source, outcome): ``labels()`` costs several times the increment.
+    """
+    child = _CACHE_CHILDREN.get((source, outcome))
+    if child is None:
+        if outcome not in CACHE_OUTCOMES:
+            raise ValueError(f"cache outcome must be one of {CACHE_OUTCOMES}, got {outcome!r}")
+        child = _CACHE_CHILDREN.setdefault((source, outcome), CACHE_REQUESTS.labels(source=source, outcome=outcome))
+    child.inc(count)
+
+
+def record_upstream_error(source: str, count: int = 1) -> None:
+    CACHE_UPSTREAM_ERRORS.labels(source=source).inc(count)
 
 
 def record_deleted(kind: str, category: str, count: int) -> None:

@@ -36,19 +36,20 @@ class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = defaultdict(int)
+        self._metrics: dict[tuple[str, str], int] = defaultdict(int)  # not yet in this process's Prometheus counters
         self._reads: dict[int, tuple[int, _dt.datetime]] = {}
         self._last_flush = time.monotonic()
 
     def add(self, source: str, field: str, n: int = 1) -> None:
         with self._lock:
             self._counts[(source, field)] += n
-        _mirror(source, field, n)
+            self._metrics[(source, field)] += n
 
     def read(self, source: str, field: str, entry_id: int, now: _dt.datetime) -> None:
         """A served read (hit or stale) of ``entry_id``; flushes when the interval has passed."""
-        _mirror(source, field, 1)
         with self._lock:
             self._counts[(source, field)] += 1
+            self._metrics[(source, field)] += 1
             previous = self._reads.get(entry_id)
             self._reads[entry_id] = ((previous[0] if previous else 0) + 1, now)
             due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL
@@ -73,7 +74,10 @@ class Counters:
         with self._lock:
             counts, self._counts = self._counts, defaultdict(int)
             reads, self._reads = self._reads, {}
+            pending_metrics, self._metrics = self._metrics, defaultdict(int)
             self._last_flush = time.monotonic()
+        for (source, field), n in pending_metrics.items():
+            _mirror(source, field, n)
         if not counts and not reads:
             return
         try:
@@ -91,13 +95,13 @@ _PROMETHEUS_OUTCOMES = {"hits": "hit", "misses": "miss", "stale_served": "stale"
 
 
 def _mirror(source: str, field: str, n: int) -> None:
-    """The same events as Prometheus counters (worker.metrics) for this process's endpoint."""
+    """Add ``n`` events to this process's Prometheus counters (worker.metrics), in batches at each flush:
+    the hit path only bumps a dict entry."""
     outcome = _PROMETHEUS_OUTCOMES.get(field)
-    for _ in range(n):
-        if outcome is not None:
-            metrics.record_cache(source, outcome)
-        elif field == "upstream_errors":
-            metrics.record_upstream_error(source)
+    if outcome is not None:
+        metrics.record_cache(source, outcome, n)
+    elif field == "upstream_errors":
+        metrics.record_upstream_error(source, n)
 
 
 def _write(counts: dict[tuple[str, str], int], reads: dict[int, tuple[int, _dt.datetime]]) -> None:
