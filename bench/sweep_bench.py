@@ -38,7 +38,7 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FMT = "%Y-%m-%d %H:%M:%S.%f"
 FRESH = 5000
 COLUMNS = ("source, endpoint, params_hash, params, response, status_code, etag, fetched_at, fresh_until, "
-           "stale_until, hits, error_count, created_at")
+           "stale_until, hits, error_count, created_at, negative")
 
 
 def _payload(rng: random.Random, target: int) -> str:
@@ -70,15 +70,15 @@ def fill(conn: sqlite3.Connection, rows: int, fresh: int, seed: int = 7) -> int:
         total += len(body)
         stale = expired if i < rows else usable
         batch.append(("bdpm", "medicaments", f"h{i:012d}", json.dumps({"cis": str(i)}), body, 200, None,
-                      stale, stale, stale, 0, 0, stale))
+                      stale, stale, stale, 0, 0, stale, False))
         if len(batch) == 5000:
             conn.execute("BEGIN")
-            conn.executemany(f"INSERT INTO api_cache ({COLUMNS}) VALUES ({', '.join('?' * 13)})", batch)
+            conn.executemany(f"INSERT INTO api_cache ({COLUMNS}) VALUES ({', '.join('?' * 14)})", batch)
             conn.execute("COMMIT")
             batch.clear()
     if batch:
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO api_cache ({COLUMNS}) VALUES ({', '.join('?' * 13)})", batch)
+        conn.executemany(f"INSERT INTO api_cache ({COLUMNS}) VALUES ({', '.join('?' * 14)})", batch)
         conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return total
