@@ -54,17 +54,20 @@ def _when(value: Any) -> _dt.datetime | None:
     return value.replace(tzinfo=_UTC)
 
 
-_SQL: dict[tuple[int, bool], tuple[bool, str]] = {}  # per (bound database, full): (is PostgreSQL, the SELECT)
+# The SELECT per (backend, full). Keyed by the backend's class, not by the database object's id():
+# an id can be reused by a new database object once an old one is freed (another backend, another
+# parameter style).
+_SQL: dict[tuple[type, bool], tuple[bool, str]] = {}
 
 
 def read(source: str, endpoint: str, key: str, full: bool = False) -> Entry | None:
     """The entry of a key, or None. One indexed SELECT; JSON decoded once. ``full`` adds the
     validators and the last error (the fetch path needs them; a hit does not)."""
     target = db.obj
-    prepared = _SQL.get((id(target), full))
+    prepared = _SQL.get((type(target), full))
     if prepared is None:
         p = db.param
-        prepared = _SQL[(id(target), full)] = (
+        prepared = _SQL[(type(target), full)] = (
             is_postgres(target),
             f"SELECT {_FULL if full else _HOT} FROM api_cache WHERE source = {p} AND endpoint = {p} "
             f"AND params_hash = {p}")
