@@ -64,7 +64,7 @@ class Settings:
     dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
     metrics_port: int
     retention: RetentionPolicies
-    # API cache (issue 5): upstream base URLs, the Annuaire key (a secret: never logged), policies.
+    # API cache: upstream base URLs, the Annuaire key (a secret: never logged), policies.
     bdpm_url: str  # "" = not configured: reads raise SourceNotConfigured
     annuaire_url: str
     annuaire_api_key: str = field(repr=False)  # a secret: never printed

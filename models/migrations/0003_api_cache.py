@@ -1,4 +1,4 @@
-"""API cache (issue 5): negative-cache flag, per-source counters, shared rate-limit state.
+"""API cache: negative-cache flag, per-source counters, shared rate-limit state.
 
 Models here are frozen copies (a migration must not change when the application models do).
 """
