@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tasks.app import huey
 from worker.analysis import store
+from worker.queue import PRIORITY_ANALYSIS
 
 
-@huey.task()
+@huey.task(priority=PRIORITY_ANALYSIS)
 def analyze_documents(ids: list[int]) -> int:
     """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
     return sum(store.analyze_safely(int(i)) for i in ids)

@@ -10,6 +10,7 @@ from tasks.analysis import analyze_documents
 from tasks.app import huey, runtime
 from worker.ingest import events, ingest_paths
 from worker.ingest.paths import decode_paths, encode_paths
+from worker.queue import PRIORITY_INGEST
 
 MAX_RETRY_DELAY = 300
 
@@ -26,7 +27,7 @@ def retry_delay(attempt: int) -> int:
     return min(2 ** min(attempt, 16), MAX_RETRY_DELAY)
 
 
-@huey.task()
+@huey.task(priority=PRIORITY_INGEST)
 def ingest_files(paths: list[str], attempt: int = 0) -> dict:
     """Ingest these inbox files in batches; files left by a transient failure are retried with backoff
     (and the periodic rescan finds them anyway if this consumer dies)."""

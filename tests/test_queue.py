@@ -79,3 +79,31 @@ def test_round_trip_of_huey_internals():
                   None, 1.5)
     assert s.deserialize(s.serialize(msg)) == msg
     assert s.deserialize(s.serialize((eta, False))) == (eta, False)
+
+
+def test_ingestion_is_taken_before_analysis_on_every_backend(huey):
+    """A backlog's ingestion tasks run before the analysis their commits trigger (priorities), and
+    tasks of one priority keep their order."""
+    from worker.queue import PRIORITY_ANALYSIS, PRIORITY_INGEST
+
+    @huey.task(priority=PRIORITY_ANALYSIS)
+    def analyse(n):
+        return n
+
+    @huey.task(priority=PRIORITY_INGEST)
+    def ingest(n):
+        return n
+
+    @huey.task()
+    def other(n):
+        return n
+
+    analyse(1)
+    other(2)
+    ingest(3)
+    analyse(4)
+    ingest(5)
+    order = []
+    while (task := huey.dequeue()) is not None:
+        order.append(huey.execute(task))
+    assert order == [3, 5, 2, 1, 4]

@@ -1,7 +1,10 @@
 """The huey instance, built from ``MEDIFLUX_QUEUE_URL``: SQLite (default), Redis or PostgreSQL.
 
 Messages are JSON (:mod:`worker.serializer`); result storage is off (tasks that
-need an answer write it to the database, the ledger); times are UTC.
+need an answer write it to the database, the ledger); times are UTC. Every
+backend honours task priorities (:data:`PRIORITY_INGEST`, :data:`PRIORITY_ANALYSIS`):
+SQLite and PostgreSQL natively, Redis through huey's sorted-set queue
+(``PriorityRedisHuey``, Redis ≥ 5).
 """
 
 from __future__ import annotations
@@ -9,13 +12,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import peewee
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.contrib.sql_huey import SqlHuey, SqlStorage
 from huey.storage import RedisStorage, SqliteStorage
 
 from models.database import create_private_file, postgres_params, sqlite_path
 from worker.config import Settings
 from worker.serializer import JSONSerializer
+
+# Pending tasks are taken highest priority first (default 0). Ingestion empties the inbox before anything
+# else, so a backlog or a live file is committed while the analysis it triggers (about 4x its CPU per
+# document) waits; analysis is rediscovered from the ledger anyway (``analysis_backlog``).
+PRIORITY_INGEST = 10
+PRIORITY_ANALYSIS = -10
 
 
 def build_huey(settings: Settings, immediate: bool = False) -> Huey:
@@ -29,7 +38,7 @@ def build_huey(settings: Settings, immediate: bool = False) -> Huey:
         create_private_file(path)
         return SqliteHuey(settings.queue_name, filename=str(path), timeout=15, **common)
     if scheme in ("redis", "rediss"):
-        return RedisHuey(settings.queue_name, url=url, **common)
+        return PriorityRedisHuey(settings.queue_name, url=url, **common)
     if scheme in ("postgresql", "postgres"):
         database = peewee.PostgresqlDatabase(**postgres_params(url))
         return SqlHuey(settings.queue_name, database=database, **common)

@@ -72,17 +72,30 @@ def ref(path: str) -> str:
     return "file#" + hashlib.sha256(os.fsencode(path)).hexdigest()[:10]
 
 
-def inbox_relative(path: str, inbox: Path) -> str:
-    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent)."""
+def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, str] | None = None) -> str:
+    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent).
+
+    ``real_dirs`` memoises resolved folders for the span of one batch (a folder's realpath costs an
+    ``lstat`` per path component, more than the rest of the checks).
+    """
     absolute = os.path.abspath(path)
     root = os.path.abspath(inbox)
-    if os.path.commonpath([absolute, root]) != root or absolute == root:
+    if not _under(absolute, root):
         raise Skipped("outside_inbox")
-    parent = os.path.realpath(os.path.dirname(absolute))
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([parent, real_root]) != real_root:
+    memo = {} if real_dirs is None else real_dirs
+    parent_dir = os.path.dirname(absolute)
+    for folder in (parent_dir, root):
+        if folder not in memo:
+            memo[folder] = os.path.realpath(folder)
+    real_parent, real_root = memo[parent_dir], memo[root]
+    if real_parent != real_root and not _under(real_parent, real_root):
         raise Skipped("outside_inbox")  # a symlinked folder pointing out of the inbox
-    return os.path.relpath(absolute, root)
+    return absolute[len(root.rstrip(os.sep)) + 1:]
+
+
+def _under(path: str, root: str) -> bool:
+    """``path`` lies strictly below ``root`` (both absolute and normalised)."""
+    return path.startswith(root.rstrip(os.sep) + os.sep) and len(path) > len(root.rstrip(os.sep)) + 1
 
 
 def user_of(rel: str) -> str | None:
@@ -104,9 +117,9 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def read_landed(path: str, inbox: Path, max_bytes: int) -> Landed:
+def read_landed(path: str, inbox: Path, max_bytes: int, real_dirs: dict[str, str] | None = None) -> Landed:
     """Read one inbox file safely (see module doc); raises Transient, Refused, Gone or Skipped."""
-    rel = inbox_relative(path, inbox)
+    rel = inbox_relative(path, inbox, real_dirs)
     user_id = user_of(rel)
     try:
         st = os.lstat(path)

@@ -3,7 +3,7 @@
 Order of operations for a batch (many files, one transaction):
 
 1. read each file safely (:mod:`files`), hash it, parse it (:mod:`parse`; NIRs masked);
-2. in one transaction: create missing users, insert one row per new SHA-256, record re-landed content
+2. in one transaction: create missing users, insert one row per new SHA-256 (one multi-row statement), record re-landed content
    in ``ingest_duplicates``;
 3. after the commit: delete each file, or move it to ``processed/`` (``MEDIFLUX_KEEP_PROCESSED=1``);
 4. notify listeners (analysis trigger) with the new ids.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from typing import Any, Iterable
 import peewee
 
 from models import Document, IngestDuplicate, User, db
+from models.bulk import insert_ignore_returning
+from models.clock import utcnow
 from worker import metrics
 from worker.config import Settings
 from worker.ingest import events
@@ -38,7 +41,9 @@ from worker.ingest.quarantine import quarantine
 from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.ingest")
-_INSERT_CHUNK = 500
+_ONE_BATCH_AT_A_TIME = threading.Lock()
+_COLUMNS = (Document.user, Document.original_filename, Document.sha256, Document.format, Document.pages,
+            Document.text, Document.meta, Document.status, Document.created_at)
 EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
 
 
@@ -85,11 +90,11 @@ def _is_transient_db_error(exc: BaseException) -> bool:
         isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
 
 
-def _prepare(path: str, settings: Settings, report: IngestReport) -> _Ready | None:
+def _prepare(path: str, settings: Settings, report: IngestReport, real_dirs: dict[str, str]) -> _Ready | None:
     """Read and parse one file; every non-storable outcome is handled (and counted) here."""
     landed = None
     try:
-        landed = read_landed(path, settings.inbox, settings.max_file_mb * 1024 * 1024)
+        landed = read_landed(path, settings.inbox, settings.max_file_mb * 1024 * 1024, real_dirs)
         doc = parse_document(landed.data, os.path.basename(landed.rel))
     except Gone:
         report.gone += 1
@@ -169,6 +174,7 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                                                                              Document.meta)
                     .where(Document.sha256.in_(sorted({i.sha256 for i in items})))}
         rows, new_items, dup_ids, dup_shas = [], [], [], []
+        now = utcnow()
         for item in items:
             if item.sha256 in existing:
                 found_id, meta = existing[item.sha256]
@@ -179,18 +185,18 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 continue
             existing[item.sha256] = (None, {})
             doc = item.doc
-            rows.append({"user": users.get(item.user_id) if item.user_id else None,
-                         "original_filename": doc.source_filename or os.path.basename(item.landed.rel),
-                         "sha256": item.sha256, "format": doc.format, "pages": [p.as_dict() for p in doc.pages],
-                         "text": doc.text, "meta": _meta(item, settings)})
+            rows.append((users.get(item.user_id) if item.user_id else None,
+                         doc.source_filename or os.path.basename(item.landed.rel), item.sha256, doc.format,
+                         [p.as_dict() for p in doc.pages], doc.text, _meta(item, settings), "ingested", now))
             new_items.append(item)
-        ids: dict[str, int] = {}
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start:start + _INSERT_CHUNK]
-            # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile.
-            Document.insert_many(chunk).on_conflict_ignore().execute()
+        # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile;
+        # such rows are not returned and are looked up below.
+        ids: dict[str, int] = {sha: int(i) for i, sha in insert_ignore_returning(
+            Document, _COLUMNS, rows, Document.sha256, (Document.id, Document.sha256))}
+        missing = [r[2] for r in rows if r[2] not in ids]
+        if missing:
             ids.update((d.sha256, d.id) for d in Document.select(Document.id, Document.sha256)
-                       .where(Document.sha256.in_([r["sha256"] for r in chunk])))
+                       .where(Document.sha256.in_(missing)))
         dup_ids += [ids[sha] for sha in dup_shas if sha in ids]
         if dup_ids:
             IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
@@ -212,11 +218,27 @@ def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: Ingest
 
 
 def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
-    """Ingest ``paths`` in one transaction (see module doc)."""
+    """Ingest ``paths`` in one transaction (see module doc).
+
+    Batches run one at a time per process (``_ONE_BATCH_AT_A_TIME``): reading and parsing are CPU-bound
+    Python, so consumer threads running batches side by side only share one core through the GIL, and
+    they lost about a third of the throughput to lock hand-offs and to queueing for SQLite's write lock.
+    Other processes (a second consumer, the watcher's inline ingestion) still run in parallel.
+    """
+    with _ONE_BATCH_AT_A_TIME:
+        report, new_ids, duplicates = _ingest_locked(paths, settings)
+    events.notify(new_ids)  # listeners (the analysis trigger) run outside the lock
+    if new_ids or duplicates:
+        log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
+    return report
+
+
+def _ingest_locked(paths: list[str], settings: Settings) -> tuple[IngestReport, list[int], int]:
     report = IngestReport()
-    items = [r for r in (_prepare(p, settings, report) for p in paths) if r is not None]
+    real_dirs: dict[str, str] = {}  # resolved folders, for this batch only
+    items = [r for r in (_prepare(p, settings, report, real_dirs) for p in paths) if r is not None]
     if not items:
-        return report
+        return report, [], 0
     try:
         new_ids, new_items, duplicates = _commit(items, settings)
     except Exception as exc:
@@ -225,7 +247,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
         log.warning("ingest batch of %d left for retry: %s", len(items), safe_error(exc).split(":")[0])
         report.retry += [i.landed.path for i in items]
         report.count("database_unavailable")
-        return report
+        return report, [], 0
     report.stored += new_ids
     report.duplicates += duplicates
     stored_at = time.time()
@@ -237,10 +259,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
     new_set = {id(i) for i in new_items}
     for item in items:
         _finalize(item, id(item) in new_set, settings, report)
-    events.notify(new_ids)
-    if new_ids or duplicates:
-        log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
-    return report
+    return report, new_ids, duplicates
 
 
 def ingest_paths(paths: Iterable[str], settings: Settings, batch_size: int | None = None) -> IngestReport:
