@@ -1,7 +1,7 @@
 """Ingestion benchmarks, in one run, side by side (report: docs/benchmarks.md).
 
     python bench/ingest_bench.py [--noop 3000] [--backlog 10000] [--live 500] [--rate 50]
-                                 [--idle 60] [--idle-trials 3] [--rss-docs 20000]
+                                 [--idle 60] [--idle-trials 3] [--rss-docs 100000]
 
 (a) raw huey no-op tasks drained by a consumer with the Procfile `worker` settings (tasks/s);
 (b) a backlog of real-looking OCR files (the Tesseract corpus, made unique) ingested end to end by the
@@ -10,7 +10,9 @@
     app drops), the same with one task per file (MEDIFLUX_INGEST_BATCH=1), and the five formats mixed;
 (c) live latency, file closed (renamed into place) → row committed, at ``--rate`` files/s and for single
     files after ``--idle`` seconds of quiet;
-(d) consumer RSS after 1,000 documents, then every 10,000 up to ``--rss-docs`` documents.
+(d) consumer RSS after 1,000 documents, then every 10,000 up to ``--rss-docs`` documents (default 100,000):
+    the Procfile `worker` alone, every document ingested by it (``mediflux ingest INBOX`` enqueues each
+    landed step as ``ingest_files`` tasks) and analysed by it; sampled once the analysis has drained too.
 Everything runs on embedded SQLite (the zero-configuration deployment) in a temporary folder.
 """
 
@@ -92,8 +94,8 @@ class Stack:
         self.db = open_database(self.settings.database_url)
         migrator.upgrade(self.db)
 
-    def start(self) -> None:
-        for name in ("worker", "watcher"):
+    def start(self, names: tuple[str, ...] = ("worker", "watcher")) -> None:
+        for name in names:
             argv = (consumer_argv("tasks.huey") if name == "worker"
                     else [str(Path(sys.executable).parent / "mediflux"), "watch"])
             self.procs.append(subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -142,33 +144,43 @@ def wait_count(stack: Stack, target: int, timeout: float, on_count=None) -> None
         time.sleep(0.1)
 
 
-def bench_backlog_and_rss(stack: Stack, n: int, rss_docs: int, only: str | None = None
-                          ) -> tuple[float, list[tuple[int, float]]]:
-    """Docs/s for a backlog of ``n`` files; then more backlog up to ``rss_docs`` documents, sampling the
-    consumer's RSS at 1,000 documents and after every further 10,000."""
+def bench_backlog(stack: Stack, n: int, only: str | None = None) -> float:
+    """Docs/s for a backlog of ``n`` files landed before the processes start."""
     land_backlog(stack.settings.inbox, 0, n, only)
-    samples: list[tuple[int, float]] = []
     t0 = time.monotonic()
     stack.start()
-
-    def sample(count: int) -> None:
-        if not samples and count >= 1000:
-            samples.append((count, stack.rss_mb()))
-
-    wait_count(stack, n, 1800, sample)
+    wait_count(stack, n, 1800)
     while any(stack.settings.inbox.rglob("doc-*")):
         time.sleep(0.05)
     rate = n / (time.monotonic() - t0)
     stack.steady = steady_rate()
-    total = n
-    while total < rss_docs:  # more backlog through the same consumer, for the RSS figure
-        step = min(10_000, rss_docs - total)
-        land_backlog(stack.settings.inbox, total, step, only)
+    return rate
+
+
+def analysed_all(stack: Stack) -> bool:
+    from models import Document
+    return not Document.select().where(Document.analysis.is_null()).exists()
+
+
+def bench_rss(stack: Stack, rss_docs: int) -> list[tuple[int, float]]:
+    """Consumer RSS after 1,000 documents and after every further 10,000, the consumer doing all the work."""
+    stack.start(("worker",))
+    samples: list[tuple[int, float]] = []
+    total = 0
+    while total < rss_docs:
+        step = 1000 if total == 0 else min(10_000, rss_docs - total)
+        land_backlog(stack.settings.inbox, total, step)
+        subprocess.run([str(Path(sys.executable).parent / "mediflux"), "ingest", str(stack.settings.inbox)],
+                       env=stack.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         total += step
         wait_count(stack, total, 1800)
+        deadline = time.monotonic() + 1800
+        while not analysed_all(stack) and time.monotonic() < deadline:
+            time.sleep(0.5)
         time.sleep(2)
         samples.append((total, stack.rss_mb()))
-    return rate, samples
+        print(f"    {total:,} docs: consumer RSS {samples[-1][1]:.1f} MB", flush=True)
+    return samples
 
 
 def steady_rate() -> float:
@@ -218,42 +230,43 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--idle-trials", type=int, default=3)
-    parser.add_argument("--rss-docs", type=int, default=20_000)
+    parser.add_argument("--rss-docs", type=int, default=100_000)
     args = parser.parse_args()
 
     noop = bench_noop(args.noop)
     print(f"(a) huey no-op tasks, Procfile consumer: {noop:,.0f} tasks/s ({args.noop} tasks)", flush=True)
-    runs = (("canonical JSON", ".json", {}, args.backlog), ("one task per file, canonical JSON", ".json",
-            {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5))
+    runs = (("canonical JSON", ".json", {}, args.backlog),
+            ("one task per file, canonical JSON", ".json", {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5),
+            ("five formats mixed", None, {}, args.backlog))
     for label, only, env, n in runs:
         with tempfile.TemporaryDirectory() as tmp:
             stack = Stack(Path(tmp) / "home", **env)
             try:
-                docs, _ = bench_backlog_and_rss(stack, n, 0, only)
+                docs = bench_backlog(stack, n, only)
+                if only is None:  # the live figures on this stack, its backlog done
+                    live = bench_live(stack, args.live, args.rate, "burst")
+                    idle = []
+                    for trial in range(args.idle_trials):
+                        time.sleep(args.idle)
+                        idle += bench_live(stack, 1, 1.0, f"idle{trial}")
             finally:
                 stack.stop()
         print(f"(b) backlog of {n:,} files, {label}: {docs:,.0f} docs/s from process start; steady "
               f"{stack.steady:,.0f} docs/s = {stack.steady / noop:.2f} x (a)", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp) / "home")
-        try:
-            docs, rss = bench_backlog_and_rss(stack, args.backlog, args.rss_docs)
-            print(f"(b) backlog of {args.backlog:,} files, five formats mixed: {docs:,.0f} docs/s from process "
-                  f"start; steady {stack.steady:,.0f} docs/s = {stack.steady / noop:.2f} x (a)", flush=True)
-            print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
-                  + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
-            live = bench_live(stack, args.live, args.rate, "burst")
-            print(f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
-                  f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms", flush=True)
-            idle = []
-            for trial in range(args.idle_trials):
-                time.sleep(args.idle)
-                idle += bench_live(stack, 1, 1.0, f"idle{trial}")
-            if idle:
-                print(f"(c) live after {args.idle:g} s idle, n={len(idle)}: p50 {statistics.median(idle):.0f} ms, "
-                      f"max {max(idle):.0f} ms", flush=True)
-        finally:
-            stack.stop()
+    print(f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
+          f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms", flush=True)
+    if idle:
+        print(f"(c) live after {args.idle:g} s idle, n={len(idle)}: p50 {statistics.median(idle):.0f} ms, "
+              f"max {max(idle):.0f} ms", flush=True)
+    if args.rss_docs:
+        with tempfile.TemporaryDirectory() as tmp:
+            stack = Stack(Path(tmp) / "home")
+            try:
+                rss = bench_rss(stack, args.rss_docs)
+            finally:
+                stack.stop()
+        print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
+              + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
 
 
 if __name__ == "__main__":

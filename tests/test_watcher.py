@@ -126,6 +126,27 @@ def test_one_dispatch_per_version_chmod_and_touch_do_not_requeue(s):
     assert all(len(b) == 1 for b in queued.batches)  # live events one by one
 
 
+def test_a_burst_of_live_files_shares_transactions(s):
+    """Files that pass the gate together are committed together (at most MEDIFLUX_INGEST_BATCH each), not
+    one transaction per file; each is still ingested as soon as it is ready."""
+    s50 = dataclasses.replace(s, ingest_batch=50)
+    watcher = InboxWatcher(s50, Recorder())
+    reports = []
+    watcher.on_ingested = reports.append
+    with running(watcher):
+        staging = s.home / "staging"
+        staging.mkdir()
+        for i in range(300):
+            (staging / f"b{i}.txt").write_bytes(variant(TXT, 1000 + i))
+        for i in range(300):  # a burst: 300 complete files renamed in within milliseconds
+            os.rename(staging / f"b{i}.txt", s.inbox / f"b{i}.txt")
+        wait_for(lambda: Document.select().count() == 300, timeout=30, message="the burst")
+    sizes = [len(r.stored) for r in reports if r.stored]
+    assert sum(sizes) == 300 and max(sizes) <= 50
+    assert len(sizes) < 60  # shared transactions (one per file would be 300)
+    assert not any(s.inbox.iterdir())
+
+
 def test_startup_scan_sends_the_backlog_in_batches(s):
     s3 = dataclasses.replace(s, ingest_batch=3)
     paths = []

@@ -1,8 +1,8 @@
 """The inbox watcher (``mediflux watch``): watchdog events → stability gate → ingestion.
 
-- Live files (an event, then the gate) are ingested one by one as they become ready: inline in this
-  process by default (latency: no queue round trip), or as one ``ingest_files`` task each
-  (``MEDIFLUX_WATCH_INLINE=0``).
+- Live files (an event, then the gate) are ingested as soon as they become ready: inline in this process
+  by default (latency: no queue round trip), or as an ``ingest_files`` task (``MEDIFLUX_WATCH_INLINE=0``).
+  Files that pass the gate in the same turn share one transaction (or task), up to ``MEDIFLUX_INGEST_BATCH``.
 - Backlogs (startup scan, periodic full rescan) go to the consumer in batches (many files per task).
 - The observer is supervised: a dead dispatcher or emitter thread (a handler exception, the inbox
   deleted, an inotify failure) is replaced and followed by a full rescan; a missing inbox is created; an
@@ -201,19 +201,23 @@ class InboxWatcher:
         return len(backlog)
 
     def _dispatch(self, ready: list[tuple[str, os.stat_result]]) -> None:
+        """Files that passed the gate together share a transaction (or a task): none waits for others to
+        arrive, and a burst of thousands of files is not committed one transaction per file."""
         paths = [p for p, _ in ready]
-        if not self.inline:
-            for path in paths:
-                self.enqueue([path])  # live events one by one
-            return
-        for path in paths:
-            try:
-                report = ingest_batch([path], self.settings)
-            except Exception as exc:  # noqa: BLE001 — never let one file stop the watcher
-                log.error("ingesting %s failed: %s; will retry", ref(path), type(exc).__name__)
-                self.gate.retry(path)
+        size = self.settings.ingest_batch
+        for start in range(0, len(paths), size):
+            chunk = paths[start:start + size]
+            if not self.inline:
+                self.enqueue(chunk)
                 continue
-            self.gate.done([path])
+            try:
+                report = ingest_batch(chunk, self.settings)
+            except Exception as exc:  # noqa: BLE001 — never let one batch stop the watcher
+                log.error("ingesting %d live files failed: %s; will retry", len(chunk), type(exc).__name__)
+                for path in chunk:
+                    self.gate.retry(path)
+                continue
+            self.gate.done(chunk)
             for again in report.retry:
                 self.gate.retry(again)
             self.report.merge(report)
