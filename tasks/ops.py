@@ -1,4 +1,4 @@
-"""Operator plumbing in the consumer: a heartbeat every minute and the optional metrics endpoint."""
+"""Operator plumbing in the consumer: a heartbeat every minute, the optional metrics endpoint, heap trimming."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from huey import crontab
 
 from tasks.app import huey, runtime
-from worker import heartbeat, metrics
+from worker import heartbeat, memory, metrics
 
 _started = threading.Event()
 _start_lock = threading.Lock()
@@ -27,3 +27,4 @@ def start_operator_endpoints() -> None:
         _started.set()
     heartbeat.beat()
     metrics.serve(runtime.settings)
+    memory.start_trimmer()

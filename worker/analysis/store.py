@@ -18,7 +18,7 @@ import peewee
 from models import Document
 from models.clock import utcnow
 from models.json_paths import json_text
-from worker import cache
+from worker import cache, memory
 from worker.analysis import medications
 from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
@@ -76,6 +76,7 @@ def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict
 
 def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
     """Analyse, and on an unexpected error record it (type only) so the backlog does not spin on it."""
+    memory.note_bulk_work()
     try:
         analyze_document(document_id, lookup)
         return True

@@ -20,7 +20,10 @@ def watch() -> None:
     from tasks.ingest import enqueue_paths  # registers the analysis trigger too
     from worker.ingest.watcher import InboxWatcher
 
+    from worker import memory
+
     watcher = InboxWatcher(runtime.settings, enqueue_paths)
+    memory.start_trimmer()  # inline ingestion frees what it allocates; give it back (worker/memory.py)
 
     def _stop(signum: int, _frame: object) -> None:
         watcher.stop()

@@ -30,7 +30,7 @@ import peewee
 from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
-from worker import metrics
+from worker import memory, metrics
 from worker.config import Settings
 from worker.ingest import events
 from worker.ingest.files import (NO_USER, TRANSIENT_ERRNOS, Gone, Landed, Refused, Skipped, Transient, keep,
@@ -227,6 +227,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
     """
     with _ONE_BATCH_AT_A_TIME:
         report, new_ids, duplicates = _ingest_locked(paths, settings)
+    memory.note_bulk_work()
     events.notify(new_ids)  # listeners (the analysis trigger) run outside the lock
     if new_ids or duplicates:
         log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
