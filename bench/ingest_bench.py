@@ -9,7 +9,7 @@
     from the inbox (docs/s; analysis tasks run in the same consumer meanwhile) — canonical JSON (what the
     app drops), the same with one task per file (MEDIFLUX_INGEST_BATCH=1), and the five formats mixed;
 (c) live latency, file closed (renamed into place) → row committed, at ``--rate`` files/s and for single
-    files after ``--idle`` seconds of quiet;
+    files after ``--idle`` seconds of quiet, on the stack of the mixed backlog once it is analysed;
 (d) consumer RSS after 1,000 documents, then every 10,000 up to ``--rss-docs`` documents (default 100,000):
     the Procfile `worker` alone, every document ingested by it (``mediflux ingest INBOX`` enqueues each
     landed step as ``ingest_files`` tasks) and analysed by it; sampled once the analysis has drained too.
@@ -162,6 +162,14 @@ def analysed_all(stack: Stack) -> bool:
     return not Document.select().where(Document.analysis.is_null()).exists()
 
 
+def wait_until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.5)
+
+
 def bench_rss(stack: Stack, rss_docs: int) -> list[tuple[int, float]]:
     """Consumer RSS after 1,000 documents and after every further 10,000, the consumer doing all the work."""
     stack.start(("worker",))
@@ -174,9 +182,7 @@ def bench_rss(stack: Stack, rss_docs: int) -> list[tuple[int, float]]:
                        env=stack.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         total += step
         wait_count(stack, total, 1800)
-        deadline = time.monotonic() + 1800
-        while not analysed_all(stack) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: analysed_all(stack), 1800)
         time.sleep(2)
         samples.append((total, stack.rss_mb()))
         print(f"    {total:,} docs: consumer RSS {samples[-1][1]:.1f} MB", flush=True)
@@ -243,7 +249,8 @@ def main() -> None:
             stack = Stack(Path(tmp) / "home", **env)
             try:
                 docs = bench_backlog(stack, n, only)
-                if only is None:  # the live figures on this stack, its backlog done
+                if only is None:  # the live figures on this stack, once its backlog is analysed too
+                    wait_until(lambda: analysed_all(stack), 1800)
                     live = bench_live(stack, args.live, args.rate, "burst")
                     idle = []
                     for trial in range(args.idle_trials):

@@ -47,6 +47,8 @@ def insert_ignore_returning(model: type[peewee.Model], fields: Sequence[peewee.F
                             returning: Sequence[peewee.Field]) -> list[tuple]:
     """Insert ``rows`` (values in ``fields`` order); rows whose ``conflict`` value exists are skipped.
 
+    Field defaults are not applied: ``fields`` must name every column that needs a value.
+
     Returns the ``returning`` columns of the rows actually inserted (raw database values), in chunks
     that keep under the bound-parameter limit. Run it inside the caller's transaction.
     """

@@ -10,4 +10,4 @@ from worker.queue import PRIORITY_ANALYSIS
 @huey.task(priority=PRIORITY_ANALYSIS)
 def analyze_documents(ids: list[int]) -> int:
     """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
-    return sum(store.analyze_safely(int(i)) for i in ids)
+    return store.analyze_batch(ids)

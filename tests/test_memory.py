@@ -1,4 +1,7 @@
-"""worker.memory: freed heap memory goes back to the system after bulk work (glibc's per-thread arenas)."""
+"""worker.memory: after bulk work, a thread's SQLite page cache is released and freed heap memory goes back
+to the system (glibc's per-thread arenas)."""
+
+import ctypes
 
 import threading
 import time
@@ -7,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
+from tests.ingest_fixtures import sqlite_inbox_settings
 from worker import memory
 
 pytestmark = pytest.mark.skipif(memory._malloc_trim is None, reason="needs glibc's malloc_trim")
@@ -63,5 +67,39 @@ def test_the_trimmer_runs_after_bulk_work_is_reported(worker_thread):
     assert memory.start_trimmer(interval=0.05) and memory.start_trimmer()  # idempotent
     baseline = _rss_mb()
     worker_thread.process_batch()
-    memory.note_bulk_work()
+    memory.after_bulk_work()
     wait_for(lambda: _rss_mb() - baseline < 12, timeout=10, message="the trimmer to release the arena")
+
+
+@pytest.fixture
+def sqlite_memory_used():
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        pytest.skip("needs the shared libsqlite3 that the sqlite3 module uses")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return lambda: lib.sqlite3_memory_used() / 2**20
+
+
+def test_a_threads_sqlite_page_cache_is_released_after_bulk_work(tmp_path, sqlite_memory_used):
+    from models import Document, db
+    from models.bulk import insert_ignore_returning
+    from models.clock import utcnow
+
+    gen = sqlite_inbox_settings(tmp_path)
+    next(gen)
+    fields = (Document.original_filename, Document.sha256, Document.format, Document.text, Document.pages,
+              Document.meta, Document.status, Document.created_at)
+    now = utcnow()
+    with db.atomic():
+        insert_ignore_returning(Document, fields, [(f"f{i}", f"{i:064x}", "text", "é" * 6000, [], {}, "ingested",
+                                                    now) for i in range(5000)], Document.sha256, (Document.id,))
+    db.close()  # a fresh connection: an empty page cache
+    db.connect()
+    before = sqlite_memory_used()
+    assert db.execute_sql("SELECT sum(length(text)) FROM documents").fetchone()[0] == 30_000_000
+    filled = sqlite_memory_used()
+    assert filled - before > 10, "the scan did not fill the page cache (16 MB)"
+    memory.after_bulk_work()
+    assert sqlite_memory_used() - before < 2
+    gen.close()

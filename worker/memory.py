@@ -1,11 +1,18 @@
-"""Give the heap memory freed by bulk work back to the system, so long-running processes stay small.
+"""Give the memory used by bulk work back to the system, so long-running processes stay small.
 
-glibc keeps freed memory in the arena of the thread that freed it. Each consumer thread that ingests or
-analyses a batch allocates and frees some 10 MB, so every worker thread's arena settled at its largest
-batch: the consumer grew by about 70 MB over 100,000 documents although Python's live objects did not
-(bench/ingest_bench.py (d); ``malloc_trim(0)`` on that process gave all of it back). A daemon thread
-calls ``malloc_trim(0)`` at most once a second, and only after bulk work was reported
-(:func:`note_bulk_work`); a trim costs under 10 ms. Without glibc (musl, macOS) this is a no-op.
+Two things kept a consumer growing with the number of documents it had handled (bench/ingest_bench.py (d)),
+although Python's live objects did not grow:
+
+- glibc keeps freed memory in the arena of the thread that freed it. Each consumer thread that ingests or
+  analyses a batch allocates and frees some 10 MB, so every worker thread's arena settled at its largest
+  batch: about +70 MB over 100,000 documents; ``malloc_trim(0)`` on that process gave all of it back. A
+  daemon thread calls ``malloc_trim(0)`` at most once a second, and only after bulk work was reported; a
+  trim costs under 10 ms. Without glibc (musl, macOS) this part is a no-op.
+- SQLite's page cache is per connection, so per thread (up to ``cache_size``, 16 MB): a thread whose job
+  scanned a large table kept 16 MB after the job. After bulk work the thread's cache is released
+  (``PRAGMA shrink_memory``); the next batch reads its pages back from the OS page cache.
+
+Call :func:`after_bulk_work` at the end of each batch or job, in the thread that did it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,10 @@ import ctypes
 import logging
 import threading
 from typing import Callable
+
+import peewee
+
+from models import db
 
 log = logging.getLogger("mediflux.memory")
 TRIM_INTERVAL_SECONDS = 1.0
@@ -40,8 +51,15 @@ def trim() -> bool:
     return bool(_malloc_trim(0)) if _malloc_trim is not None else False
 
 
-def note_bulk_work() -> None:
-    """Report that this process just allocated and freed a lot (a batch ingested or analysed)."""
+def after_bulk_work() -> None:
+    """This thread just handled a batch or a job: release its SQLite page cache, and let the trimmer
+    hand the freed memory back to the system."""
+    database = db.obj
+    if isinstance(database, peewee.SqliteDatabase) and not database.is_closed():
+        try:
+            database.execute_sql("PRAGMA shrink_memory")
+        except peewee.DatabaseError as exc:  # never fail the work over housekeeping
+            log.debug("shrink_memory failed: %s", type(exc).__name__)
     _dirty.set()
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from models import JobRun, PeriodicJob, db
 from models.clock import utcnow
-from worker import metrics
+from worker import memory, metrics
 
 log = logging.getLogger("mediflux.periodic")
 
@@ -129,8 +129,10 @@ def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOut
         error = safe_error(exc)
         log.warning("periodic job %s failed: %s", spec.name, error)
         _finish(spec, row, started, t0, ok=False, error=error, summary={}, state=ctx.state)
+        memory.after_bulk_work()
         return RunOutcome(spec.name, ran=True, ok=False, error=error)
     _finish(spec, row, started, t0, ok=True, error=None, summary=summary, state=ctx.state)
+    memory.after_bulk_work()
     log.info("periodic job %s done in %.0f ms", spec.name, (time.monotonic() - t0) * 1000)
     return RunOutcome(spec.name, ran=True, ok=True, summary=summary)
 

@@ -76,7 +76,6 @@ def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict
 
 def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
     """Analyse, and on an unexpected error record it (type only) so the backlog does not spin on it."""
-    memory.note_bulk_work()
     try:
         analyze_document(document_id, lookup)
         return True
@@ -106,7 +105,14 @@ def pending_ids(limit: int) -> list[int]:
 
 def analyze_pending(limit: int, lookup: BdpmLookup | None = None) -> int:
     """Analyse up to ``limit`` documents that need it; returns how many were analysed."""
-    return sum(analyze_safely(i, lookup) for i in pending_ids(limit))
+    return analyze_batch(pending_ids(limit), lookup)
+
+
+def analyze_batch(ids: list[int], lookup: BdpmLookup | None = None) -> int:
+    """Analyse these documents (missing ones are skipped); returns how many were analysed."""
+    done = sum(analyze_safely(int(i), lookup) for i in ids)
+    memory.after_bulk_work()
+    return done
 
 
 def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> int:

@@ -227,7 +227,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
     """
     with _ONE_BATCH_AT_A_TIME:
         report, new_ids, duplicates = _ingest_locked(paths, settings)
-    memory.note_bulk_work()
+    memory.after_bulk_work()
     events.notify(new_ids)  # listeners (the analysis trigger) run outside the lock
     if new_ids or duplicates:
         log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
