@@ -3,8 +3,8 @@
 Order of operations for a batch (many files, one transaction):
 
 1. read each file safely (:mod:`files`), hash it, parse it (:mod:`parse`; NIRs masked);
-2. in one transaction: create missing users, insert one row per new SHA-256 (one multi-row statement), record re-landed content
-   in ``ingest_duplicates``;
+2. in one transaction: create missing users, insert one row per new SHA-256 (one multi-row statement),
+   record re-landed content in ``ingest_duplicates``;
 3. after the commit: delete each file, or move it to ``processed/`` (``MEDIFLUX_KEEP_PROCESSED=1``);
 4. notify listeners (analysis trigger) with the new ids.
 
