@@ -8,12 +8,13 @@ from huey import crontab
 
 from tasks.app import huey, runtime
 from worker import heartbeat, memory, metrics
+from worker.queue import PRIORITY_OPS
 
 _started = threading.Event()
 _start_lock = threading.Lock()
 
 
-@huey.periodic_task(crontab(minute="*"))
+@huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
 def consumer_heartbeat() -> None:
     heartbeat.beat()
 

@@ -11,6 +11,7 @@ from huey import crontab
 
 from tasks.app import huey
 from worker import periodic
+from worker.queue import PRIORITY_OPS
 from worker.schedule import PERIODIC_JOBS
 
 
@@ -21,7 +22,7 @@ def run_periodic_job(name: str) -> None:
         periodic.run_job(spec, resources={"huey": huey})
 
 
-@huey.periodic_task(crontab(minute="*"))
+@huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
 def scheduler_tick() -> None:
     for name in periodic.due_jobs(PERIODIC_JOBS):
         run_periodic_job(name)

@@ -51,6 +51,10 @@ def quarantined(s, report, reason):
     ("latin1.txt", "Ordonnance du Dr Hélène".encode("latin-1"), "not_utf8"),
     ("garbage.json", bytes(range(256)) * 8, "not_utf8"),
     ("nul.json", b'{"a": "\x00"}', "binary"),
+    ("escaped-nul.json", b'{"schema": "mediflux.ocr/1", "pages": [{"number": 1, "text": "a\\u0000b"}]}',
+     "invalid_canonical_json"),  # PostgreSQL cannot store NUL in text
+    ("escaped-nul-name.json", b'{"schema": "mediflux.ocr/1", "source_filename": "x\\u0000.pdf", '
+                              b'"pages": [{"text": "ok"}]}', "invalid_canonical_json"),
     ("deep.json", b"[" * 100_000 + b"]" * 100_000, "format_mismatch"),
     ("deep2.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "invalid_json"),
     ("list.json", b"[1, 2]", "format_mismatch"),
@@ -264,3 +268,25 @@ def test_crash_between_sidecar_and_move_leaves_no_file_without_reason(s):
     land(s, "x.error.json", b"{no")  # a landed name that looks like a sidecar is still listed
     ingest_batch([str(s.inbox / "x.error.json")], s)
     assert sorted(e.name for e in entries(s.home)) == ["bad.json", "x.error.json.q"]
+
+
+def test_a_folder_swapped_for_a_link_during_a_batch_is_resolved_again(s, tmp_path):
+    """The per-batch memo of resolved folders re-checks each folder's inode: a user folder replaced by a
+    symlink out of the inbox between two files of one batch is not trusted from the memo."""
+    from worker.ingest.files import Skipped, inbox_relative
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "b.txt").write_text("secret")
+    folder = s.inbox / "u-1"
+    folder.mkdir()
+    memo: dict = {}
+    assert inbox_relative(str(folder / "a.txt"), s.inbox, memo) == "u-1/a.txt"
+    folder.rmdir()
+    folder.symlink_to(outside)
+    with pytest.raises(Skipped):
+        inbox_relative(str(folder / "b.txt"), s.inbox, memo)
+    with pytest.raises(Skipped):  # '..' after a link: the kernel would follow the link first
+        inbox_relative(str(folder / ".." / "x.txt"), s.inbox, memo)
+    report = ingest_batch([str(folder / "b.txt")], s)
+    assert report.stored == [] and (outside / "b.txt").exists()

@@ -145,3 +145,26 @@ def test_inbox_rescan_job_ingests_settled_files_and_leaves_fresh_ones(ingest_set
     assert outcome.ok and outcome.summary["found"] == 3 and outcome.summary["stored"] == 3
     assert os.path.exists(fresh) and not any(os.path.exists(p) for p in old)
     assert JobRun.get(JobRun.job == "inbox_rescan").summary["stored"] == 3
+
+
+def test_a_file_the_database_refuses_is_quarantined_alone(ingest_settings, monkeypatch):
+    """The database refusing one document's data (e.g. PostgreSQL and a NUL character) must not hold back
+    the rest of its batch: the batch is split until the culprit is alone, which goes to quarantine."""
+    import worker.ingest.store as store
+
+    s = ingest_settings
+    paths = [_land(s, f"doc{i}.txt", variant(one_per_format()[".txt"], 500 + i)) for i in range(9)]
+    real_meta = store._meta
+
+    def refusing_meta(item, settings):
+        if item.landed.rel == "doc6.txt":
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")  # psycopg2's words
+        return real_meta(item, settings)
+
+    monkeypatch.setattr(store, "_meta", refusing_meta)
+    report = ingest_batch(paths, s)
+    assert len(report.stored) == 8 and report.quarantined == 1 and not report.retry
+    assert report.reasons == {"unstorable": 1}
+    sidecar = json.loads((s.home / "quarantine" / "doc6.txt.error.json").read_text())
+    assert sidecar["reason"] == "unstorable" and "ValueError" in sidecar["message"]
+    assert Document.select().count() == 8 and not any(os.path.exists(p) for p in paths)

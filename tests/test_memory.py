@@ -2,6 +2,7 @@
 to the system (glibc's per-thread arenas)."""
 
 import ctypes
+import os
 
 import threading
 import time
@@ -17,12 +18,13 @@ pytestmark = pytest.mark.skipif(memory._malloc_trim is None, reason="needs glibc
 
 
 def _rss_mb() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class WorkerThread:
-    """A long-lived thread (like a consumer worker) that processes a big batch and keeps a few results
-    (small survivors scattered through its arena pin the heap: glibc cannot shrink it by itself)."""
+    """A long-lived thread (like a consumer worker) that processes a big batch and keeps a few results:
+    survivors allocated by glibc (over 512 bytes, so not by Python's small-object allocator) scattered
+    through the thread's arena keep glibc from shrinking it by itself."""
 
     def __init__(self) -> None:
         self.survivors: list[bytes] = []
@@ -32,8 +34,8 @@ class WorkerThread:
 
     def _run(self) -> None:
         self._go.wait()
-        batch = [bytes(8_000 + i % 5_000) for i in range(12_000)]  # ~120 MB below the mmap threshold
-        self.survivors = [bytes(batch[i][:64]) for i in range(0, len(batch), 50)]
+        batch = [b"x" * (8_000 + i % 5_000) for i in range(12_000)]  # ~120 MB, every page written
+        self.survivors = [b"s" * 1_000 + batch[i][:1] for i in range(0, len(batch), 50)]
         del batch
         self._done.set()
         self._exit.wait()
@@ -55,6 +57,7 @@ def worker_thread():
 
 
 def test_a_worker_threads_freed_batch_stays_resident_until_trimmed(worker_thread):
+    memory.trim()  # free memory other tests left in the arenas would hide the batch
     baseline = _rss_mb()
     worker_thread.process_batch()
     time.sleep(0.2)
@@ -64,30 +67,51 @@ def test_a_worker_threads_freed_batch_stays_resident_until_trimmed(worker_thread
 
 
 def test_the_trimmer_runs_after_bulk_work_is_reported(worker_thread):
-    assert memory.start_trimmer(interval=0.05) and memory.start_trimmer()  # idempotent
+    memory.trim()
+    assert memory.start_trimmer() and memory.start_trimmer()  # idempotent
     baseline = _rss_mb()
     worker_thread.process_batch()
+    assert _rss_mb() - baseline > 35  # resident until someone trims (see the test above)
     memory.after_bulk_work()
     wait_for(lambda: _rss_mb() - baseline < 12, timeout=10, message="the trimmer to release the arena")
 
 
 @pytest.fixture
 def sqlite_memory_used():
+    """SQLite's own memory counter, if the sqlite3 module uses the shared libsqlite3 (not a static copy)."""
+    import sqlite3
+
     try:
         lib = ctypes.CDLL("libsqlite3.so.0")
     except OSError:
         pytest.skip("needs the shared libsqlite3 that the sqlite3 module uses")
     lib.sqlite3_memory_used.restype = ctypes.c_int64
+    before = lib.sqlite3_memory_used()
+    probe = sqlite3.connect(":memory:")
+    probe.execute("CREATE TABLE t (x)")
+    used = lib.sqlite3_memory_used() - before
+    probe.close()
+    if used <= 0:
+        pytest.skip("the sqlite3 module does not use the shared libsqlite3 (static build)")
     return lambda: lib.sqlite3_memory_used() / 2**20
 
 
 def test_a_threads_sqlite_page_cache_is_released_after_bulk_work(tmp_path, sqlite_memory_used):
-    from models import Document, db
-    from models.bulk import insert_ignore_returning
-    from models.clock import utcnow
+    from models import db
 
     gen = sqlite_inbox_settings(tmp_path)
     next(gen)
+    try:
+        _fill_and_release(db, sqlite_memory_used)
+    finally:
+        gen.close()
+
+
+def _fill_and_release(db, sqlite_memory_used) -> None:
+    from models import Document
+    from models.bulk import insert_ignore_returning
+    from models.clock import utcnow
+
     fields = (Document.original_filename, Document.sha256, Document.format, Document.text, Document.pages,
               Document.meta, Document.status, Document.created_at)
     now = utcnow()
@@ -102,4 +126,3 @@ def test_a_threads_sqlite_page_cache_is_released_after_bulk_work(tmp_path, sqlit
     assert filled - before > 10, "the scan did not fill the page cache (16 MB)"
     memory.after_bulk_work()
     assert sqlite_memory_used() - before < 2
-    gen.close()

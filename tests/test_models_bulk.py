@@ -43,8 +43,21 @@ def test_existing_keys_are_skipped_and_not_returned(database):
     assert Document.select().count() == 2
 
 
-def test_large_inserts_are_split_under_the_parameter_limit(database):
-    n = MAX_PARAMS // len(FIELDS) * 2 + 7  # three statements
-    returned = insert_ignore_returning(Document, FIELDS, [_row(i) for i in range(n)], Document.sha256,
+def test_large_inserts_are_split_under_the_parameter_limit(database, monkeypatch):
+    import models.bulk as bulk
+
+    statements = []
+    real_execute = database.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        if sql.startswith("INSERT"):
+            statements.append(len(params))
+        return real_execute(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "MAX_PARAMS", 10 * len(FIELDS))  # 10 rows per statement
+    monkeypatch.setattr(database, "execute_sql", counting)
+    returned = insert_ignore_returning(Document, FIELDS, [_row(i) for i in range(25)], Document.sha256,
                                        (Document.id,))
-    assert len({i for (i,) in returned}) == n == Document.select().count()
+    assert statements == [90, 90, 45]
+    assert len({i for (i,) in returned}) == 25 == Document.select().count()
+    assert MAX_PARAMS < 32_766  # SQLite's default limit on bound parameters

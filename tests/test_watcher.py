@@ -123,7 +123,7 @@ def test_one_dispatch_per_version_chmod_and_touch_do_not_requeue(s):
         assert queued.paths == [str(path)]
         path.write_bytes(variant(TXT, 2) + b" new version, longer")  # a real new version is dispatched
         wait_for(lambda: len(queued.paths) == 2, timeout=10, message="the new version")
-    assert all(len(b) == 1 for b in queued.batches)  # live events one by one
+    assert all(len(b) == 1 for b in queued.batches)  # one file at a time here: one per enqueue
 
 
 def test_a_burst_of_live_files_shares_transactions(s):

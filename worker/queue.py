@@ -25,6 +25,9 @@ from worker.serializer import JSONSerializer
 # document) waits; analysis is rediscovered from the ledger anyway (``analysis_backlog``).
 PRIORITY_INGEST = 10
 PRIORITY_ANALYSIS = -10
+# The heartbeat and the scheduler tick are tiny and must not wait behind a backlog (the doctor would report
+# the consumer dead, and periodic jobs would not be started).
+PRIORITY_OPS = 20
 
 
 def build_huey(settings: Settings, immediate: bool = False) -> Huey:

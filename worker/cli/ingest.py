@@ -13,7 +13,7 @@ from worker.cli.output import echo_json
 from worker.cli.progress import progress
 from worker.config import Settings
 from worker.ingest.canonical import valid_user_id
-from worker.ingest.files import Skipped, inbox_relative
+from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.scan import IgnoreRules, walk
 from worker.ingest.store import IngestReport, ingest_batch
 from worker.runtime import bootstrap
@@ -46,6 +46,8 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
                 inside = True
             except Skipped:
                 inside = False
+            except (Gone, Transient):
+                inside = True  # in the inbox; ingestion finds it gone, or retries
             if inside:
                 out.append(f)  # already in the inbox: ingested where it is (its folder names the user)
             elif os.path.isfile(f):  # regular files only (never a FIFO or device outside the inbox)

@@ -1,8 +1,8 @@
 """Canonical JSON ``mediflux.ocr/1`` (schema: docs/schemas/mediflux.ocr-1.schema.json).
 
-Parsed with orjson: strict RFC 8259 (no ``NaN``, integers within 64 bits), nesting capped at 1,024 levels,
-and about four times faster than the standard library on these documents (parsing was a fifth of a
-backlog's CPU time).
+Parsed with orjson: strict RFC 8259 (``NaN`` and ``Infinity`` are invalid JSON), nesting capped at 1,024
+levels, and about four times faster than the standard library on these documents (parsing was a fifth of
+a backlog's CPU time). Text containing NUL (``\u0000`` escapes) is refused: PostgreSQL cannot store it.
 """
 
 from __future__ import annotations
@@ -33,17 +33,18 @@ def _text_field(doc: dict[str, Any], key: str, limit: int = 512) -> str | None:
     value = doc.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise _fail(f"'{key}' must be a string of at most {limit} characters")
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise _fail(f"'{key}' must be a string of at most {limit} characters, without NUL")
     return value
 
 
 def _engine(value: Any) -> dict[str, str] | None:
     if value is None:
         return None
-    if isinstance(value, str):  # tolerated shorthand: the engine name alone
+    if isinstance(value, str) and "\x00" not in value:  # tolerated shorthand: the engine name alone
         return {"name": value[:64]}
-    if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) for k in ("name", "version")):
+    if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) and "\x00" not in value.get(k, "")
+                                              for k in ("name", "version")):
         raise _fail("'engine' must be {\"name\": str, \"version\": str}")
     return {k: value[k][:64] for k in ("name", "version") if k in value}
 
@@ -54,8 +55,8 @@ def _page(raw: Any, index: int) -> Page:
     number, text, conf = raw.get("number", index + 1), raw.get("text"), raw.get("confidence")
     if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_PAGES:
         raise _fail(f"pages[{index}].number must be a whole number from 1")
-    if not isinstance(text, str):
-        raise _fail(f"pages[{index}].text is required and must be a string")
+    if not isinstance(text, str) or "\x00" in text:
+        raise _fail(f"pages[{index}].text is required and must be a string without NUL characters")
     if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))
                              or not math.isfinite(conf) or not 0 <= conf <= 1):
         raise _fail(f"pages[{index}].confidence must be a number from 0 to 1")

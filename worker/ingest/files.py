@@ -72,22 +72,35 @@ def ref(path: str) -> str:
     return "file#" + hashlib.sha256(os.fsencode(path)).hexdigest()[:10]
 
 
-def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, str] | None = None) -> str:
-    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent).
+def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, int]] | None = None) -> str:
+    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent),
+    Gone if its folder vanished.
 
     ``real_dirs`` memoises resolved folders for the span of one batch (a folder's realpath costs an
-    ``lstat`` per path component, more than the rest of the checks).
+    ``lstat`` per path component, more than the rest of the checks); each use re-checks the folder's
+    device and inode with one ``stat``, so a folder swapped for a symlink meanwhile is resolved again.
     """
+    if ".." in path.split(os.sep):
+        raise Skipped("outside_inbox")  # the kernel would resolve it through links, abspath does not
     absolute = os.path.abspath(path)
     root = os.path.abspath(inbox)
     if not _under(absolute, root):
         raise Skipped("outside_inbox")
     memo = {} if real_dirs is None else real_dirs
     parent_dir = os.path.dirname(absolute)
-    for folder in (parent_dir, root):
-        if folder not in memo:
-            memo[folder] = os.path.realpath(folder)
-    real_parent, real_root = memo[parent_dir], memo[root]
+    real = {}
+    for folder in {parent_dir, root}:
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:
+            raise Gone() from None
+        except OSError as exc:
+            raise Transient(f"stat_{errno.errorcode.get(exc.errno, 'error')}") from None
+        known = memo.get(folder)
+        if known is None or known[1:] != (st.st_dev, st.st_ino):
+            known = memo[folder] = (os.path.realpath(folder), st.st_dev, st.st_ino)
+        real[folder] = known[0]
+    real_parent, real_root = real[parent_dir], real[root]
     if real_parent != real_root and not _under(real_parent, real_root):
         raise Skipped("outside_inbox")  # a symlinked folder pointing out of the inbox
     return absolute[len(root.rstrip(os.sep)) + 1:]
@@ -117,7 +130,8 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def read_landed(path: str, inbox: Path, max_bytes: int, real_dirs: dict[str, str] | None = None) -> Landed:
+def read_landed(path: str, inbox: Path, max_bytes: int,
+                real_dirs: dict[str, tuple[str, int, int]] | None = None) -> Landed:
     """Read one inbox file safely (see module doc); raises Transient, Refused, Gone or Skipped."""
     rel = inbox_relative(path, inbox, real_dirs)
     user_id = user_of(rel)

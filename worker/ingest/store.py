@@ -42,6 +42,8 @@ from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.ingest")
 _ONE_BATCH_AT_A_TIME = threading.Lock()
+# The database refusing a value (not a fault of the database): split the batch, quarantine the culprit.
+_DATA_ERRORS = (ValueError, peewee.DataError)
 _COLUMNS = (Document.user, Document.original_filename, Document.sha256, Document.format, Document.pages,
             Document.text, Document.meta, Document.status, Document.created_at)
 EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
@@ -90,7 +92,8 @@ def _is_transient_db_error(exc: BaseException) -> bool:
         isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
 
 
-def _prepare(path: str, settings: Settings, report: IngestReport, real_dirs: dict[str, str]) -> _Ready | None:
+def _prepare(path: str, settings: Settings, report: IngestReport,
+             real_dirs: dict[str, tuple[str, int, int]]) -> _Ready | None:
     """Read and parse one file; every non-storable outcome is handled (and counted) here."""
     landed = None
     try:
@@ -115,25 +118,30 @@ def _prepare(path: str, settings: Settings, report: IngestReport, real_dirs: dic
             report.retry.append(path)  # maybe still being written: give it the grace period
             report.count("young_" + reason)
             return None
-        data = landed.data if landed else b""
-        user = landed.user_id if landed else None
-        try:
-            moved = quarantine(path, settings.home, reason, str(exc),
-                               format_guess=guess_format(data, path) if data else None,
-                               size=len(data) if landed else None, user_id=user)
-        except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
-            report.retry.append(path)
-            report.count("quarantine_failed")
-            log.warning("could not quarantine %s: %s", ref(path), type(err).__name__)
-            return None
-        if moved:
-            report.quarantined += 1
-            metrics.record_quarantined(reason)
-        else:
-            report.skipped += 1
-        report.count(reason)
+        _quarantine(path, landed, reason, str(exc), settings, report)
         return None
     return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, doc.user_id or landed.user_id)
+
+
+def _quarantine(path: str, landed: Landed | None, reason: str, message: str, settings: Settings,
+                report: IngestReport) -> None:
+    """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
+    data = landed.data if landed else b""
+    try:
+        moved = quarantine(path, settings.home, reason, message,
+                           format_guess=guess_format(data, path) if data else None,
+                           size=len(data) if landed else None, user_id=landed.user_id if landed else None)
+    except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
+        report.retry.append(path)
+        report.count("quarantine_failed")
+        log.warning("could not quarantine %s: %s", ref(path), type(err).__name__)
+        return
+    if moved:
+        report.quarantined += 1
+        metrics.record_quarantined(reason)
+    else:
+        report.skipped += 1
+    report.count(reason)
 
 
 def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
@@ -236,19 +244,38 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
 
 def _ingest_locked(paths: list[str], settings: Settings) -> tuple[IngestReport, list[int], int]:
     report = IngestReport()
-    real_dirs: dict[str, str] = {}  # resolved folders, for this batch only
+    real_dirs: dict[str, tuple[str, int, int]] = {}  # resolved folders, for this batch only
     items = [r for r in (_prepare(p, settings, report, real_dirs) for p in paths) if r is not None]
-    if not items:
-        return report, [], 0
+    new_ids, duplicates = _store(items, settings, report) if items else ([], 0)
+    return report, new_ids, duplicates
+
+
+def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tuple[list[int], int]:
+    """Commit ``items`` then remove their files; returns (new ids, duplicates recorded).
+
+    A batch the database refuses for its data (e.g. a value PostgreSQL cannot store) is split in halves
+    until the refused file is alone; that file is quarantined (``unstorable``) and the others are stored,
+    so one bad file never holds its neighbours back.
+    """
     try:
         new_ids, new_items, duplicates = _commit(items, settings)
+    except _DATA_ERRORS as exc:
+        if len(items) > 1:
+            half = len(items) // 2
+            first, second = _store(items[:half], settings, report), _store(items[half:], settings, report)
+            return first[0] + second[0], first[1] + second[1]
+        item = items[0]
+        log.warning("the database refused %s: %s", ref(item.landed.path), type(exc).__name__)
+        _quarantine(item.landed.path, item.landed, "unstorable",
+                    f"the database refused the document ({type(exc).__name__})", settings, report)
+        return [], 0
     except Exception as exc:
         if not _is_transient_db_error(exc):
             raise
         log.warning("ingest batch of %d left for retry: %s", len(items), safe_error(exc).split(":")[0])
         report.retry += [i.landed.path for i in items]
         report.count("database_unavailable")
-        return report, [], 0
+        return [], 0
     report.stored += new_ids
     report.duplicates += duplicates
     stored_at = time.time()
@@ -260,7 +287,7 @@ def _ingest_locked(paths: list[str], settings: Settings) -> tuple[IngestReport, 
     new_set = {id(i) for i in new_items}
     for item in items:
         _finalize(item, id(item) in new_set, settings, report)
-    return report, new_ids, duplicates
+    return new_ids, duplicates
 
 
 def ingest_paths(paths: Iterable[str], settings: Settings, batch_size: int | None = None) -> IngestReport:

@@ -207,22 +207,28 @@ class InboxWatcher:
         size = self.settings.ingest_batch
         for start in range(0, len(paths), size):
             chunk = paths[start:start + size]
-            if not self.inline:
+            if self.inline:
+                self._ingest_inline(chunk)
+            else:
                 self.enqueue(chunk)
-                continue
-            try:
-                report = ingest_batch(chunk, self.settings)
-            except Exception as exc:  # noqa: BLE001 — never let one batch stop the watcher
-                log.error("ingesting %d live files failed: %s; will retry", len(chunk), type(exc).__name__)
-                for path in chunk:
-                    self.gate.retry(path)
-                continue
-            self.gate.done(chunk)
-            for again in report.retry:
-                self.gate.retry(again)
-            self.report.merge(report)
-            if self.on_ingested:
-                self.on_ingested(report)
+
+    def _ingest_inline(self, paths: list[str]) -> None:
+        try:
+            report = ingest_batch(paths, self.settings)
+        except Exception as exc:  # noqa: BLE001 — never let one batch stop the watcher
+            if len(paths) > 1:  # one file must not hold its neighbours back: try them one by one
+                for path in paths:
+                    self._ingest_inline([path])
+                return
+            log.error("ingesting %s failed: %s; will retry", ref(paths[0]), type(exc).__name__)
+            self.gate.retry(paths[0])
+            return
+        self.gate.done(paths)
+        for again in report.retry:
+            self.gate.retry(again)
+        self.report.merge(report)
+        if self.on_ingested:
+            self.on_ingested(report)
 
     def step(self) -> None:
         """One turn of the loop: lease, observer, scans, gate."""
