@@ -1,9 +1,10 @@
 """Ingestion benchmarks, in one run, side by side (report: docs/benchmarks.md).
 
     python bench/ingest_bench.py [--noop 3000] [--backlog 10000] [--live 500] [--rate 50]
-                                 [--idle 60] [--idle-trials 3] [--rss-docs 100000]
+                                 [--idle 60] [--idle-trials 3] [--rss-docs 100000] [--trials 3]
 
 (a) raw huey no-op tasks drained by a consumer with the Procfile `worker` settings (tasks/s);
+    (a) and the batched backlogs of (b) are run ``--trials`` times and reported as medians (shared machines);
 (b) a backlog of real-looking OCR files (the Tesseract corpus, made unique) ingested end to end by the
     Procfile `worker` + `watcher` processes: from process start until every file is committed and gone
     from the inbox (docs/s; analysis tasks run in the same consumer meanwhile) — canonical JSON (what the
@@ -237,29 +238,37 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--idle-trials", type=int, default=3)
     parser.add_argument("--rss-docs", type=int, default=100_000)
+    parser.add_argument("--trials", type=int, default=3, help="runs of (a) and of each batched backlog (medians)")
     args = parser.parse_args()
 
-    noop = bench_noop(args.noop)
-    print(f"(a) huey no-op tasks, Procfile consumer: {noop:,.0f} tasks/s ({args.noop} tasks)", flush=True)
-    runs = (("canonical JSON", ".json", {}, args.backlog),
-            ("one task per file, canonical JSON", ".json", {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5),
-            ("five formats mixed", None, {}, args.backlog))
-    for label, only, env, n in runs:
-        with tempfile.TemporaryDirectory() as tmp:
-            stack = Stack(Path(tmp) / "home", **env)
-            try:
-                docs = bench_backlog(stack, n, only)
-                if only is None:  # the live figures on this stack, once its backlog is analysed too
-                    wait_until(lambda: analysed_all(stack), 1800)
-                    live = bench_live(stack, args.live, args.rate, "burst")
-                    idle = []
-                    for trial in range(args.idle_trials):
-                        time.sleep(args.idle)
-                        idle += bench_live(stack, 1, 1.0, f"idle{trial}")
-            finally:
-                stack.stop()
-        print(f"(b) backlog of {n:,} files, {label}: {docs:,.0f} docs/s from process start; steady "
-              f"{stack.steady:,.0f} docs/s = {stack.steady / noop:.2f} x (a)", flush=True)
+    noops = [bench_noop(args.noop) for _ in range(args.trials)]
+    noop = statistics.median(noops)
+    print(f"(a) huey no-op tasks, Procfile consumer: median {noop:,.0f} tasks/s of {args.trials} runs "
+          f"({min(noops):,.0f}–{max(noops):,.0f}; {args.noop} tasks each)", flush=True)
+    runs = (("canonical JSON", ".json", {}, args.backlog, args.trials),
+            ("one task per file, canonical JSON", ".json", {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5, 1),
+            ("five formats mixed", None, {}, args.backlog, args.trials))
+    for label, only, env, n, trials in runs:
+        rates, steadies = [], []
+        for trial in range(trials):
+            with tempfile.TemporaryDirectory() as tmp:
+                stack = Stack(Path(tmp) / "home", **env)
+                try:
+                    rates.append(bench_backlog(stack, n, only))
+                    steadies.append(stack.steady)
+                    if only is None and trial == trials - 1:  # live figures on this stack, its backlog analysed
+                        wait_until(lambda: analysed_all(stack), 1800)
+                        live = bench_live(stack, args.live, args.rate, "burst")
+                        idle = []
+                        for i in range(args.idle_trials):
+                            time.sleep(args.idle)
+                            idle += bench_live(stack, 1, 1.0, f"idle{i}")
+                finally:
+                    stack.stop()
+        steady = statistics.median(steadies)
+        spread = f" ({min(steadies):,.0f}–{max(steadies):,.0f})" if trials > 1 else ""
+        print(f"(b) backlog of {n:,} files, {label}: steady {steady:,.0f} docs/s{spread} = {steady / noop:.2f} x (a); "
+              f"{statistics.median(rates):,.0f} docs/s from process start; median of {trials}", flush=True)
     print(f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
           f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms", flush=True)
     if idle:
