@@ -6,8 +6,8 @@ although Python's live objects did not grow:
 - glibc keeps freed memory in the arena of the thread that freed it. Each consumer thread that ingests or
   analyses a batch allocates and frees some 10 MB, so every worker thread's arena settled at its largest
   batch: about +70 MB over 100,000 documents; ``malloc_trim(0)`` on that process gave all of it back. A
-  daemon thread calls ``malloc_trim(0)`` at most once a second, and only after bulk work was reported; a
-  trim costs under 10 ms. Without glibc (musl, macOS) this part is a no-op.
+  daemon thread calls ``malloc_trim(0)`` at most once a second after bulk work was reported, and every
+  30 s anyway; a trim costs under 10 ms. Without glibc (musl, macOS) this part is a no-op.
 - SQLite's page cache is per connection, so per thread (up to ``cache_size``, 16 MB): a thread whose job
   scanned a large table kept 16 MB after the job. After bulk work the thread's cache is released
   (``PRAGMA shrink_memory``); the next batch reads its pages back from the OS page cache.
@@ -28,6 +28,9 @@ from models import db
 
 log = logging.getLogger("mediflux.memory")
 TRIM_INTERVAL_SECONDS = 1.0
+# Threads that never report bulk work (huey's scheduler and stats writer, periodic-job plumbing) free memory
+# too: trim anyway this often (a trim with nothing to give back costs about 20 µs).
+IDLE_TRIM_SECONDS = 30.0
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -65,7 +68,7 @@ def after_bulk_work() -> None:
 
 def _loop(interval: float) -> None:
     while True:
-        _dirty.wait()
+        _dirty.wait(IDLE_TRIM_SECONDS)
         _dirty.clear()
         trim()
         threading.Event().wait(interval)  # at most one trim per interval, however busy
