@@ -29,3 +29,4 @@ def start_operator_endpoints() -> None:
     heartbeat.beat()
     metrics.serve(runtime.settings)
     memory.start_trimmer()
+    memory.cap_sqlite_memory()

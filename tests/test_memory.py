@@ -126,3 +126,27 @@ def _fill_and_release(db, sqlite_memory_used) -> None:
     assert filled - before > 10, "the scan did not fill the page cache (16 MB)"
     memory.after_bulk_work()
     assert sqlite_memory_used() - before < 2
+
+
+def test_the_cap_bounds_sqlite_memory_across_threads(tmp_path, sqlite_memory_used):
+    """Connections in threads that never release their cache (huey's stats writer) stay under the cap."""
+    from models import db
+
+    gen = sqlite_inbox_settings(tmp_path)
+    next(gen)
+    try:
+        _fill_and_release(db, sqlite_memory_used)  # 30 MB of rows
+        memory.cap_sqlite_memory(8)
+
+        def scan() -> None:
+            assert db.execute_sql("SELECT sum(length(text)) FROM documents").fetchone()[0] == 30_000_000
+
+        threads = [threading.Thread(target=scan) for _ in range(3)]  # three connections, never shrunk
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sqlite_memory_used() < 8 + 2, "three 16 MB page caches were kept despite the cap"
+    finally:
+        db.execute_sql("PRAGMA soft_heap_limit = 0")  # process-wide: no cap for the other tests
+        gen.close()

@@ -12,7 +12,8 @@ although Python's live objects did not grow:
   scanned a large table kept 16 MB after the job. After bulk work the thread's cache is released
   (``PRAGMA shrink_memory``); the next batch reads its pages back from the OS page cache.
 
-Call :func:`after_bulk_work` at the end of each batch or job, in the thread that did it.
+Call :func:`after_bulk_work` at the end of each batch or job, in the thread that did it; long-running
+processes also call :func:`cap_sqlite_memory` once (the consumer and the watcher do).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TRIM_INTERVAL_SECONDS = 1.0
 # Threads that never report bulk work (huey's scheduler and stats writer, periodic-job plumbing) free memory
 # too: trim anyway this often (a trim with nothing to give back costs about 20 µs).
 IDLE_TRIM_SECONDS = 30.0
+SQLITE_SOFT_HEAP_MB = 16
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -52,6 +54,16 @@ _thread: threading.Thread | None = None
 def trim() -> bool:
     """Return free heap memory to the system now; True if anything was released."""
     return bool(_malloc_trim(0)) if _malloc_trim is not None else False
+
+
+def cap_sqlite_memory(megabytes: int = SQLITE_SOFT_HEAP_MB) -> None:
+    """Cap the memory SQLite keeps in this process (all connections, all threads): past the cap SQLite
+    recycles cache pages instead of allocating more. For long-running workers: some of their connections
+    (huey's stats writer, the scheduler) never reach :func:`after_bulk_work`, and one of them filling its
+    16 MB page cache was a 17 MB step in the consumer's memory (bench/ingest_bench.py (d))."""
+    database = db.obj
+    if isinstance(database, peewee.SqliteDatabase):
+        database.execute_sql(f"PRAGMA soft_heap_limit = {int(megabytes) * 2**20}")
 
 
 def after_bulk_work() -> None:

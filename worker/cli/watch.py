@@ -24,6 +24,7 @@ def watch() -> None:
 
     watcher = InboxWatcher(runtime.settings, enqueue_paths)
     memory.start_trimmer()  # inline ingestion frees what it allocates; give it back (worker/memory.py)
+    memory.cap_sqlite_memory()
 
     def _stop(signum: int, _frame: object) -> None:
         watcher.stop()
