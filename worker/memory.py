@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+import time
 from typing import Callable
 
 import peewee
@@ -83,7 +84,7 @@ def _loop(interval: float) -> None:
         _dirty.wait(IDLE_TRIM_SECONDS)
         _dirty.clear()
         trim()
-        threading.Event().wait(interval)  # at most one trim per interval, however busy
+        time.sleep(interval)  # at most one trim per interval, however busy
 
 
 def start_trimmer(interval: float = TRIM_INTERVAL_SECONDS) -> bool:

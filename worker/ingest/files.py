@@ -90,12 +90,7 @@ def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, 
     parent_dir = os.path.dirname(absolute)
     real = {}
     for folder in {parent_dir, root}:
-        try:
-            st = os.stat(folder)
-        except FileNotFoundError:
-            raise Gone() from None
-        except OSError as exc:
-            raise Transient(f"stat_{errno.errorcode.get(exc.errno, 'error')}") from None
+        st = _stat(folder, follow_symlinks=True)
         known = memo.get(folder)
         if known is None or known[1:] != (st.st_dev, st.st_ino):
             known = memo[folder] = (os.path.realpath(folder), st.st_dev, st.st_ino)
@@ -104,6 +99,17 @@ def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, 
     if real_parent != real_root and not _under(real_parent, real_root):
         raise Skipped("outside_inbox")  # a symlinked folder pointing out of the inbox
     return absolute[len(root.rstrip(os.sep)) + 1:]
+
+
+def _stat(path: str, follow_symlinks: bool) -> os.stat_result:
+    """``stat``/``lstat`` with the module's outcomes: Gone if missing, Transient on any other error."""
+    try:
+        return os.stat(path, follow_symlinks=follow_symlinks)
+    except FileNotFoundError:
+        raise Gone() from None
+    except OSError as exc:
+        name = "stat" if follow_symlinks else "lstat"
+        raise Transient(f"{name}_{errno.errorcode.get(exc.errno, 'error')}") from None
 
 
 def _under(path: str, root: str) -> bool:
@@ -135,12 +141,7 @@ def read_landed(path: str, inbox: Path, max_bytes: int,
     """Read one inbox file safely (see module doc); raises Transient, Refused, Gone or Skipped."""
     rel = inbox_relative(path, inbox, real_dirs)
     user_id = user_of(rel)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise Gone() from None
-    except OSError as exc:
-        raise Transient(f"lstat_{errno.errorcode.get(exc.errno, 'error')}") from None
+    st = _stat(path, follow_symlinks=False)
     if stat.S_ISDIR(st.st_mode):
         raise Skipped("directory")
     if not stat.S_ISREG(st.st_mode):
