@@ -123,3 +123,105 @@ def test_published_json_schema_agrees_with_the_parser():
                     {"pages": [{"number": 0, "text": "x"}]}, {"pages": [{"number": 1, "text": "x", "confidence": 1.5}]},
                     {"user_id": "../etc"}, {"engine": ["tesseract"]}):
         assert not validator.is_valid(json.loads(_canonical(**changes))), changes
+
+
+HOCR_TWO_PAGES = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+    "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml"><head><meta name='ocr-system' content='tesseract 5.3.0'/></head><body>
+ <div class='ocr_page' id='page_1'>
+  <span class='ocrx_word' title='x_wconf 10'>stray</span>
+  <p class='ocr_par'>
+   <span class='ocr_line'><span class='ocrx_word' title='bbox 1 2 3 4; x_wconf 90'>Dr</span>
+    <span class='ocrx_word' title='x_wconf 80'><strong>Marc</strong>-Antoine</span></span>
+   <span class='ocr_header'><span class='ocrx_word' title='x_wconf 70'>Cardiologue</span></span>
+  </p>
+  <p class='ocr_par'><span class='ocr_line'><span class='ocrx_word' title='x_wconf 100'>Lyon</span>
+   <span class='ocrx_word' title='x_wconf 60'> </span></span></p>
+ </div>
+ <div class='ocr_page' id='page_2'><p class='ocr_par'><span class='ocr_line'>
+  <span class='ocrx_word'>sans</span> <span class='ocrx_word'>score</span></span></p></div>
+</body></html>"""
+
+ALTO_TWO_PAGES = """<?xml version="1.0" encoding="UTF-8"?>
+<alto xmlns="http://www.loc.gov/standards/alto/ns-v3#"><Description><OCRProcessing><ocrProcessingStep>
+ <processingSoftware><softwareName>tesseract 5.3.0</softwareName></processingSoftware></ocrProcessingStep>
+ </OCRProcessing></Description><Layout>
+ <Page ID="p1"><PrintSpace><ComposedBlock><TextBlock>
+  <TextLine><String CONTENT="Pharmacie" WC="0.9"/><SP/><String CONTENT="Centrale" WC="0.7"/></TextLine>
+  <TextLine><String CONTENT="  " WC="0.1"/></TextLine></TextBlock></ComposedBlock>
+  <TextBlock><TextLine><String CONTENT="Total" WC="1.5"/><String CONTENT="12,50" WC="x"/></TextLine></TextBlock>
+ </PrintSpace></Page>
+ <Page ID="p2"><PrintSpace><TextBlock><TextLine><String CONTENT="fin"/></TextLine></TextBlock></PrintSpace></Page>
+</Layout></alto>"""
+
+
+def test_hocr_structure_pages_paragraphs_lines_words():
+    doc = parse_document(HOCR_TWO_PAGES.encode(), "x.hocr")
+    assert doc.engine == {"name": "tesseract", "version": "5.3.0"}
+    first, second = doc.pages
+    # a word outside any line is not text; markup inside a word is; blank words are dropped
+    assert first.text == "Dr Marc-Antoine\nCardiologue\n\nLyon"
+    assert (first.words, first.confidence) == (4, 0.85)
+    assert (second.number, second.text, second.words, second.confidence) == (2, "sans score", 2, None)
+
+
+def test_alto_structure_pages_blocks_lines_strings():
+    doc = parse_document(ALTO_TWO_PAGES.encode(), "x.alto.xml")
+    assert doc.engine == {"name": "tesseract", "version": "5.3.0"}
+    first, second = doc.pages
+    assert first.text == "Pharmacie Centrale\n\nTotal 12,50"
+    assert first.words == 4 and first.confidence == round((0.9 + 0.7 + 1.0) / 3, 3)  # WC clamped, bad WC skipped
+    assert (second.text, second.words, second.confidence) == ("fin", 1, None)
+    from worker.ingest.alto import parse_alto
+    with pytest.raises(ParseError) as err:  # the sniffer already refuses this; the parser checks on its own
+        parse_alto(ALTO_TWO_PAGES.replace("<alto ", "<other ").replace("</alto>", "</other>"))
+    assert err.value.reason == "invalid_alto"
+
+
+@pytest.mark.parametrize("payload, reason", [
+    # a parameter entity pulling an external DTD in
+    ('<?xml version="1.0"?><!DOCTYPE alto [<!ENTITY % ext SYSTEM "file:///etc/passwd"> %ext;]>'
+     '<alto><Layout><Page><TextBlock><TextLine><String CONTENT="a"/></TextLine></TextBlock></Page></Layout></alto>',
+     "xml_forbidden"),
+    # an entity used but never declared (the declarations are all vetted; the body parser refuses the rest)
+    ('<?xml version="1.0"?><alto><Layout><Page><TextBlock><TextLine><String CONTENT="&xxe;"/></TextLine>'
+     '</TextBlock></Page></Layout></alto>', "invalid_xml"),
+    # a declaration after the root element starts is not XML at all
+    ('<alto><!ENTITY lol "lol"><Layout/></alto>', "invalid_xml"),
+])
+def test_xml_entities_are_refused_before_and_after_the_prolog(payload, reason):
+    with pytest.raises(ParseError) as err:
+        parse_document(payload.encode(), "x.alto.xml")
+    assert err.value.reason == reason
+
+
+def test_xml_external_dtd_is_never_fetched():
+    """The DOCTYPE of every hOCR file names a DTD by URL: neither parsing step may fetch it."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY x "fetched">')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/x.dtd"
+        doc = HOCR_TWO_PAGES.replace("http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd", url)
+        assert parse_document(doc.encode(), "x.hocr").pages[0].text.startswith("Dr")
+        with pytest.raises(ParseError):
+            parse_document(doc.replace("Lyon", "&x;").encode(), "x.hocr")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []

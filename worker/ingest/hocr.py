@@ -1,65 +1,89 @@
-"""Tesseract hOCR: pages (``ocr_page``), lines, words with ``x_wconf`` (0–100) as confidence."""
+"""Tesseract hOCR: pages (``ocr_page``), paragraphs, lines, words with ``x_wconf`` (0–100) as confidence."""
 
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import Element
 
 from worker.ingest.model import Page, ParsedDocument, ParseError, mean
-from worker.ingest.xmlsafe import local, parse_xml
+from worker.ingest.xmlsafe import feed_xml, local
 
 _WCONF = re.compile(r"x_wconf\s+(-?\d+(?:\.\d+)?)")
 _LINE_CLASSES = {"ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat"}
+# what an element opens; anything else is "other"
+_PAGE, _PAR, _LINE, _WORD, _OTHER = range(5)
 
 
-def _classes(el: Element) -> set[str]:
-    return set((el.get("class") or "").split())
+class _HocrTarget:
+    """Streams an hOCR document into pages: blocks (``ocr_par``) of lines of words, one pass, no tree."""
 
+    def __init__(self) -> None:
+        self.pages: list[Page] = []
+        self.engine: dict[str, str] | None = None
+        self._roles: list[int] = []  # one per open element
+        self._in_page = self._in_line = self._in_word = False
+        self._blocks: list[str] = []
+        self._lines: list[str] = []
+        self._words: list[str] = []
+        self._word: list[str] = []
+        self._confidences: list[float] = []
 
-def _line_text(line: Element, confidences: list[float]) -> str:
-    words = []
-    for w in line.iter():
-        if "ocrx_word" in _classes(w):
-            word = "".join(w.itertext()).strip()
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        role = _OTHER
+        cls = attrib.get("class")
+        if cls:
+            classes = cls.split()
+            if "ocr_page" in classes and not self._in_page:
+                role, self._in_page = _PAGE, True
+                self._blocks, self._lines, self._confidences = [], [], []
+            elif not self._in_page:
+                pass
+            elif "ocr_par" in classes and not self._in_line:
+                role = _PAR
+                self._end_block()
+            elif not self._in_line and _LINE_CLASSES.intersection(classes):
+                role, self._in_line, self._words = _LINE, True, []
+            elif "ocrx_word" in classes and self._in_line and not self._in_word:
+                role, self._in_word, self._word = _WORD, True, []
+                self._wconf = _WCONF.search(attrib.get("title") or "")
+        elif self.engine is None and attrib.get("name") == "ocr-system" and local(tag) == "meta":
+            name, _, version = (attrib.get("content") or "").partition(" ")
+            self.engine = {"name": name[:64], "version": version[:64]} if version else {"name": name[:64]}
+        self._roles.append(role)
+
+    def data(self, text: str) -> None:
+        if self._in_word:
+            self._word.append(text)
+
+    def end(self, tag: str) -> None:
+        role = self._roles.pop()
+        if role == _WORD:
+            self._in_word = False
+            word = "".join(self._word).strip()
             if word:
-                words.append(word)
-                m = _WCONF.search(w.get("title") or "")
-                if m:
-                    confidences.append(min(max(float(m.group(1)) / 100.0, 0.0), 1.0))
-    return " ".join(words)
+                self._words.append(word)
+                if self._wconf:
+                    self._confidences.append(min(max(float(self._wconf.group(1)) / 100.0, 0.0), 1.0))
+        elif role == _LINE:
+            self._in_line = False
+            if self._words:
+                self._lines.append(" ".join(self._words))
+        elif role == _PAGE:
+            self._in_page = False
+            self._end_block()
+            text = "\n\n".join(self._blocks)
+            self.pages.append(Page(len(self.pages) + 1, text, mean(self._confidences),
+                                   len(self._confidences) or len(text.split())))
 
-
-def _page(el: Element, number: int) -> Page:
-    confidences: list[float] = []
-    blocks, current = [], []
-    for node in el.iter():
-        cls = _classes(node)
-        if "ocr_par" in cls:
-            if current:
-                blocks.append("\n".join(current))
-            current = []
-        elif cls & _LINE_CLASSES:
-            text = _line_text(node, confidences)
-            if text:
-                current.append(text)
-    if current:
-        blocks.append("\n".join(current))
-    text = "\n\n".join(blocks)
-    return Page(number, text, mean(confidences), len(confidences) or len(text.split()))
-
-
-def _engine(root: Element) -> dict[str, str] | None:
-    for meta in root.iter():
-        if local(meta.tag) == "meta" and meta.get("name") == "ocr-system":
-            name, _, version = (meta.get("content") or "").partition(" ")
-            return {"name": name[:64], "version": version[:64]} if version else {"name": name[:64]}
-    return None
+    def _end_block(self) -> None:
+        if self._lines:
+            self._blocks.append("\n".join(self._lines))
+        self._lines = []
 
 
 def parse_hocr(text: str) -> ParsedDocument:
     """Read an hOCR document; a document without any ``ocr_page`` is refused."""
-    root = parse_xml(text)
-    pages = [_page(el, i + 1) for i, el in enumerate(e for e in root.iter() if "ocr_page" in _classes(e))]
-    if not pages:
+    target = _HocrTarget()
+    feed_xml(text, target)
+    if not target.pages:
         raise ParseError("invalid_hocr", "hOCR without any ocr_page")
-    return ParsedDocument(format="hocr", pages=pages, engine=_engine(root))
+    return ParsedDocument(format="hocr", pages=target.pages, engine=target.engine)

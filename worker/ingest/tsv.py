@@ -12,7 +12,7 @@ _COLUMNS = len(TSV_HEADER.split("\t"))
 
 def _row(cells: list[str], lineno: int) -> tuple[int, tuple[int, int, int, int], float, str]:
     try:
-        level, page, block, par, line = (int(c) for c in cells[:5])
+        level, page, block, par, line = map(int, cells[:5])
         conf = float(cells[10])
     except ValueError:
         raise ParseError("invalid_tsv", f"TSV line {lineno}: a number column is not a number") from None
