@@ -1,7 +1,7 @@
 """Ingestion benchmarks, in one run, side by side (report: docs/benchmarks.md).
 
     python bench/ingest_bench.py [--noop 3000] [--backlog 10000] [--live 500] [--rate 50]
-                                 [--idle 60] [--idle-trials 3] [--rss-docs 100000] [--trials 3]
+                                 [--idle 60] [--idle-trials 3] [--rss-docs 100000] [--trials 3] [--parts abcd]
 
 (a) raw huey no-op tasks drained by a consumer with the Procfile `worker` settings (tasks/s);
     (a) and the batched backlogs of (b) are run ``--trials`` times and reported as medians (shared machines);
@@ -239,8 +239,30 @@ def main() -> None:
     parser.add_argument("--idle-trials", type=int, default=3)
     parser.add_argument("--rss-docs", type=int, default=100_000)
     parser.add_argument("--trials", type=int, default=3, help="runs of (a) and of each batched backlog (medians)")
+    parser.add_argument("--parts", default="abcd",
+                        help="what to run: 'a', 'b' or 'c' runs (a) to (c) together (they are ratios to (a) and "
+                             "(c) runs on (b)'s stack); 'd' runs (d)")
     args = parser.parse_args()
+    if set("abc") & set(args.parts):
+        backlogs(args)
+    if "d" in args.parts and args.rss_docs:
+        memory_growth(args)
 
+
+def memory_growth(args: argparse.Namespace) -> None:
+    """(d): the consumer's RSS from 1,000 to ``--rss-docs`` documents."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp) / "home")
+        try:
+            rss = bench_rss(stack, args.rss_docs)
+        finally:
+            stack.stop()
+    print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
+          + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
+
+
+def backlogs(args: argparse.Namespace) -> None:
+    """(a), then (b) side by side with it, then (c) on the last mixed-format stack."""
     noops = [bench_noop(args.noop) for _ in range(args.trials)]
     noop = statistics.median(noops)
     print(f"(a) huey no-op tasks, Procfile consumer: median {noop:,.0f} tasks/s of {args.trials} runs "
@@ -274,15 +296,6 @@ def main() -> None:
     if idle:
         print(f"(c) live after {args.idle:g} s idle, n={len(idle)}: p50 {statistics.median(idle):.0f} ms, "
               f"max {max(idle):.0f} ms", flush=True)
-    if args.rss_docs:
-        with tempfile.TemporaryDirectory() as tmp:
-            stack = Stack(Path(tmp) / "home")
-            try:
-                rss = bench_rss(stack, args.rss_docs)
-            finally:
-                stack.stop()
-        print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
-              + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
 
 
 if __name__ == "__main__":
