@@ -230,7 +230,8 @@ def test_xml_external_dtd_is_never_fetched():
 def test_xml_nested_200k_deep_is_read_without_recursion():
     n = 200_000
     hocr = ("<html><body><div class='ocr_page'><p class='ocr_par'><span class='ocr_line'>" + "<span>" * n
-            + "<span class='ocrx_word' title='x_wconf 90'>mot</span>" + "</span>" * n + "</span></p></div></body></html>")
+            + "<span class='ocrx_word' title='x_wconf 90'>mot</span>" + "</span>" * n
+            + "</span></p></div></body></html>")
     doc = parse_document(hocr.encode(), "deep.hocr")
     assert (doc.pages[0].text, doc.words, doc.pages[0].confidence) == ("mot", 1, 0.9)
     alto = ("<alto><Layout><Page>" + "<X>" * n + "</X>" * n
