@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+import time_machine
 
 from models import Document, IngestDuplicate, User
 from tests.ingest_fixtures import one_per_format, variant
@@ -130,21 +131,72 @@ def test_batches_of_many_files(ingest_settings):
     assert len(report.stored) == 60 and Document.select().count() == 60
 
 
+def _rescan(s):
+    """One run of the ``inbox_rescan`` job's function (``run_job`` would refuse a second run within a minute)."""
+    from models.clock import utcnow
+    from worker.ingest import rescan
+    from worker.periodic import JobContext
+
+    return rescan.run(JobContext("inbox_rescan", utcnow(), time.monotonic() + 300, resources={"settings": s}))
+
+
 def test_inbox_rescan_job_ingests_settled_files_and_leaves_fresh_ones(ingest_settings):
     from models import JobRun
     from worker.periodic import run_job, sync_jobs
     from worker.schedule import PERIODIC_JOBS
 
     s = ingest_settings
+    landed = time.time()
     old = [_land(s, f"u-3/old{i}.txt", variant(one_per_format()[".txt"], i)) for i in range(3)]
-    for p in old:
-        os.utime(p, (time.time() - 120, time.time() - 120))
     fresh = _land(s, "fresh.txt", variant(one_per_format()[".txt"], 50))  # the watcher's job, not the rescan's
-    sync_jobs(PERIODIC_JOBS)
-    outcome = run_job(PERIODIC_JOBS["inbox_rescan"], resources={"settings": s})
-    assert outcome.ok and outcome.summary["found"] == 3 and outcome.summary["stored"] == 3
+    with time_machine.travel(landed + 120, tick=False):
+        os.utime(fresh, (landed + 110, landed + 110))  # written 10 s ago
+        sync_jobs(PERIODIC_JOBS)
+        outcome = run_job(PERIODIC_JOBS["inbox_rescan"], resources={"settings": s})
+    assert outcome.ok
+    summary = outcome.summary
+    assert summary["found"] == 3 and summary["stored"] == 3 and summary["left_to_watcher"] == 0
     assert os.path.exists(fresh) and not any(os.path.exists(p) for p in old)
     assert JobRun.get(JobRun.job == "inbox_rescan").summary["stored"] == 3
+
+
+def test_inbox_rescan_counts_a_file_from_when_it_was_moved_in_not_its_old_mtime(ingest_settings):
+    """``cp -p`` or a rename keeps last week's mtime; the file has only just landed (its ctime says so)."""
+    s = ingest_settings
+    path = _land(s, "moved-in.txt", variant(one_per_format()[".txt"], 1))
+    os.utime(path, (time.time() - 7 * 86400, time.time() - 7 * 86400))
+    assert _rescan(s)["found"] == 0 and os.path.exists(path)
+    with time_machine.travel(time.time() + 31, tick=False):
+        assert _rescan(s)["stored"] == 1
+    assert not os.path.exists(path)
+
+
+def test_inbox_rescan_leaves_the_inbox_to_a_live_watcher_until_its_own_redispatch_is_overdue(ingest_settings):
+    """With a watcher holding the inbox's lease, the job takes only files older than three rescan intervals
+    (the watcher's re-dispatch) plus 30 s: a backlog is not ingested from the job's thread beside the
+    watcher's tasks. Without a live lease it takes files quiet for 30 s again."""
+    import datetime as _dt
+
+    from worker import leases
+
+    s = ingest_settings
+    landed = time.time()
+    paths = [_land(s, f"u-4/doc{i}.txt", variant(one_per_format()[".txt"], i)) for i in range(3)]
+    threshold = 3 * s.watch_rescan_seconds + 30
+    with time_machine.travel(landed + 60, tick=False):
+        assert leases.acquire(leases.watcher_lease(s.inbox), "watcher-1", _dt.timedelta(hours=1))
+        summary = _rescan(s)
+        assert (summary["found"], summary["stored"], summary["left_to_watcher"]) == (3, 0, 3)
+    with time_machine.travel(landed + threshold + 1, tick=False):
+        assert leases.holder_of(leases.watcher_lease(s.inbox)) == "watcher-1"
+        summary = _rescan(s)
+        assert (summary["stored"], summary["left_to_watcher"]) == (3, 0)
+    assert not any(os.path.exists(p) for p in paths)
+    more = _land(s, "u-4/later.txt", variant(one_per_format()[".txt"], 9))
+    leases.release(leases.watcher_lease(s.inbox), "watcher-1")
+    with time_machine.travel(time.time() + 31, tick=False):
+        assert _rescan(s)["stored"] == 1  # no watcher: 30 s of quiet is enough
+    assert not os.path.exists(more)
 
 
 def test_a_file_the_database_refuses_is_quarantined_alone(ingest_settings, monkeypatch):

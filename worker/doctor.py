@@ -207,7 +207,7 @@ def check_consumer(now: _dt.datetime) -> Check:
 
 
 def check_watcher(settings: Settings, now: _dt.datetime) -> Check:
-    if leases.holder_of(f"watcher:{settings.inbox}", now) is None:
+    if leases.holder_of(leases.watcher_lease(settings.inbox), now) is None:
         return Check("watcher", FAIL, f"no live watcher lease for {settings.inbox}",
                      "start the watcher: `honcho start watcher` (`mediflux watch`)")
     return Check("watcher", OK, "lease held")

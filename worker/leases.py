@@ -60,6 +60,11 @@ def release(name: str, holder: str) -> bool:
     return Lease.delete().where((Lease.name == name) & (Lease.holder == holder)).execute() == 1
 
 
+def watcher_lease(inbox: object) -> str:
+    """The lease of the one watcher of ``inbox`` (its path, as configured)."""
+    return f"watcher:{inbox}"
+
+
 def holder_of(name: str, now: _dt.datetime | None = None) -> str | None:
     """Current live holder of ``name``, or None."""
     now = now or utcnow()

@@ -55,7 +55,7 @@ def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
     out: dict[str, Any] = {"queue": huey_stats.live_counts(huey), "stats": None,
                            "pending": huey_stats.pending_tasks(huey, 20),
                            "consumers": heartbeat.live_consumers(),
-                           "watcher": leases.holder_of(f"watcher:{settings.inbox}") is not None}
+                           "watcher": leases.holder_of(leases.watcher_lease(settings.inbox)) is not None}
     out["queue"].pop("results", None)
     stats = task_stats(huey)
     if stats is not None:

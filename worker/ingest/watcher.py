@@ -38,7 +38,7 @@ POLL_INTERVAL = 0.5
 
 
 def lease_name(settings: Settings) -> str:
-    return f"watcher:{settings.inbox}"
+    return leases.watcher_lease(settings.inbox)
 
 
 class _Handler(FileSystemEventHandler):
