@@ -1,13 +1,18 @@
-"""Analysis task: a thin huey wrapper over worker.analysis.store (the database stays the ledger)."""
+"""Analysis task: a thin huey wrapper over worker.analysis.store (the database stays the ledger).
+
+It lets ingestion in this process go first (``worker.ingest.activity``): a backlog is committed, then analysed.
+"""
 
 from __future__ import annotations
 
 from tasks.app import huey
 from worker.analysis import store
+from worker.ingest import activity
 from worker.queue import PRIORITY_ANALYSIS
 
 
 @huey.task(priority=PRIORITY_ANALYSIS)
 def analyze_documents(ids: list[int]) -> int:
     """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
+    activity.wait_until_idle()
     return store.analyze_batch(ids)

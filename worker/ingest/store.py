@@ -32,7 +32,7 @@ from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from worker import memory, metrics
 from worker.config import Settings
-from worker.ingest import events
+from worker.ingest import activity, events
 from worker.ingest.files import (NO_USER, TRANSIENT_ERRNOS, Gone, Landed, Refused, Skipped, Transient, keep,
                                  read_landed, ref, remove)
 from worker.ingest.model import ParsedDocument, ParseError
@@ -233,7 +233,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
     they lost about a third of the throughput to lock hand-offs and to queueing for SQLite's write lock.
     Other processes (a second consumer, the watcher's inline ingestion) still run in parallel.
     """
-    with _ONE_BATCH_AT_A_TIME:
+    with activity.ingesting(), _ONE_BATCH_AT_A_TIME:
         report, new_ids, duplicates = _ingest_locked(paths, settings)
     memory.after_bulk_work()
     events.notify(new_ids)  # listeners (the analysis trigger) run outside the lock
