@@ -113,14 +113,24 @@ class ApiCacheClient:
         self.settings = settings
         self.policies: dict[str, SourcePolicy] = {s: policy_for(settings, s) for s in ADAPTERS}
         self._enqueue = enqueue_refresh
-        self._client = httpx.Client(follow_redirects=False)
+        self._client: httpx.Client | None = None  # built on the first fetch (see _http)
         self._flights = Flights()
         self._aflights: dict[tuple[int, str], asyncio.Future] = {}
         self._lock = threading.Lock()
         self._enqueued: dict[str, float] = {}
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        """The HTTP client, built on first use: building one loads the TLS trust store (about 0.2 s of CPU),
+        which a process that only reads the cache, or a refresh job with nothing due, never needs."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(follow_redirects=False)
+        return self._client
 
     # -- hot path -------------------------------------------------------------------------------
     def _cached(self, source: str, endpoint: str, params: Mapping[str, Any] | None
@@ -145,7 +155,7 @@ class ApiCacheClient:
         clean, key, result = self._cached(source, endpoint, params)
         if result is not None:
             return result
-        return self._flights.run(key, lambda: fetch.run(self._lead(source, endpoint, clean, key), self._client))
+        return self._flights.run(key, lambda: fetch.run(self._lead(source, endpoint, clean, key), self._http()))
 
     async def aget(self, source: str, endpoint: str, params: Mapping[str, Any] | None = None) -> CacheResult:
         """``get`` for asyncio code: waits and HTTP are async; the short database calls run inline."""
@@ -275,7 +285,7 @@ class ApiCacheClient:
         if not leases.acquire(name, holder, self.policies[source].lease_ttl):
             return "busy"
         try:
-            outcome, _ = fetch.run(self._under_lease(source, endpoint, clean, key, ahead), self._client)
+            outcome, _ = fetch.run(self._under_lease(source, endpoint, clean, key, ahead), self._http())
             return outcome
         except UpstreamError:
             return "failed"
