@@ -26,6 +26,7 @@ class _HocrTarget:
         self._words: list[str] = []
         self._word: list[str] = []
         self._confidences: list[float] = []
+        self._wconf: re.Match[str] | None = None  # x_wconf of the word being read
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         role = _OTHER
