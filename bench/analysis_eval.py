@@ -24,8 +24,14 @@ from worker.analysis import analyze_text  # noqa: E402
 from worker.ingest.parse import parse_document  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "analysis"
-GOALS = {"type_accuracy": 0.95, "rpps": 0.90, "dates": 0.90, "amounts": 0.90, "amc_number": 0.90,
-         "medication_names": 0.90}
+GOALS = {
+    "type_accuracy": 0.95,
+    "rpps": 0.90,
+    "dates": 0.90,
+    "amounts": 0.90,
+    "amc_number": 0.90,
+    "medication_names": 0.90,
+}
 
 
 # ---- reading: the ingestion parsers (worker.ingest), NIRs masked as when stored ------------------------
@@ -72,9 +78,14 @@ class Counts:
         return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-SCALARS = {"rpps": ["rpps"], "dates": ["prescription_date", "care_date", "valid_from", "valid_to"],
-           "amc_number": ["amc_number"], "adherent_number": ["adherent_number"], "insurer": ["insurer"],
-           "renewals": ["renewals"]}
+SCALARS = {
+    "rpps": ["rpps"],
+    "dates": ["prescription_date", "care_date", "valid_from", "valid_to"],
+    "amc_number": ["amc_number"],
+    "adherent_number": ["adherent_number"],
+    "insurer": ["insurer"],
+    "renewals": ["renewals"],
+}
 
 
 def score_document(analysis: dict[str, Any], truth: dict[str, Any], counts: dict[str, Counts]) -> None:
@@ -84,9 +95,13 @@ def score_document(analysis: dict[str, Any], truth: dict[str, Any], counts: dict
             p, t = _value(fields.get(key)), tf.get(key)
             if key == "renewals" and truth["type"] != "ordonnance":
                 continue
-            counts[metric].add([p] if p not in (None, "") else [], [t] if t not in (None, "") else [],
-                               (lambda a, b: norm(a).replace(" ", "") in norm(b)) if key == "insurer" else
-                               (lambda a, b: norm(a) == norm(b)))
+            counts[metric].add(
+                [p] if p not in (None, "") else [],
+                [t] if t not in (None, "") else [],
+                (lambda a, b: norm(a).replace(" ", "") in norm(b))
+                if key == "insurer"
+                else (lambda a, b: norm(a) == norm(b)),
+            )
     amounts_p = [_value(a["amount"]) for a in fields.get("acts") or []]
     amounts_t = [a["amount"] for a in tf.get("acts") or []]
     if _value(fields.get("total_amount")) is not None:
@@ -94,23 +109,29 @@ def score_document(analysis: dict[str, Any], truth: dict[str, Any], counts: dict
     if tf.get("total_amount") is not None:
         amounts_t.append(tf["total_amount"])
     counts["amounts"].add(amounts_p, amounts_t, lambda a, b: abs(float(a) - float(b)) < 0.005)
-    counts["acts"].add([(_value(a["code"]), _value(a["amount"])) for a in fields.get("acts") or []],
-                       [(a["code"], a["amount"]) for a in tf.get("acts") or []],
-                       lambda a, b: a[0] is not None and norm(a[0]) == norm(b[0]) and abs(a[1] - b[1]) < 0.005)
-    counts["medication_names"].add([_value(m["name"]) for m in fields.get("medications") or []],
-                                   [m["name"] for m in tf.get("medications") or []])
+    counts["acts"].add(
+        [(_value(a["code"]), _value(a["amount"])) for a in fields.get("acts") or []],
+        [(a["code"], a["amount"]) for a in tf.get("acts") or []],
+        lambda a, b: a[0] is not None and norm(a[0]) == norm(b[0]) and abs(a[1] - b[1]) < 0.005,
+    )
+    counts["medication_names"].add(
+        [_value(m["name"]) for m in fields.get("medications") or []], [m["name"] for m in tf.get("medications") or []]
+    )
     counts["medication_strengths"].add(
         [(_value(m["name"]), _value(m["strength"])) for m in fields.get("medications") or []],
         [(m["name"], m["strength"]) for m in tf.get("medications") or []],
-        lambda a, b: norm(a[0]) == norm(b[0]) and norm(a[1]).replace("UG", "µG") == norm(b[1]).replace("UG", "µG"))
+        lambda a, b: norm(a[0]) == norm(b[0]) and norm(a[1]).replace("UG", "µG") == norm(b[1]).replace("UG", "µG"),
+    )
     cov_p = list((_value(fields.get("coverage")) or {}).items())
-    counts["coverage"].add(cov_p, list((tf.get("coverage") or {}).items()),
-                           lambda a, b: a[0] == b[0] and norm(a[1]) == norm(b[1]))
+    counts["coverage"].add(
+        cov_p, list((tf.get("coverage") or {}).items()), lambda a, b: a[0] == b[0] and norm(a[1]) == norm(b[1])
+    )
     for key in ("prescriber_name", "practitioner_name"):
         p, t = _value(fields.get(key)), tf.get(key)
         counts["practitioner_names"].add([p] if p else [], [t] if t else [], name_ok)
-    counts["beneficiaries"].add([_value(b) for b in fields.get("beneficiaries") or []], tf.get("beneficiaries") or [],
-                                name_ok)
+    counts["beneficiaries"].add(
+        [_value(b) for b in fields.get("beneficiaries") or []], tf.get("beneficiaries") or [], name_ok
+    )
     counts["nir_presence"].add(["nir"] if analysis["nir"]["present"] else [], ["nir"] if truth.get("nir") else [])
 
 
@@ -140,26 +161,36 @@ def evaluate(corpus: Path = CORPUS) -> dict[str, Any]:
         "type_accuracy": sum(v[0] for v in by_type.values()) / total,
         "per_type": {t: {"correct": c, "total": n, "accuracy": c / n} for t, (c, n) in sorted(by_type.items())},
         "per_format": {f: {"correct": c, "total": n, "accuracy": c / n} for f, (c, n) in sorted(by_format.items())},
-        "fields": {k: dict(zip(("precision", "recall", "f1"), c.prf()), tp=c.tp, fp=c.fp, fn=c.fn)
-                   for k, c in sorted(counts.items())},
+        "fields": {
+            k: dict(zip(("precision", "recall", "f1"), c.prf()), tp=c.tp, fp=c.fp, fn=c.fn)
+            for k, c in sorted(counts.items())
+        },
         "errors": errors,
     }
-    result["goals"] = {k: {"goal": g, "value": result["type_accuracy"] if k == "type_accuracy" else
-                           result["fields"][k]["f1"]} for k, g in GOALS.items()}
+    result["goals"] = {
+        k: {"goal": g, "value": result["type_accuracy"] if k == "type_accuracy" else result["fields"][k]["f1"]}
+        for k, g in GOALS.items()
+    }
     return result
 
 
 def markdown(result: dict[str, Any]) -> str:
-    out = [f"Documents: {result['documents']}; document-type accuracy: **{result['type_accuracy']:.3f}**", "",
-           "| type | correct / total | accuracy |", "|---|---|---|"]
+    out = [
+        f"Documents: {result['documents']}; document-type accuracy: **{result['type_accuracy']:.3f}**",
+        "",
+        "| type | correct / total | accuracy |",
+        "|---|---|---|",
+    ]
     out += [f"| {t} | {v['correct']} / {v['total']} | {v['accuracy']:.3f} |" for t, v in result["per_type"].items()]
     out += ["", "| input format | type correct / total |", "|---|---|"]
     out += [f"| {f} | {v['correct']} / {v['total']} |" for f, v in result["per_format"].items()]
     out += ["", "| field | precision | recall | F1 | TP | FP | FN | goal |", "|---|---|---|---|---|---|---|---|"]
     for k, v in result["fields"].items():
         goal = f"≥ {GOALS[k]:.2f}" if k in GOALS else ""
-        out.append(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['tp']} | {v['fp']} | "
-                   f"{v['fn']} | {goal} |")
+        out.append(
+            f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['tp']} | {v['fp']} | "
+            f"{v['fn']} | {goal} |"
+        )
     return "\n".join(out)
 
 

@@ -34,14 +34,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-from playhouse.pwasyncio import (AsyncPostgresqlConnection, AsyncPostgresqlDatabase, AsyncSqliteDatabase,  # noqa: E402
-                                 AsyncSqlitePool)
+from playhouse.pwasyncio import (
+    AsyncPostgresqlConnection,
+    AsyncPostgresqlDatabase,
+    AsyncSqliteDatabase,  # noqa: E402
+    AsyncSqlitePool,
+)
 
 from models import migrator  # noqa: E402
 from models.database import open_database  # noqa: E402
 from models.pools import PoolConfig, open_async_database  # noqa: E402
 from worker.api import AsyncDataAPI, DataAPI  # noqa: E402
-from worker.appdata.store import Backend  # noqa: E402
+from worker.appdata.backend import Backend  # noqa: E402
 from worker.config import load_settings  # noqa: E402
 
 USERS = 1000
@@ -52,8 +56,9 @@ class NoPoolSqlite(AsyncSqliteDatabase):
     """A new aiosqlite connection (with the same pragmas) per call, closed after it."""
 
     async def _create_pool_async(self):
-        return AsyncSqlitePool(self.database, pool_size=0, on_connect=self._add_conn_hooks, timeout=self._timeout,
-                               **self.connect_params)
+        return AsyncSqlitePool(
+            self.database, pool_size=0, on_connect=self._add_conn_hooks, timeout=self._timeout, **self.connect_params
+        )
 
     async def _pool_acquire(self, pool):
         return await pool._create_connection()
@@ -118,8 +123,11 @@ async def cell(api: AsyncDataAPI, op: str, concurrency: int, ops: int) -> dict:
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     wall = time.perf_counter() - t0
     latencies.sort()
-    return {"ops_s": len(latencies) / wall, "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+    return {
+        "ops_s": len(latencies) / wall,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
 
 
 async def run_backend(url: str, settings, repeat: int, ops: int) -> list[dict]:
@@ -145,8 +153,10 @@ async def run_backend(url: str, settings, repeat: int, ops: int) -> list[dict]:
                     runs.setdefault((mode, op, c), []).append(await cell(api, op, c, ops // 3 if c == 1 else ops))
     for api in apis.values():
         await api.close()
-    return [{"mode": mode, "op": op, "concurrency": c, **{k: statistics.median(r[k] for r in rs) for k in rs[0]}}
-            for (mode, op, c), rs in runs.items()]
+    return [
+        {"mode": mode, "op": op, "concurrency": c, **{k: statistics.median(r[k] for r in rs) for k in rs[0]}}
+        for (mode, op, c), rs in runs.items()
+    ]
 
 
 def prepare(url: str, home: Path):
@@ -155,8 +165,15 @@ def prepare(url: str, home: Path):
     migrator.upgrade(database)
     api = DataAPI.from_settings(settings)
     for i in range(USERS):
-        api.create_profile(f"b{i}", {"mutuelle": "MGEN", "pathology": "asthme", "location": {"department": "75"},
-                                     "preferences": {"lang": "fr", "notifications": True}})
+        api.create_profile(
+            f"b{i}",
+            {
+                "mutuelle": "MGEN",
+                "pathology": "asthme",
+                "location": {"department": "75"},
+                "preferences": {"lang": "fr", "notifications": True},
+            },
+        )
     api.close()
     database.close()
     return settings
@@ -176,8 +193,10 @@ def main() -> None:
     results = {}
     t0 = time.monotonic()
     try:
-        for name, url in (("SQLite", f"sqlite:///{home / 'bench.db'}"),
-                          ("PostgreSQL", f"{args.pg}?options=-csearch_path%3D{schema}")):
+        for name, url in (
+            ("SQLite", f"sqlite:///{home / 'bench.db'}"),
+            ("PostgreSQL", f"{args.pg}?options=-csearch_path%3D{schema}"),
+        ):
             settings = prepare(url, home)
             results[name] = asyncio.run(run_backend(url, settings, args.repeat, args.ops))
     finally:
@@ -191,24 +210,37 @@ def main() -> None:
 
 
 def table(results: dict) -> str:
-    lines = ["| backend | op | coroutines | pool ops/s | pool p50 ms | pool p99 ms | no-pool ops/s | no-pool p99 ms "
-             "| pool ÷ no-pool (ops/s) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| backend | op | coroutines | pool ops/s | pool p50 ms | pool p99 ms | no-pool ops/s | no-pool p99 ms "
+        "| pool ÷ no-pool (ops/s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for backend, rows in results.items():
         index = {(r["mode"], r["op"], r["concurrency"]): r for r in rows}
         for op in ("read", "insert"):
             for c in CONCURRENCY:
                 p, n = index[("pool", op, c)], index[("no pool", op, c)]
-                lines.append(f"| {backend} | {op} | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
-                             f"| {n['ops_s']:,.0f} | {n['p99_ms']:.1f} | {p['ops_s'] / n['ops_s']:.1f}× |")
-    baseline = {(r["op"], r["concurrency"]): r for r in results.get("SQLite", []) if r["mode"] == "pool, no write queue"}
+                lines.append(
+                    f"| {backend} | {op} | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
+                    f"| {n['ops_s']:,.0f} | {n['p99_ms']:.1f} | {p['ops_s'] / n['ops_s']:.1f}× |"
+                )
+    baseline = {
+        (r["op"], r["concurrency"]): r for r in results.get("SQLite", []) if r["mode"] == "pool, no write queue"
+    }
     if baseline:
-        lines += ["", "| SQLite inserts, pool | coroutines | ops/s | p50 ms | p99 ms | ops/s ÷ without write queue "
-                  "| p99 without write queue |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| SQLite inserts, pool | coroutines | ops/s | p50 ms | p99 ms | ops/s ÷ without write queue "
+            "| p99 without write queue |",
+            "|---|---|---|---|---|---|---|",
+        ]
         index = {(r["mode"], r["op"], r["concurrency"]): r for r in results["SQLite"]}
         for c in CONCURRENCY:
             p, b = index[("pool", "insert", c)], baseline[("insert", c)]
-            lines.append(f"| with write queue | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
-                         f"| {p['ops_s'] / b['ops_s']:.1f}× | {b['p99_ms']:.1f} ms |")
+            lines.append(
+                f"| with write queue | {c} | {p['ops_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.1f} "
+                f"| {p['ops_s'] / b['ops_s']:.1f}× | {b['p99_ms']:.1f} ms |"
+            )
     return "\n".join(lines)
 
 

@@ -37,28 +37,56 @@ TYPES = ("ordonnance", "carte_tiers_payant", "feuille_de_soins", None)
 
 def seed(documents: int, huey_name: str) -> None:
     now = utcnow()
-    rows = [dict(original_filename="f", sha256=uuid.uuid4().hex * 2, format="txt", text="",
-                 analysis={"document_type": TYPES[i % 4], "extractor_version": 1} if TYPES[i % 4] else None,
-                 created_at=now - dt.timedelta(minutes=(i * 7) % (4 * 24 * 60))) for i in range(documents)]
+    rows = [
+        dict(
+            original_filename="f",
+            sha256=uuid.uuid4().hex * 2,
+            format="txt",
+            text="",
+            analysis={"document_type": TYPES[i % 4], "extractor_version": 1} if TYPES[i % 4] else None,
+            created_at=now - dt.timedelta(minutes=(i * 7) % (4 * 24 * 60)),
+        )
+        for i in range(documents)
+    ]
     with db.atomic():
         for i in range(0, len(rows), 500):
-            Document.insert_many(rows[i:i + 500]).execute()
+            Document.insert_many(rows[i : i + 500]).execute()
         for i in range(documents // 10):
-            ApiCache.insert(source=("bdpm", "annuaire", "odisse")[i % 3], endpoint="/e", params_hash=str(i),
-                            hits=i % 50, fresh_until=now + dt.timedelta(minutes=(i % 7) - 3),
-                            stale_until=now + dt.timedelta(minutes=(i % 11) - 2)).execute()
+            ApiCache.insert(
+                source=("bdpm", "annuaire", "odisse")[i % 3],
+                endpoint="/e",
+                params_hash=str(i),
+                hits=i % 50,
+                fresh_until=now + dt.timedelta(minutes=(i % 7) - 3),
+                stale_until=now + dt.timedelta(minutes=(i % 11) - 2),
+            ).execute()
         for i in range(2000):
             started = now - dt.timedelta(minutes=15 * i)
-            JobRun.insert(job=("housekeeping", "analysis_backlog")[i % 2], started_at=started,
-                          finished_at=started, duration_ms=50 + i % 40, ok=i % 9 != 0, summary={}).execute()
+            JobRun.insert(
+                job=("housekeeping", "analysis_backlog")[i % 2],
+                started_at=started,
+                finished_at=started,
+                duration_ms=50 + i % 40,
+                ok=i % 9 != 0,
+                summary={},
+            ).execute()
     huey_stats.database.initialize(db.obj)
     db.obj.create_tables(huey_stats.MODELS, safe=True)
     t = time.time()
-    events = [dict(ts=t - i * 1.5, queue=huey_name, task_id=str(uuid.uuid4()), task="tasks.analysis.analyze_documents",
-                   signal="complete" if i % 20 else "error", duration=0.1) for i in range(2000)]
+    events = [
+        dict(
+            ts=t - i * 1.5,
+            queue=huey_name,
+            task_id=str(uuid.uuid4()),
+            task="tasks.analysis.analyze_documents",
+            signal="complete" if i % 20 else "error",
+            duration=0.1,
+        )
+        for i in range(2000)
+    ]
     with db.atomic():
         for i in range(0, len(events), 500):
-            huey_stats.HueyEvent.insert_many(events[i:i + 500]).execute()
+            huey_stats.HueyEvent.insert_many(events[i : i + 500]).execute()
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from pickup_latency import procfile_args  # noqa: E402
 from tests.ingest_fixtures import corpus_files, variant, write_atomically  # noqa: E402
 
-NOOP_APP = textwrap.dedent('''
+NOOP_APP = textwrap.dedent("""
     import time
     from tasks.app import huey
 
@@ -44,13 +44,16 @@ NOOP_APP = textwrap.dedent('''
         if i in (0, last):
             with open(path, "a") as f:
                 f.write(f"{i} {time.time()}\\n")
-''')
+""")
 
 
 def base_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIFLUX_")}
-    env.update(MEDIFLUX_HOME=str(home), MEDIFLUX_LOG_LEVEL="warning",
-               PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(
+        MEDIFLUX_HOME=str(home),
+        MEDIFLUX_LOG_LEVEL="warning",
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
     return env
 
 
@@ -64,11 +67,14 @@ def bench_noop(n: int) -> float:
         (tmp_path / "bench_app.py").write_text(NOOP_APP)
         env = base_env(tmp_path / "home") | {"PYTHONPATH": f"{tmp}:{ROOT}"}
         out = tmp_path / "stamps.txt"
-        enqueue = (f"import sys; sys.path[:0] = [{tmp!r}]\nimport bench_app\n"
-                   f"for i in range({n}): bench_app.noop(i, {n - 1}, {str(out)!r})\n")
+        enqueue = (
+            f"import sys; sys.path[:0] = [{tmp!r}]\nimport bench_app\n"
+            f"for i in range({n}): bench_app.noop(i, {n - 1}, {str(out)!r})\n"
+        )
         subprocess.run([sys.executable, "-c", enqueue], env=env, cwd=tmp, check=True)
-        consumer = subprocess.Popen(consumer_argv("bench_app.huey"), env=env, cwd=tmp,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        consumer = subprocess.Popen(
+            consumer_argv("bench_app.huey"), env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             while not out.exists() or len(out.read_text().splitlines()) < 2:
                 time.sleep(0.05)
@@ -92,6 +98,7 @@ class Stack:
         from models.database import open_database
         from worker.config import load_settings
         from worker.runtime import prepare_home
+
         self.settings = load_settings(self.env)
         prepare_home(self.settings)
         self.db = open_database(self.settings.database_url)
@@ -99,10 +106,16 @@ class Stack:
 
     def start(self, names: tuple[str, ...] = ("worker", "watcher")) -> None:
         for name in names:
-            argv = (consumer_argv("tasks.huey") if name == "worker"
-                    else [str(Path(sys.executable).parent / "mediflux"), "watch"])
-            self.procs.append(subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                               stderr=open(self.home / f"{name}.log", "a")))
+            argv = (
+                consumer_argv("tasks.huey")
+                if name == "worker"
+                else [str(Path(sys.executable).parent / "mediflux"), "watch"]
+            )
+            self.procs.append(
+                subprocess.Popen(
+                    argv, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(self.home / f"{name}.log", "a")
+                )
+            )
 
     @property
     def consumer_pid(self) -> int:
@@ -121,6 +134,7 @@ class Stack:
 
     def count(self) -> int:
         from models import Document
+
         return Document.select().count()
 
     def stop(self) -> None:
@@ -171,6 +185,7 @@ def bench_backlog(stack: Stack, n: int, only: str | None = None) -> float:
 
 def analysed_all(stack: Stack) -> bool:
     from models import Document
+
     return not Document.select().where(Document.analysis.is_null()).exists()
 
 
@@ -190,8 +205,13 @@ def bench_rss(stack: Stack, rss_docs: int) -> list[tuple[int, float]]:
     while total < rss_docs:
         step = 1000 if total == 0 else min(10_000, rss_docs - total)
         land_backlog(stack.settings.inbox, total, step)
-        subprocess.run([str(Path(sys.executable).parent / "mediflux"), "ingest", str(stack.settings.inbox)],
-                       env=stack.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "mediflux"), "ingest", str(stack.settings.inbox)],
+            env=stack.env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         total += step
         wait_count(stack, total, 1800)
         wait_until(lambda: analysed_all(stack), 1800)
@@ -204,6 +224,7 @@ def bench_rss(stack: Stack, rss_docs: int) -> list[tuple[int, float]]:
 def steady_rate() -> float:
     """Documents per second between the first and the last commit (process start excluded, like (a))."""
     from models import Document
+
     times = sorted(d.created_at.timestamp() for d in Document.select(Document.created_at))
     first = times[0]
     later = [t for t in times if t > first + 0.05]  # rows of the first batch share its commit
@@ -212,6 +233,7 @@ def steady_rate() -> float:
 
 def created_at_of(names: dict[str, float]) -> dict[str, float]:
     from models import Document
+
     out = {}
     for d in Document.select(Document.meta, Document.created_at):
         name = os.path.basename(d.meta.get("inbox_path", ""))
@@ -250,9 +272,12 @@ def main() -> None:
     parser.add_argument("--idle-trials", type=int, default=3)
     parser.add_argument("--rss-docs", type=int, default=100_000)
     parser.add_argument("--trials", type=int, default=3, help="runs of (a) and of each batched backlog (medians)")
-    parser.add_argument("--parts", default="abcd",
-                        help="what to run: 'a', 'b' or 'c' runs (a) to (c) together (they are ratios to (a) and "
-                             "(c) runs on (b)'s stack); 'd' runs (d)")
+    parser.add_argument(
+        "--parts",
+        default="abcd",
+        help="what to run: 'a', 'b' or 'c' runs (a) to (c) together (they are ratios to (a) and "
+        "(c) runs on (b)'s stack); 'd' runs (d)",
+    )
     args = parser.parse_args()
     if set("abc") & set(args.parts):
         backlogs(args)
@@ -268,19 +293,28 @@ def memory_growth(args: argparse.Namespace) -> None:
             rss = bench_rss(stack, args.rss_docs)
         finally:
             stack.stop()
-    print("(d) consumer RSS: " + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
-          + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""), flush=True)
+    print(
+        "(d) consumer RSS: "
+        + ", ".join(f"{mb:.1f} MB at {count:,} docs" for count, mb in rss)
+        + (f" (growth {rss[-1][1] - rss[0][1]:+.1f} MB)" if len(rss) > 1 else ""),
+        flush=True,
+    )
 
 
 def backlogs(args: argparse.Namespace) -> None:
     """(a), then (b) side by side with it, then (c) on the last mixed-format stack."""
     noops = [bench_noop(args.noop) for _ in range(args.trials)]
     noop = statistics.median(noops)
-    print(f"(a) huey no-op tasks, Procfile consumer: median {noop:,.0f} tasks/s of {args.trials} runs "
-          f"({min(noops):,.0f}–{max(noops):,.0f}; {args.noop} tasks each)", flush=True)
-    runs = (("canonical JSON", ".json", {}, args.backlog, args.trials),
-            ("one task per file, canonical JSON", ".json", {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5, 1),
-            ("five formats mixed", None, {}, args.backlog, args.trials))
+    print(
+        f"(a) huey no-op tasks, Procfile consumer: median {noop:,.0f} tasks/s of {args.trials} runs "
+        f"({min(noops):,.0f}–{max(noops):,.0f}; {args.noop} tasks each)",
+        flush=True,
+    )
+    runs = (
+        ("canonical JSON", ".json", {}, args.backlog, args.trials),
+        ("one task per file, canonical JSON", ".json", {"MEDIFLUX_INGEST_BATCH": "1"}, args.backlog // 5, 1),
+        ("five formats mixed", None, {}, args.backlog, args.trials),
+    )
     for label, only, env, n, trials in runs:
         rates, steadies, cpu = [], [], []
         for trial in range(trials):
@@ -301,14 +335,23 @@ def backlogs(args: argparse.Namespace) -> None:
                     stack.stop()
         steady = statistics.median(steadies)
         spread = f" ({min(steadies):,.0f}–{max(steadies):,.0f})" if trials > 1 else ""
-        print(f"(b) backlog of {n:,} files, {label}: steady {steady:,.0f} docs/s{spread} = {steady / noop:.2f} x (a); "
-              f"{statistics.median(rates):,.0f} docs/s from process start; consumer CPU "
-              f"{statistics.median(cpu):.3f} ms/doc after the first commit; median of {trials}", flush=True)
-    print(f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
-          f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms", flush=True)
+        print(
+            f"(b) backlog of {n:,} files, {label}: steady {steady:,.0f} docs/s{spread} = {steady / noop:.2f} x (a); "
+            f"{statistics.median(rates):,.0f} docs/s from process start; consumer CPU "
+            f"{statistics.median(cpu):.3f} ms/doc after the first commit; median of {trials}",
+            flush=True,
+        )
+    print(
+        f"(c) live at {args.rate:g} files/s, n={len(live)}: p50 {statistics.median(live):.0f} ms, "
+        f"p99 {pct(live, 0.99):.0f} ms, max {max(live):.0f} ms",
+        flush=True,
+    )
     if idle:
-        print(f"(c) live after {args.idle:g} s idle, n={len(idle)}: p50 {statistics.median(idle):.0f} ms, "
-              f"max {max(idle):.0f} ms", flush=True)
+        print(
+            f"(c) live after {args.idle:g} s idle, n={len(idle)}: p50 {statistics.median(idle):.0f} ms, "
+            f"max {max(idle):.0f} ms",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

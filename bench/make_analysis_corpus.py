@@ -29,23 +29,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus_content import BUILDERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-FONT_DIRS = {"dejavu": "/usr/share/fonts/truetype/dejavu", "liberation": "/usr/share/fonts/truetype/liberation",
-             "free": "/usr/share/fonts/truetype/freefont", "noto": "/usr/share/fonts/truetype/noto"}
+FONT_DIRS = {
+    "dejavu": "/usr/share/fonts/truetype/dejavu",
+    "liberation": "/usr/share/fonts/truetype/liberation",
+    "free": "/usr/share/fonts/truetype/freefont",
+    "noto": "/usr/share/fonts/truetype/noto",
+}
 # family → (regular, bold, italic)
 FONTS = {
     "DejaVuSans": ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf", "dejavu/DejaVuSans-Oblique.ttf"),
     "DejaVuSerif": ("dejavu/DejaVuSerif.ttf", "dejavu/DejaVuSerif-Bold.ttf", "dejavu/DejaVuSerif-Italic.ttf"),
-    "DejaVuSansCondensed": ("dejavu/DejaVuSansCondensed.ttf", "dejavu/DejaVuSansCondensed-Bold.ttf",
-                            "dejavu/DejaVuSansCondensed-Oblique.ttf"),
-    "DejaVuSansMono": ("dejavu/DejaVuSansMono.ttf", "dejavu/DejaVuSansMono-Bold.ttf", "dejavu/DejaVuSansMono-Oblique.ttf"),
-    "LiberationSans": ("liberation/LiberationSans-Regular.ttf", "liberation/LiberationSans-Bold.ttf",
-                       "liberation/LiberationSans-Italic.ttf"),
-    "LiberationSerif": ("liberation/LiberationSerif-Regular.ttf", "liberation/LiberationSerif-Bold.ttf",
-                        "liberation/LiberationSerif-Italic.ttf"),
-    "LiberationSansNarrow": ("liberation/LiberationSansNarrow-Regular.ttf", "liberation/LiberationSansNarrow-Bold.ttf",
-                             "liberation/LiberationSansNarrow-Italic.ttf"),
-    "LiberationMono": ("liberation/LiberationMono-Regular.ttf", "liberation/LiberationMono-Bold.ttf",
-                       "liberation/LiberationMono-Italic.ttf"),
+    "DejaVuSansCondensed": (
+        "dejavu/DejaVuSansCondensed.ttf",
+        "dejavu/DejaVuSansCondensed-Bold.ttf",
+        "dejavu/DejaVuSansCondensed-Oblique.ttf",
+    ),
+    "DejaVuSansMono": (
+        "dejavu/DejaVuSansMono.ttf",
+        "dejavu/DejaVuSansMono-Bold.ttf",
+        "dejavu/DejaVuSansMono-Oblique.ttf",
+    ),
+    "LiberationSans": (
+        "liberation/LiberationSans-Regular.ttf",
+        "liberation/LiberationSans-Bold.ttf",
+        "liberation/LiberationSans-Italic.ttf",
+    ),
+    "LiberationSerif": (
+        "liberation/LiberationSerif-Regular.ttf",
+        "liberation/LiberationSerif-Bold.ttf",
+        "liberation/LiberationSerif-Italic.ttf",
+    ),
+    "LiberationSansNarrow": (
+        "liberation/LiberationSansNarrow-Regular.ttf",
+        "liberation/LiberationSansNarrow-Bold.ttf",
+        "liberation/LiberationSansNarrow-Italic.ttf",
+    ),
+    "LiberationMono": (
+        "liberation/LiberationMono-Regular.ttf",
+        "liberation/LiberationMono-Bold.ttf",
+        "liberation/LiberationMono-Italic.ttf",
+    ),
     "FreeSans": ("free/FreeSans.ttf", "free/FreeSansBold.ttf", "free/FreeSansOblique.ttf"),
     "FreeSerif": ("free/FreeSerif.ttf", "free/FreeSerifBold.ttf", "free/FreeSerifItalic.ttf"),
     "FreeMono": ("free/FreeMono.ttf", "free/FreeMonoBold.ttf", "free/FreeMonoOblique.ttf"),
@@ -98,16 +121,26 @@ def degrade(img: Image.Image, rng: random.Random, level: float) -> tuple[Image.I
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality)
     out = Image.open(io.BytesIO(buf.getvalue())).convert("L")
-    return out, {"angle": round(angle, 2), "blur": round(blur, 2), "scale": round(scale, 2),
-                 "noise": round(noise, 1), "jpeg_quality": quality, "dpi": int(200 * scale)}
+    return out, {
+        "angle": round(angle, 2),
+        "blur": round(blur, 2),
+        "scale": round(scale, 2),
+        "noise": round(noise, 1),
+        "jpeg_quality": quality,
+        "dpi": int(200 * scale),
+    }
 
 
 def run_tesseract(images: list[Path], base: Path) -> None:
     listing = base.with_suffix(".list")
     listing.write_text("\n".join(str(p) for p in images) + "\n")
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    subprocess.run(["tesseract", str(listing), str(base), "-l", "fra", "--psm", "3", "hocr", "tsv", "alto", "txt"],
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        ["tesseract", str(listing), str(base), "-l", "fra", "--psm", "3", "hocr", "tsv", "alto", "txt"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
 
 
 def canonical_json(base: Path, hint: str | None) -> dict:
@@ -118,8 +151,12 @@ def canonical_json(base: Path, hint: str | None) -> dict:
         cols = row.split("\t")
         if len(cols) == 12 and cols[0] == "5" and cols[11].strip():
             pages.setdefault(int(cols[1]), []).append(
-                {"text": cols[11], "confidence": round(float(cols[10]) / 100, 3),
-                 "bbox": [int(cols[6]), int(cols[7]), int(cols[8]), int(cols[9])]})
+                {
+                    "text": cols[11],
+                    "confidence": round(float(cols[10]) / 100, 3),
+                    "bbox": [int(cols[6]), int(cols[7]), int(cols[8]), int(cols[9])],
+                }
+            )
     out_pages = []
     for number in sorted(pages):
         words = pages[number]
@@ -157,8 +194,14 @@ def build_one(job: dict, out: Path) -> dict:
         else:
             src = base.with_suffix(".xml" if fmt == "alto" else "." + fmt)
             (out / name).write_bytes(src.read_bytes())
-    truth.update({"file": name, "format": fmt, "pages": len(pages),
-                  "render": {"font": family, "size": size, "level": level, **params}})
+    truth.update(
+        {
+            "file": name,
+            "format": fmt,
+            "pages": len(pages),
+            "render": {"font": family, "size": size, "level": level, **params},
+        }
+    )
     return truth
 
 
@@ -174,8 +217,14 @@ def main() -> None:
     jobs = []
     for doc_type, count in COUNTS.items():
         for i in range(count):
-            jobs.append({"id": f"{doc_type[:4]}-{i + 1:03d}", "type": doc_type, "format": FORMATS[i % len(FORMATS)],
-                         "seed": master.randrange(2**32)})
+            jobs.append(
+                {
+                    "id": f"{doc_type[:4]}-{i + 1:03d}",
+                    "type": doc_type,
+                    "format": FORMATS[i % len(FORMATS)],
+                    "seed": master.randrange(2**32),
+                }
+            )
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda j: build_one(j, out), jobs))
     labels = {j["id"]: r for j, r in zip(jobs, results)}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-APP = textwrap.dedent('''
+APP = textwrap.dedent("""
     import time
     from tasks.app import huey
 
@@ -27,7 +27,7 @@ APP = textwrap.dedent('''
     def stamp(path: str, sent: float) -> None:
         with open(path, "a") as f:
             f.write(f"{time.time() - sent}\\n")
-''')
+""")
 
 
 def procfile_args() -> list[str]:
@@ -43,13 +43,19 @@ def measure(label: str, consumer_args: list[str], trials: int, idle: float) -> l
         env.update(MEDIFLUX_HOME=str(tmp_path / "home"), PYTHONPATH=f"{tmp}:{ROOT}", MEDIFLUX_LOG_LEVEL="warning")
         consumer = subprocess.Popen(
             [str(Path(sys.executable).parent / "huey_consumer"), "bench_app.huey", *consumer_args, "-q"],
-            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         out = tmp_path / "latency.txt"
         try:
-            enqueue = (f"import sys, time; sys.path[:0] = [{tmp!r}]\n"
-                       f"import bench_app\n"
-                       f"for _ in range({trials}):\n"
-                       f"    time.sleep({idle}); bench_app.stamp({str(out)!r}, time.time())\n")
+            enqueue = (
+                f"import sys, time; sys.path[:0] = [{tmp!r}]\n"
+                f"import bench_app\n"
+                f"for _ in range({trials}):\n"
+                f"    time.sleep({idle}); bench_app.stamp({str(out)!r}, time.time())\n"
+            )
             subprocess.run([sys.executable, "-c", enqueue], env=env, cwd=tmp, check=True)
             deadline = time.time() + 30
             while time.time() < deadline and (not out.exists() or len(out.read_text().split()) < trials):

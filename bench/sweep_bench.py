@@ -37,8 +37,10 @@ UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FMT = "%Y-%m-%d %H:%M:%S.%f"
 FRESH = 5000
-COLUMNS = ("source, endpoint, params_hash, params, response, status_code, etag, fetched_at, fresh_until, "
-           "stale_until, hits, error_count, created_at, negative")
+COLUMNS = (
+    "source, endpoint, params_hash, params, response, status_code, etag, fetched_at, fresh_until, "
+    "stale_until, hits, error_count, created_at, negative"
+)
 
 
 def _payload(rng: random.Random, target: int) -> str:
@@ -46,12 +48,18 @@ def _payload(rng: random.Random, target: int) -> str:
     items, size = [], 2
     while size < target:
         cis = str(rng.randrange(60_000_000, 69_999_999))
-        item = {"cis": cis, "denomination": f"PARACETAMOL {rng.choice(['500', '1000'])} mg, comprimé",
-                "forme": rng.choice(["comprimé", "gélule", "solution buvable"]), "voies": ["orale"],
-                "statut": "Autorisation active", "titulaires": [rng.choice(["SANOFI", "BIOGARAN", "MYLAN", "TEVA"])],
-                "compositions": [{"substance": "PARACÉTAMOL", "dosage": "500 mg", "code": rng.randrange(1000, 99999)}],
-                "presentations": [{"cip13": "34009" + str(rng.randrange(10**7, 10**8)),
-                                   "prix": round(rng.uniform(1, 9), 2)}]}
+        item = {
+            "cis": cis,
+            "denomination": f"PARACETAMOL {rng.choice(['500', '1000'])} mg, comprimé",
+            "forme": rng.choice(["comprimé", "gélule", "solution buvable"]),
+            "voies": ["orale"],
+            "statut": "Autorisation active",
+            "titulaires": [rng.choice(["SANOFI", "BIOGARAN", "MYLAN", "TEVA"])],
+            "compositions": [{"substance": "PARACÉTAMOL", "dosage": "500 mg", "code": rng.randrange(1000, 99999)}],
+            "presentations": [
+                {"cip13": "34009" + str(rng.randrange(10**7, 10**8)), "prix": round(rng.uniform(1, 9), 2)}
+            ],
+        }
         text = json.dumps(item, ensure_ascii=False)
         items.append(text)
         size += len(text.encode()) + 1
@@ -69,8 +77,24 @@ def fill(conn: sqlite3.Connection, rows: int, fresh: int, seed: int = 7) -> int:
         body = templates[i % 256]
         total += len(body)
         stale = expired if i < rows else usable
-        batch.append(("bdpm", "medicaments", f"h{i:012d}", json.dumps({"cis": str(i)}), body, 200, None,
-                      stale, stale, stale, 0, 0, stale, False))
+        batch.append(
+            (
+                "bdpm",
+                "medicaments",
+                f"h{i:012d}",
+                json.dumps({"cis": str(i)}),
+                body,
+                200,
+                None,
+                stale,
+                stale,
+                stale,
+                0,
+                0,
+                stale,
+                False,
+            )
+        )
         if len(batch) == 5000:
             conn.execute("BEGIN")
             conn.executemany(f"INSERT INTO api_cache ({COLUMNS}) VALUES ({', '.join('?' * 14)})", batch)
@@ -101,8 +125,10 @@ class Load:
         while not self.stop.is_set():
             key = rng.choice(self.keys)
             t0 = time.perf_counter()
-            row = conn.execute("SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?",
-                               ("bdpm", "medicaments", key)).fetchone()
+            row = conn.execute(
+                "SELECT response FROM api_cache WHERE source = ? AND endpoint = ? AND params_hash = ?",
+                ("bdpm", "medicaments", key),
+            ).fetchone()
             self.reads.append((time.perf_counter() - t0) * 1000)
             assert row is not None
         conn.close()
@@ -115,8 +141,11 @@ class Load:
             t0 = time.perf_counter()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute("UPDATE api_cache SET hits = hits + 1 WHERE source = 'bdpm' AND endpoint = 'medicaments' "
-                             "AND params_hash = ?", (key,))
+                conn.execute(
+                    "UPDATE api_cache SET hits = hits + 1 WHERE source = 'bdpm' AND endpoint = 'medicaments' "
+                    "AND params_hash = ?",
+                    (key,),
+                )
                 conn.execute("COMMIT")
             except sqlite3.OperationalError:  # "database is locked" after the 120 s busy timeout
                 self.timeouts += 1
@@ -166,12 +195,22 @@ def measure(mode: str, path: Path, rows: int, chunk: int, secure_delete: str) ->
     vac = space.incremental_vacuum(database, max_freelist=10**12)
     vacuum_ms = (time.perf_counter() - t1) * 1000
     database.close()
-    return {"mode": mode, "rows": rows, "total_s": round(total, 2), "longest_tx_ms": round(longest, 1),
-            "p99_tx_ms": round(p99, 1), "writer_timeouts": load.timeouts,
-            "reader_n": len(load.reads), "reader_p50_ms": round(pct(load.reads, 0.5), 3),
-            "reader_p99_ms": round(pct(load.reads, 0.99), 3), "writer_n": len(load.writes),
-            "writer_p99_ms": round(pct(load.writes, 0.99), 2), "writer_max_ms": round(max(load.writes or [0]), 1),
-            "vacuum_ms": round(vacuum_ms, 1), "vacuumed": vac["vacuumed_pages"]}
+    return {
+        "mode": mode,
+        "rows": rows,
+        "total_s": round(total, 2),
+        "longest_tx_ms": round(longest, 1),
+        "p99_tx_ms": round(p99, 1),
+        "writer_timeouts": load.timeouts,
+        "reader_n": len(load.reads),
+        "reader_p50_ms": round(pct(load.reads, 0.5), 3),
+        "reader_p99_ms": round(pct(load.reads, 0.99), 3),
+        "writer_n": len(load.writes),
+        "writer_p99_ms": round(pct(load.writes, 0.99), 2),
+        "writer_max_ms": round(max(load.writes or [0]), 1),
+        "vacuum_ms": round(vacuum_ms, 1),
+        "vacuumed": vac["vacuumed_pages"],
+    }
 
 
 def main() -> None:
@@ -192,18 +231,26 @@ def main() -> None:
             t0 = time.perf_counter()
             written = fill(conn, args.rows, FRESH)
             conn.close()
-            print(f"{mode}: {args.rows} expired rows + {FRESH} fresh, {written / 1e9:.2f} GB of JSON "
-                  f"in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            print(
+                f"{mode}: {args.rows} expired rows + {FRESH} fresh, {written / 1e9:.2f} GB of JSON "
+                f"in {time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+            )
             results.append(measure(mode, path, args.rows, args.chunk, args.secure_delete))
             print(json.dumps(results[-1]), file=sys.stderr)
             path.unlink()
     chunked, plain = results
-    ratios = {"total_time_chunked_over_plain": round(chunked["total_s"] / plain["total_s"], 2),
-              "longest_tx_plain_over_chunked": round(plain["longest_tx_ms"] / chunked["longest_tx_ms"], 1),
-              "reader_p99_plain_over_chunked": round(plain["reader_p99_ms"] / chunked["reader_p99_ms"], 2),
-              "writer_max_plain_over_chunked": round(plain["writer_max_ms"] / chunked["writer_max_ms"], 1)}
-    print(json.dumps({"chunk": args.chunk, "secure_delete": args.secure_delete, "results": results,
-                      "ratios": ratios}, indent=2))
+    ratios = {
+        "total_time_chunked_over_plain": round(chunked["total_s"] / plain["total_s"], 2),
+        "longest_tx_plain_over_chunked": round(plain["longest_tx_ms"] / chunked["longest_tx_ms"], 1),
+        "reader_p99_plain_over_chunked": round(plain["reader_p99_ms"] / chunked["reader_p99_ms"], 2),
+        "writer_max_plain_over_chunked": round(plain["writer_max_ms"] / chunked["writer_max_ms"], 1),
+    }
+    print(
+        json.dumps(
+            {"chunk": args.chunk, "secure_delete": args.secure_delete, "results": results, "ratios": ratios}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

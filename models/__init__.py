@@ -16,11 +16,45 @@ from models.pathways import CarePathway, PathwayDecision
 from models.retention import ErasureRequest, RetentionAudit, SessionSummary
 from models.users import QuerySession, User
 
-ALL_MODELS = (User, QuerySession, ApiCache, Document, CarePathway, PathwayDecision, PeriodicJob, JobRun, Lease,
-              RetentionAudit, ErasureRequest, SessionSummary, ApiCacheStats, ApiRateLimit, IngestDuplicate)
+ALL_MODELS = (
+    User,
+    QuerySession,
+    ApiCache,
+    Document,
+    CarePathway,
+    PathwayDecision,
+    PeriodicJob,
+    JobRun,
+    Lease,
+    RetentionAudit,
+    ErasureRequest,
+    SessionSummary,
+    ApiCacheStats,
+    ApiRateLimit,
+    IngestDuplicate,
+)
 
 __all__ = [
-    "ALL_MODELS", "ApiCache", "ApiCacheStats", "ApiRateLimit", "BaseModel", "CarePathway", "Document",
-    "ErasureRequest", "IngestDuplicate", "JobRun", "Json", "Lease", "PathwayDecision", "PeriodicJob",
-    "QuerySession", "RetentionAudit", "SessionSummary", "UTCDateTimeField", "User", "db", "is_postgres", "json_text",
+    "ALL_MODELS",
+    "ApiCache",
+    "ApiCacheStats",
+    "ApiRateLimit",
+    "BaseModel",
+    "CarePathway",
+    "Document",
+    "ErasureRequest",
+    "IngestDuplicate",
+    "JobRun",
+    "Json",
+    "Lease",
+    "PathwayDecision",
+    "PeriodicJob",
+    "QuerySession",
+    "RetentionAudit",
+    "SessionSummary",
+    "UTCDateTimeField",
+    "User",
+    "db",
+    "is_postgres",
+    "json_text",
 ]

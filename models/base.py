@@ -13,7 +13,7 @@ from typing import Any
 import peewee
 from peewee import JSONField  # peewee 4: portable JSON (SQLite JSON1, PostgreSQL JSONB)
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 db = peewee.DatabaseProxy()

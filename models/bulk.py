@@ -9,8 +9,9 @@ and wrapped in ``json(?)``, as ``JSONField`` does. The SQL is valid on SQLite (â
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import peewee
 
@@ -32,19 +33,32 @@ def _binding(database: peewee.Database, field: peewee.Field) -> tuple[str, Calla
 
 
 @lru_cache(maxsize=64)
-def _statement(quote: str, placeholders: tuple[str, ...], table: str, columns: tuple[str, ...], conflict: str,
-               returning: tuple[str, ...], rows: int) -> str:
+def _statement(
+    quote: str,
+    placeholders: tuple[str, ...],
+    table: str,
+    columns: tuple[str, ...],
+    conflict: str,
+    returning: tuple[str, ...],
+    rows: int,
+) -> str:
     def q(name: str) -> str:
         return f"{quote[0]}{name}{quote[1]}"
 
     row = "(" + ", ".join(placeholders) + ")"
-    return (f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {', '.join([row] * rows)} "
-            f"ON CONFLICT ({q(conflict)}) DO NOTHING RETURNING {', '.join(map(q, returning))}")
+    return (
+        f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {', '.join([row] * rows)} "
+        f"ON CONFLICT ({q(conflict)}) DO NOTHING RETURNING {', '.join(map(q, returning))}"
+    )
 
 
-def insert_ignore_returning(model: type[peewee.Model], fields: Sequence[peewee.Field],
-                            rows: Sequence[Sequence[Any]], conflict: peewee.Field,
-                            returning: Sequence[peewee.Field]) -> list[tuple]:
+def insert_ignore_returning(
+    model: type[peewee.Model],
+    fields: Sequence[peewee.Field],
+    rows: Sequence[Sequence[Any]],
+    conflict: peewee.Field,
+    returning: Sequence[peewee.Field],
+) -> list[tuple]:
     """Insert ``rows`` (values in ``fields`` order); rows whose ``conflict`` value exists are skipped.
 
     Field defaults are not applied: ``fields`` must name every column that needs a value.
@@ -58,9 +72,16 @@ def insert_ignore_returning(model: type[peewee.Model], fields: Sequence[peewee.F
     per_chunk = max(1, MAX_PARAMS // len(columns))
     out: list[tuple] = []
     for start in range(0, len(rows), per_chunk):
-        chunk = rows[start:start + per_chunk]
-        sql = _statement(database.quote, placeholders, model._meta.table_name, columns, conflict.column_name,
-                         tuple(f.column_name for f in returning), len(chunk))
+        chunk = rows[start : start + per_chunk]
+        sql = _statement(
+            database.quote,
+            placeholders,
+            model._meta.table_name,
+            columns,
+            conflict.column_name,
+            tuple(f.column_name for f in returning),
+            len(chunk),
+        )
         params = [convert(value) for row in chunk for convert, value in zip(converters, row)]
         out += database.execute_sql(sql, params).fetchall()
     return out

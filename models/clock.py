@@ -7,11 +7,11 @@ import datetime as _dt
 
 def utcnow() -> _dt.datetime:
     """Current time, aware, UTC. ``models`` keeps its own copy so it imports nothing from ``worker``."""
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def ensure_utc(value: _dt.datetime) -> _dt.datetime:
     """Return ``value`` in UTC; naive datetimes are refused (they hide local-time bugs)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime refused: use timezone-aware UTC")
-    return value.astimezone(_dt.timezone.utc)
+    return value.astimezone(_dt.UTC)

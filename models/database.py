@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
 
@@ -48,7 +48,7 @@ def sqlite_path(url: str) -> Path | None:
     """File of an ``sqlite:///path`` URL; None for other schemes or in-memory URLs."""
     if not url.lower().startswith("sqlite:"):
         return None
-    rest = url[len("sqlite:"):]
+    rest = url[len("sqlite:") :]
     path = rest[3:] if rest.startswith("///") else rest.lstrip("/")
     path = unquote(path.split("?", 1)[0])
     if not path or path == ":memory:":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import peewee
 
 from models.base import BaseModel, Json, UTCDateTimeField
-from models.clock import utcnow
 
 
 class PeriodicJob(BaseModel):

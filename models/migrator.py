@@ -14,8 +14,8 @@ import datetime as _dt
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import peewee
 from playhouse.migrations import Migration, MigrationError, Runner
@@ -30,7 +30,7 @@ _PG_LOCK_KEY = 0x6D656469  # "medi": one advisory lock for schema changes
 
 def _naive_utcnow() -> _dt.datetime:
     # peewee's history table is a plain DateTimeField: store naive UTC, never local time.
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 def make_runner(database: peewee.Database) -> Runner:

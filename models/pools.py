@@ -59,11 +59,23 @@ def open_pooled_database(url: str, pool: PoolConfig = PoolConfig()) -> peewee.Da
     wait = max(1, math.ceil(pool.acquire_timeout))
     if _scheme(url) == "sqlite":
         pragmas = list(SQLITE_PRAGMAS) + [("busy_timeout", int(BUSY_TIMEOUT_SECONDS * 1000))]
-        return PooledSqliteDatabase(_sqlite_file(url), pragmas=pragmas, lock_type="IMMEDIATE",
-                                    max_connections=pool.size, timeout=wait, stale_timeout=pool.recycle_seconds,
-                                    field_types=SQLITE_TYPES, check_same_thread=False)
-    return PooledPostgresqlDatabase(**postgres_params(url), max_connections=pool.size, timeout=wait,
-                                    stale_timeout=pool.recycle_seconds, field_types=POSTGRES_TYPES)
+        return PooledSqliteDatabase(
+            _sqlite_file(url),
+            pragmas=pragmas,
+            lock_type="IMMEDIATE",
+            max_connections=pool.size,
+            timeout=wait,
+            stale_timeout=pool.recycle_seconds,
+            field_types=SQLITE_TYPES,
+            check_same_thread=False,
+        )
+    return PooledPostgresqlDatabase(
+        **postgres_params(url),
+        max_connections=pool.size,
+        timeout=wait,
+        stale_timeout=pool.recycle_seconds,
+        field_types=POSTGRES_TYPES,
+    )
 
 
 def asyncpg_params(url: str) -> dict:
@@ -96,8 +108,15 @@ def open_async_database(url: str, pool: PoolConfig = PoolConfig()) -> peewee.Dat
     common = dict(pool_size=pool.size, acquire_timeout=pool.acquire_timeout)
     if _scheme(url) == "sqlite":
         # lock_type makes every transaction BEGIN IMMEDIATE, as in the worker: no lock-upgrade deadlocks.
-        return AsyncSqliteDatabase(_sqlite_file(url), pragmas=list(SQLITE_PRAGMAS), timeout=BUSY_TIMEOUT_SECONDS,
-                                   lock_type="IMMEDIATE", field_types=SQLITE_TYPES, **common)
+        return AsyncSqliteDatabase(
+            _sqlite_file(url),
+            pragmas=list(SQLITE_PRAGMAS),
+            timeout=BUSY_TIMEOUT_SECONDS,
+            lock_type="IMMEDIATE",
+            field_types=SQLITE_TYPES,
+            **common,
+        )
     params = asyncpg_params(url)
-    return AsyncPostgresqlDatabase(params.pop("database"), field_types=POSTGRES_TYPES, pool_min_size=1,
-                                   **common, **params)
+    return AsyncPostgresqlDatabase(
+        params.pop("database"), field_types=POSTGRES_TYPES, pool_min_size=1, **common, **params
+    )

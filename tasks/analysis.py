@@ -1,4 +1,4 @@
-"""Analysis task: a thin huey wrapper over worker.analysis.store (the database stays the ledger).
+"""Analysis task: a thin huey wrapper over worker.analysis.runner (the database stays the ledger).
 
 It lets ingestion in this process go first (``worker.ingest.activity``): a backlog is committed, then analysed.
 """
@@ -6,7 +6,7 @@ It lets ingestion in this process go first (``worker.ingest.activity``): a backl
 from __future__ import annotations
 
 from tasks.app import huey
-from worker.analysis import store
+from worker.analysis import runner
 from worker.ingest import activity
 from worker.queue import PRIORITY_ANALYSIS
 
@@ -15,4 +15,4 @@ from worker.queue import PRIORITY_ANALYSIS
 def analyze_documents(ids: list[int]) -> int:
     """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
     activity.wait_until_idle()
-    return store.analyze_batch(ids)
+    return runner.analyze_batch(ids)

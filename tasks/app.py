@@ -24,5 +24,11 @@ def enable_task_stats() -> None:
     0004, in the data database) for the operator dashboard. Arguments are never captured (they may name
     users); huey keeps the same window as the ``huey_events`` retention policy, which prunes them too."""
     with _stats_lock:  # on_startup runs in every worker thread
-        enable_stats(huey, runtime.database, retention_hours=24 * runtime.settings.retention.huey_events,
-                     max_events=100_000, capture_args=False, create_tables=False)
+        enable_stats(
+            huey,
+            runtime.database,
+            retention_hours=24 * runtime.settings.retention.huey_events,
+            max_events=100_000,
+            capture_args=False,
+            create_tables=False,
+        )

@@ -42,6 +42,6 @@ def enqueue_paths(paths: list[str], batch_size: int | None = None) -> int:
     size = batch_size or runtime.settings.ingest_batch
     tasks = 0
     for start in range(0, len(paths), size):
-        ingest_files(encode_paths(paths[start:start + size]))
+        ingest_files(encode_paths(paths[start : start + size]))
         tasks += 1
     return tasks

@@ -107,11 +107,13 @@ def queue_url(request: pytest.FixtureRequest, home: Path) -> str:
 def env(home: Path, database_url: str) -> dict[str, str]:
     """Environment for a mediflux process of this test (home, database, a private queue name)."""
     e = _clean_env()
-    e.update({
-        "MEDIFLUX_HOME": str(home),
-        "MEDIFLUX_DATABASE_URL": database_url,
-        "MEDIFLUX_QUEUE_NAME": "t" + uuid.uuid4().hex[:10],
-    })
+    e.update(
+        {
+            "MEDIFLUX_HOME": str(home),
+            "MEDIFLUX_DATABASE_URL": database_url,
+            "MEDIFLUX_QUEUE_NAME": "t" + uuid.uuid4().hex[:10],
+        }
+    )
     return e
 
 
@@ -133,11 +135,18 @@ def database(settings: Settings) -> Iterator[peewee.Database]:
     db.close()
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 60, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run ``mediflux ARGS`` as a real subprocess with ``env``."""
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], env=env, capture_output=True, text=True,
-        timeout=timeout, input=input, cwd=ROOT,
+        [sys.executable, "-m", "worker.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        cwd=ROOT,
     )
 
 

@@ -56,8 +56,10 @@ def sqlite_inbox_settings(tmp_path: Path, **env: str) -> Iterator:
     from worker.config import load_settings
     from worker.runtime import prepare_home
 
-    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
-                             | {f"MEDIFLUX_{k.upper()}": v for k, v in env.items()})
+    settings = load_settings(
+        {"MEDIFLUX_HOME": str(tmp_path / "home"), "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
+        | {f"MEDIFLUX_{k.upper()}": v for k, v in env.items()}
+    )
     prepare_home(settings)
     db = open_database(settings.database_url)
     migrator.upgrade(db)

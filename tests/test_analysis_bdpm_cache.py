@@ -11,10 +11,17 @@ import pytest
 import time_machine
 
 from models import ApiCache, Document
-from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
-                                      cache_env, enqueued, odisse)
+from tests.upstreams.fixtures import (
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,  # noqa: F401
+    cache_env,
+    enqueued,
+    odisse,
+)
 from worker import cache as cache_module
-from worker.analysis import store
+from worker.analysis import runner
 from worker.periodic import JobContext
 from worker.schedule import PERIODIC_JOBS
 
@@ -32,18 +39,19 @@ def default_cache(cache):
 
 def _doc(name: str) -> int:
     pages = [{"number": 1, "text": ORDO, "confidence": 0.9, "words": []}]
-    return Document.create(original_filename=name, sha256=hashlib.sha256(name.encode()).hexdigest(), format="text",
-                           pages=pages, text=ORDO).id
+    return Document.create(
+        original_filename=name, sha256=hashlib.sha256(name.encode()).hexdigest(), format="text", pages=pages, text=ORDO
+    ).id
 
 
 def test_medications_are_matched_through_the_cache(default_cache, bdpm):
     first, second = _doc("a"), _doc("b")
-    analysis = store.analyze_document(first)
+    analysis = runner.analyze_document(first)
     med = analysis["fields"]["medications"][0]["bdpm"]
     assert med["status"] == "matched" and med["cis"] == "69309629" and analysis["bdpm_status"] == "done"
     calls = bdpm.total
     assert calls >= 1 and ApiCache.select().where(ApiCache.source == "bdpm").count() == calls
-    store.analyze_document(second)
+    runner.analyze_document(second)
     assert bdpm.total == calls  # the second document is answered by the cache
 
 
@@ -51,14 +59,15 @@ def test_bdpm_down_then_back_is_retried_by_the_backlog_job(default_cache, bdpm):
     doc = _doc("c")
     with time_machine.travel(T0, tick=False):
         bdpm.inject(*["503"] * 30)
-        analysis = store.analyze_document(doc)
+        analysis = runner.analyze_document(doc)
         assert analysis["bdpm_status"] == "pending"
         assert analysis["fields"]["medications"][0]["bdpm"]["status"] == "pending"
     bdpm.faults.clear()
     later = T0 + _dt.timedelta(minutes=16)
     with time_machine.travel(later, tick=False):
         summary = PERIODIC_JOBS["analysis_backlog"].run(
-            JobContext(name="analysis_backlog", started_at=later, deadline=time.monotonic() + 60))
+            JobContext(name="analysis_backlog", started_at=later, deadline=time.monotonic() + 60)
+        )
     assert summary["bdpm_retried"] == 1
     analysis = Document.get_by_id(doc).analysis
     assert analysis["bdpm_status"] == "done" and analysis["fields"]["medications"][0]["bdpm"]["cis"] == "69309629"

@@ -69,18 +69,22 @@ def test_invalid_rpps_is_left_empty_rather_than_guessed():
 
 
 def test_future_and_birth_dates_are_not_the_document_date():
-    text = ("FEUILLE DE SOINS cerfa 12541*02\nDate de naissance : 02/03/1961\nIdentification du médecin\n"
-            "Dr Paul Roche\nRPPS 10003456786\nDate Code de l'acte Montant\n14/05/2026 G 30,00 €\n"
-            "Montant total : 30,00 €\nRendez-vous le 12/12/2027\n")
+    text = (
+        "FEUILLE DE SOINS cerfa 12541*02\nDate de naissance : 02/03/1961\nIdentification du médecin\n"
+        "Dr Paul Roche\nRPPS 10003456786\nDate Code de l'acte Montant\n14/05/2026 G 30,00 €\n"
+        "Montant total : 30,00 €\nRendez-vous le 12/12/2027\n"
+    )
     f = analyze_text([{"number": 1, "text": text}], today=TODAY)["fields"]
     assert f["care_date"]["value"] == "2026-05-14"
     assert f["total_amount"]["value"] == 30.0 and f["acts"][0]["code"]["value"] == "G"
 
 
 def test_feuille_total_found_by_sum_when_columns_are_split():
-    text = ("FEUILLE DE SOINS\nIdentification du médecin\nNom et prénom : ROCHE Paul\nN° RPPS : 100 034 56786\n"
-            "Date Code de l'acte\n20/06/2024 APC\n20-06-2024 DEQP003\nMontant total :\n\nMontant\n55,00 €\n"
-            "14,52€\n\n69,52 €\n")
+    text = (
+        "FEUILLE DE SOINS\nIdentification du médecin\nNom et prénom : ROCHE Paul\nN° RPPS : 100 034 56786\n"
+        "Date Code de l'acte\n20/06/2024 APC\n20-06-2024 DEQP003\nMontant total :\n\nMontant\n55,00 €\n"
+        "14,52€\n\n69,52 €\n"
+    )
     f = analyze_text([{"number": 1, "text": text}], today=TODAY)["fields"]
     assert f["total_amount"]["value"] == 69.52
     assert [(a["code"]["value"], a["amount"]["value"]) for a in f["acts"]] == [("APC", 55.0), ("DEQP003", 14.52)]
@@ -89,9 +93,11 @@ def test_feuille_total_found_by_sum_when_columns_are_split():
 
 
 def test_carte_fields():
-    text = ("HARMONIE MUTUELLE\nCARTE DE TIERS PAYANT\nN° AMC 4444 5371\nN° adhérent 055901945567\n"
-            "Valable du 01/01/2026 au 31/12/2026\nBénéficiaires\nMOREL Sophie 16/11/1954\n"
-            "PHAR 100% MED 100%BR DENT 300 %  OPTI PEC\n")
+    text = (
+        "HARMONIE MUTUELLE\nCARTE DE TIERS PAYANT\nN° AMC 4444 5371\nN° adhérent 055901945567\n"
+        "Valable du 01/01/2026 au 31/12/2026\nBénéficiaires\nMOREL Sophie 16/11/1954\n"
+        "PHAR 100% MED 100%BR DENT 300 %  OPTI PEC\n"
+    )
     f = analyze_text([{"number": 1, "text": text}], today=TODAY)["fields"]
     assert f["amc_number"]["value"] == "44445371" and f["adherent_number"]["value"] == "055901945567"
     assert (f["valid_from"]["value"], f["valid_to"]["value"]) == ("2026-01-01", "2026-12-31")
@@ -105,16 +111,20 @@ def test_hint_does_not_overrule_the_text_but_settles_nothing_else():
     assert a["document_type"] == "ordonnance" and a["hint"] == {"value": "carte_tiers_payant", "agreed": False}
     report = "COMPTE RENDU DE CONSULTATION\nUne ordonnance a été remise. Traitement par DOLIPRANE 1000 mg poursuivi.\n"
     assert analyze_text([{"number": 1, "text": report}], today=TODAY)["document_type"] == "compte_rendu"
-    assert analyze_text([{"number": 1, "text": "Liste de courses: pain, lait"}], today=TODAY)["document_type"] == "unknown"
+    assert (
+        analyze_text([{"number": 1, "text": "Liste de courses: pain, lait"}], today=TODAY)["document_type"] == "unknown"
+    )
 
 
 def test_nir_recorded_masked_only_including_corsica_and_compact():
     nir = "2690299123456" + f"{97 - int('2690299123456') % 97:02d}"
     body = "185032A116042"
     corsica = body + f"{97 - int(body.replace('2A', '19')) % 97:02d}"
-    text = ("CARTE DE TIERS PAYANT\nN° AMC 12345678\nBénéficiaires\n"
-            f"MOREL Sophie 16/11/1954 {nir}\nMOREL Luc 01/02/1985 {corsica[:1]} {corsica[1:3]} {corsica[3:5]} "
-            f"{corsica[5:7]} {corsica[7:10]} {corsica[10:13]} {corsica[13:]}\n")
+    text = (
+        "CARTE DE TIERS PAYANT\nN° AMC 12345678\nBénéficiaires\n"
+        f"MOREL Sophie 16/11/1954 {nir}\nMOREL Luc 01/02/1985 {corsica[:1]} {corsica[1:3]} {corsica[3:5]} "
+        f"{corsica[5:7]} {corsica[7:10]} {corsica[10:13]} {corsica[13:]}\n"
+    )
     a = analyze_text([{"number": 1, "text": text}], today=TODAY)
     dumped = json.dumps(a, ensure_ascii=False)
     assert a["nir"]["present"] and len(a["nir"]["masked"]) == 2

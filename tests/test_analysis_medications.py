@@ -12,24 +12,63 @@ from worker.analysis import medications as m
 def _med(cis: str, denomination: str, forme: str, dosage: str, presentations: list[tuple[str, str]]) -> dict:
     """A candidate as the BDPM GraphQL API returns it under ``data.medicaments[]``."""
     return {
-        "CIS": cis, "denomination": denomination, "forme_pharmaceutique": forme,
-        "substances": [{"code_substance": "02202", "denominations": ["PARACÉTAMOL"], "dosage_substance": dosage,
-                        "reference_dosage": "un comprimé", "nature_composant": "SA"}],
-        "presentations": [{"CIP7": cip[-7:], "CIP13": cip, "libelle": lib, "taux_remboursement": "65%",
-                           "prix_sans_honoraires": 1.16, "prix_avec_honoraires": 2.18} for cip, lib in presentations],
+        "CIS": cis,
+        "denomination": denomination,
+        "forme_pharmaceutique": forme,
+        "substances": [
+            {
+                "code_substance": "02202",
+                "denominations": ["PARACÉTAMOL"],
+                "dosage_substance": dosage,
+                "reference_dosage": "un comprimé",
+                "nature_composant": "SA",
+            }
+        ],
+        "presentations": [
+            {
+                "CIP7": cip[-7:],
+                "CIP13": cip,
+                "libelle": lib,
+                "taux_remboursement": "65%",
+                "prix_sans_honoraires": 1.16,
+                "prix_avec_honoraires": 2.18,
+            }
+            for cip, lib in presentations
+        ],
     }
 
 
-DOLI_1000_CP = _med("60234100", "DOLIPRANE 1000 mg, comprimé", "comprimé", "1000 mg",
-                    [("3400936403114", "plaquette(s) PVC aluminium de 8 comprimé(s)")])
-DOLI_1000_GEL = _med("66469541", "DOLIPRANE 1000 mg, gélule", "gélule", "1000 mg",
-                     [("3400935955836", "plaquette(s) de 8 gélule(s)")])
-DOLI_500_CP = _med("69309629", "DOLIPRANE 500 mg, comprimé", "comprimé", "500 mg",
-                   [("3400934998331", "plaquette(s) de 16 comprimé(s)")])
-LEVO_50 = _med("67211455", "LÉVOTHYROX 50 microgrammes, comprimé sécable", "comprimé sécable", "50 µg",
-               [("3400936041729", "plaquette(s) de 30 comprimé(s)"), ("3400930032794", "plaquette(s) de 90 comprimé(s)")])
-AUGMENTIN = _med("62391340", "AUGMENTIN 1 g/125 mg, poudre pour suspension buvable en sachet-dose (rapport amoxicilline/acide clavulanique : 8/1)",
-                 "poudre pour suspension buvable en sachet-dose", "1 g", [("3400935294973", "12 sachet(s)")])
+DOLI_1000_CP = _med(
+    "60234100",
+    "DOLIPRANE 1000 mg, comprimé",
+    "comprimé",
+    "1000 mg",
+    [("3400936403114", "plaquette(s) PVC aluminium de 8 comprimé(s)")],
+)
+DOLI_1000_GEL = _med(
+    "66469541", "DOLIPRANE 1000 mg, gélule", "gélule", "1000 mg", [("3400935955836", "plaquette(s) de 8 gélule(s)")]
+)
+DOLI_500_CP = _med(
+    "69309629",
+    "DOLIPRANE 500 mg, comprimé",
+    "comprimé",
+    "500 mg",
+    [("3400934998331", "plaquette(s) de 16 comprimé(s)")],
+)
+LEVO_50 = _med(
+    "67211455",
+    "LÉVOTHYROX 50 microgrammes, comprimé sécable",
+    "comprimé sécable",
+    "50 µg",
+    [("3400936041729", "plaquette(s) de 30 comprimé(s)"), ("3400930032794", "plaquette(s) de 90 comprimé(s)")],
+)
+AUGMENTIN = _med(
+    "62391340",
+    "AUGMENTIN 1 g/125 mg, poudre pour suspension buvable en sachet-dose (rapport amoxicilline/acide clavulanique : 8/1)",
+    "poudre pour suspension buvable en sachet-dose",
+    "1 g",
+    [("3400935294973", "12 sachet(s)")],
+)
 ALL = [DOLI_1000_CP, DOLI_1000_GEL, DOLI_500_CP, LEVO_50, AUGMENTIN]
 
 

@@ -8,8 +8,17 @@ import time_machine
 
 from models import CarePathway, Document, PathwayDecision, QuerySession, User
 from tests.test_models import _plan
-from worker.api import (DataAPI, InvalidInput, InvalidProfile, PayloadTooLarge, UnknownPathway, UnknownStep,
-                        UnknownUser, UserExists, as_json)
+from worker.api import (
+    DataAPI,
+    InvalidInput,
+    InvalidProfile,
+    PayloadTooLarge,
+    UnknownPathway,
+    UnknownStep,
+    UnknownUser,
+    UserExists,
+    as_json,
+)
 from worker.appdata.profiles import search_query
 from worker.config import ConfigError, load_settings
 
@@ -26,13 +35,24 @@ def api(database, settings):
 
 def test_profile_partial_update_merges_and_keeps_other_fields(api):
     with time_machine.travel(dt.datetime(2026, 5, 1, 8, 0, tzinfo=UTC), tick=False):
-        created = api.create_profile("u-1", {"mutuelle": "MGEN", "location": {"department": "75", "city": "Paris"},
-                                             "preferences": {"lang": "fr", "sms": True}})
+        created = api.create_profile(
+            "u-1",
+            {
+                "mutuelle": "MGEN",
+                "location": {"department": "75", "city": "Paris"},
+                "preferences": {"lang": "fr", "sms": True},
+            },
+        )
     with time_machine.travel(dt.datetime(2026, 5, 2, 8, 0, tzinfo=UTC), tick=False):
-        updated = api.update_profile("u-1", {"pathology": "asthme", "location": {"postcode": "75011"},
-                                             "preferences": {"sms": None}})
-    expected = {"mutuelle": "MGEN", "pathology": "asthme", "preferences": {"lang": "fr"},
-                "location": {"department": "75", "city": "Paris", "postcode": "75011"}}
+        updated = api.update_profile(
+            "u-1", {"pathology": "asthme", "location": {"postcode": "75011"}, "preferences": {"sms": None}}
+        )
+    expected = {
+        "mutuelle": "MGEN",
+        "pathology": "asthme",
+        "preferences": {"lang": "fr"},
+        "location": {"department": "75", "city": "Paris", "postcode": "75011"},
+    }
     assert updated.profile == expected
     read = api.get_profile("u-1")
     assert read.profile == expected
@@ -43,16 +63,19 @@ def test_profile_partial_update_merges_and_keeps_other_fields(api):
         api.create_profile("u-1", {})
 
 
-@pytest.mark.parametrize("profile, error, field", [
-    ("not an object", InvalidProfile, "profile"),
-    ({"mutuelle": 42}, InvalidProfile, "profile.mutuelle"),
-    ({"location": {"postcode": "7501"}}, InvalidProfile, "profile.location.postcode"),
-    ({"location": {"department": "999"}}, InvalidProfile, "profile.location.department"),
-    ({"location": {"planet": "mars"}}, InvalidProfile, "profile.location"),
-    ({"notes": {"secu": f"mon numéro {NIR}"}}, InvalidProfile, "profile.notes.secu"),
-    ({"score": float("nan")}, InvalidProfile, "profile.score"),
-    ({"blob": "x" * 70_000}, PayloadTooLarge, "profile"),
-])
+@pytest.mark.parametrize(
+    "profile, error, field",
+    [
+        ("not an object", InvalidProfile, "profile"),
+        ({"mutuelle": 42}, InvalidProfile, "profile.mutuelle"),
+        ({"location": {"postcode": "7501"}}, InvalidProfile, "profile.location.postcode"),
+        ({"location": {"department": "999"}}, InvalidProfile, "profile.location.department"),
+        ({"location": {"planet": "mars"}}, InvalidProfile, "profile.location"),
+        ({"notes": {"secu": f"mon numéro {NIR}"}}, InvalidProfile, "profile.notes.secu"),
+        ({"score": float("nan")}, InvalidProfile, "profile.score"),
+        ({"blob": "x" * 70_000}, PayloadTooLarge, "profile"),
+    ],
+)
 def test_malformed_or_oversized_profile_is_refused_and_nothing_is_written(api, profile, error, field):
     with pytest.raises(error) as exc:
         api.create_profile("u-bad", profile)
@@ -75,8 +98,10 @@ def test_json_size_limit_is_a_setting(env, database):
     small.close()
 
 
-@pytest.mark.parametrize("variable, value", [("DB_POOL_SIZE", "0"), ("DB_POOL_TIMEOUT", "soon"),
-                                             ("DB_POOL_RECYCLE", "-1"), ("API_MAX_JSON_KB", "1e3")])
+@pytest.mark.parametrize(
+    "variable, value",
+    [("DB_POOL_SIZE", "0"), ("DB_POOL_TIMEOUT", "soon"), ("DB_POOL_RECYCLE", "-1"), ("API_MAX_JSON_KB", "1e3")],
+)
 def test_bad_pool_and_limit_settings_name_the_variable(variable, value, tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_settings({"MEDIFLUX_HOME": str(tmp_path), f"MEDIFLUX_{variable}": value})
@@ -86,10 +111,13 @@ def test_bad_pool_and_limit_settings_name_the_variable(variable, value, tmp_path
 def test_unknown_user_is_a_typed_error_everywhere_and_writes_nothing(api):
     now = dt.datetime.now(UTC)
     calls = [
-        lambda: api.get_profile("ghost"), lambda: api.update_profile("ghost", {"mutuelle": "MGEN"}),
-        lambda: api.log_query("ghost", "q"), lambda: api.recent_queries("ghost"),
+        lambda: api.get_profile("ghost"),
+        lambda: api.update_profile("ghost", {"mutuelle": "MGEN"}),
+        lambda: api.log_query("ghost", "q"),
+        lambda: api.recent_queries("ghost"),
         lambda: api.store_pathway("ghost", "asthme", {"steps": ["a"]}),
-        lambda: api.record_decision("ghost", 1, "a", {}), lambda: api.list_pathways("ghost"),
+        lambda: api.record_decision("ghost", 1, "a", {}),
+        lambda: api.list_pathways("ghost"),
         lambda: api.list_documents("ghost"),
     ]
     for call in calls:
@@ -103,16 +131,29 @@ def test_unknown_user_is_a_typed_error_everywhere_and_writes_nothing(api):
         api.get_profile("has space")
 
 
-@pytest.mark.parametrize("criteria, expected", [
-    ({"mutuelle": "MGEN"}, 5), ({"pathology": "asthme"}, 8), ({"department": "69"}, 10),
-    ({"postcode": "69003"}, 10), ({"pathology": "asthme", "department": "69"}, 2),
-])
+@pytest.mark.parametrize(
+    "criteria, expected",
+    [
+        ({"mutuelle": "MGEN"}, 5),
+        ({"pathology": "asthme"}, 8),
+        ({"department": "69"}, 10),
+        ({"postcode": "69003"}, 10),
+        ({"pathology": "asthme", "department": "69"}, 2),
+    ],
+)
 def test_find_users_by_json_fields_uses_the_indexes(api, database, criteria, expected):
     for i in range(50):
-        api.create_profile(f"u{i}", {"mutuelle": "MGEN" if i % 10 == 0 else "Harmonie",
-                                     "pathology": "asthme" if i % 7 == 0 else "aucune",
-                                     "location": {"department": "69" if i % 5 == 0 else "75",
-                                                  "postcode": "69003" if i % 5 == 0 else "75011"}})
+        api.create_profile(
+            f"u{i}",
+            {
+                "mutuelle": "MGEN" if i % 10 == 0 else "Harmonie",
+                "pathology": "asthme" if i % 7 == 0 else "aucune",
+                "location": {
+                    "department": "69" if i % 5 == 0 else "75",
+                    "postcode": "69003" if i % 5 == 0 else "75011",
+                },
+            },
+        )
     found = api.find_users(**criteria)
     assert len(found) == expected
     assert all(all(p.profile.get(k, p.profile["location"].get(k)) == v for k, v in criteria.items()) for p in found)
@@ -130,8 +171,15 @@ def test_sessions_history_and_counts_by_intent(api):
     api.create_profile("u-1", {})
     api.create_profile("u-2", {})
     base = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    for i, (user, intent) in enumerate([("u-1", "reimbursement"), ("u-1", "pharmacy"), ("u-2", "reimbursement"),
-                                        ("u-1", None), ("u-2", "reimbursement")]):
+    for i, (user, intent) in enumerate(
+        [
+            ("u-1", "reimbursement"),
+            ("u-1", "pharmacy"),
+            ("u-2", "reimbursement"),
+            ("u-1", None),
+            ("u-2", "reimbursement"),
+        ]
+    ):
         with time_machine.travel(base + dt.timedelta(hours=i), tick=False):
             api.log_query(user, f"question {i}", intent, {"rank": i})
     history = api.recent_queries("u-1", limit=2)
@@ -141,7 +189,9 @@ def test_sessions_history_and_counts_by_intent(api):
     assert [q.text for q in since] == ["question 3", "question 1"]
     assert api.count_by_intent(base, base + dt.timedelta(hours=5)) == {"reimbursement": 3, "pharmacy": 1, None: 1}
     assert api.count_by_intent(base + dt.timedelta(hours=1), base + dt.timedelta(hours=3)) == {
-        "pharmacy": 1, "reimbursement": 1}
+        "pharmacy": 1,
+        "reimbursement": 1,
+    }
     with pytest.raises(InvalidInput):
         api.count_by_intent(base, base)
     with pytest.raises(InvalidInput):
@@ -190,11 +240,21 @@ def test_documents_with_analysis_filtered_by_type(api):
     other = api.create_profile("u-2", {})
     owner = User.get(User.user_id == "u-1")
     for i, kind in enumerate(["ordonnance", "compte_rendu", "ordonnance", None]):
-        Document.create(user=owner, original_filename=f"{i}.txt", sha256=f"{i:064d}", format="text",
-                        analysis={"document_type": kind, "fields": {"n": i}} if kind else None,
-                        created_at=dt.datetime(2026, 1, 1 + i, tzinfo=UTC))
-    Document.create(user=User.get(User.user_id == other.user_id), original_filename="x.txt", sha256="f" * 64,
-                    format="text", analysis={"document_type": "ordonnance"})
+        Document.create(
+            user=owner,
+            original_filename=f"{i}.txt",
+            sha256=f"{i:064d}",
+            format="text",
+            analysis={"document_type": kind, "fields": {"n": i}} if kind else None,
+            created_at=dt.datetime(2026, 1, 1 + i, tzinfo=UTC),
+        )
+    Document.create(
+        user=User.get(User.user_id == other.user_id),
+        original_filename="x.txt",
+        sha256="f" * 64,
+        format="text",
+        analysis={"document_type": "ordonnance"},
+    )
     docs = api.list_documents("u-1")
     assert [d.original_filename for d in docs] == ["3.txt", "2.txt", "1.txt", "0.txt"]
     assert docs[0].analysis is None and docs[1].analysis["fields"] == {"n": 2}
@@ -229,8 +289,9 @@ def test_concurrent_partial_updates_from_threads_lose_nothing(api):
 def test_open_api_bootstraps_and_sizes_the_pools_from_settings(env, home):
     from worker.api import open_async_api, open_api
 
-    settings = load_settings(env | {"MEDIFLUX_DB_POOL_SIZE": "3", "MEDIFLUX_DB_POOL_TIMEOUT": "2.5",
-                                    "MEDIFLUX_DB_POOL_RECYCLE": "60"})
+    settings = load_settings(
+        env | {"MEDIFLUX_DB_POOL_SIZE": "3", "MEDIFLUX_DB_POOL_TIMEOUT": "2.5", "MEDIFLUX_DB_POOL_RECYCLE": "60"}
+    )
     api = open_api(settings)  # a fresh database: bootstrap applies the migrations first
     try:
         api.create_profile("u-1", {"location": {"postcode": "13001"}})

@@ -73,8 +73,9 @@ def test_concurrent_async_partial_updates_lose_nothing(aapi):
 def test_concurrent_creates_of_one_user_give_one_profile_and_typed_errors(aapi):
     async def scenario():
         try:
-            return await asyncio.gather(*(aapi.create_profile("same", {"n": n}) for n in range(10)),
-                                        return_exceptions=True)
+            return await asyncio.gather(
+                *(aapi.create_profile("same", {"n": n}) for n in range(10)), return_exceptions=True
+            )
         finally:
             await aapi.close()
 
@@ -135,8 +136,9 @@ def test_pooled_sqlite_connections_have_the_worker_pragmas(aapi, settings):
 
     async def read_async():
         try:
-            return {name: (await aapi.backend.database.aexecute_sql(f"PRAGMA {name}")).fetchone()[0]
-                    for name in expected}
+            return {
+                name: (await aapi.backend.database.aexecute_sql(f"PRAGMA {name}")).fetchone()[0] for name in expected
+            }
         finally:
             await aapi.close()
 

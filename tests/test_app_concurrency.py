@@ -49,6 +49,7 @@ async def _one(api: AsyncDataAPI, i: int) -> None:
 
 def _window():
     import datetime as dt
+
     now = dt.datetime.now(dt.timezone.utc)
     return now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)
 
@@ -67,17 +68,36 @@ def test_200_coroutines_and_a_consumer_write_one_sqlite_file(database, settings,
     for user in USERS + ["docs"]:
         sync_api.create_profile(user, {"mutuelle": "MGEN"})
     owner = User.get(User.user_id == "docs")
-    rows = [dict(user=owner, original_filename=f"{i}.txt", sha256=hashlib.sha256(f"doc{i}".encode()).hexdigest(),
-                 format="text", pages=[{"number": 1, "text": ORDO}], text=ORDO) for i in range(DOCS)]
+    rows = [
+        dict(
+            user=owner,
+            original_filename=f"{i}.txt",
+            sha256=hashlib.sha256(f"doc{i}".encode()).hexdigest(),
+            format="text",
+            pages=[{"number": 1, "text": ORDO}],
+            text=ORDO,
+        )
+        for i in range(DOCS)
+    ]
     Document.insert_many(rows).execute()
     ids = [d.id for d in Document.select(Document.id)]
     log = open(home / "consumer.log", "w")
     proc = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         enqueue = subprocess.run(
-            [sys.executable, "-c", "import sys, json, tasks\nids = json.loads(sys.argv[1])\n"
-             "for k in range(0, len(ids), 2): tasks.analysis.analyze_documents(ids[k:k + 2])", str(ids)],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import sys, json, tasks\nids = json.loads(sys.argv[1])\n"
+                "for k in range(0, len(ids), 2): tasks.analysis.analyze_documents(ids[k:k + 2])",
+                str(ids),
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert enqueue.returncode == 0, enqueue.stderr
         wait_for(lambda: _analyzed() >= 1, timeout=30, message="the consumer to start writing")
         before = _analyzed()

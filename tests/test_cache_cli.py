@@ -52,12 +52,22 @@ def test_a_bad_key_stops_the_command_without_echoing_it(tmp_path):
     assert "s3cret" not in secret.stderr + secret.stdout
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("MEDIFLUX_CACHE_TTL_BDPM", "soon"), ("MEDIFLUX_CACHE_TTL_ODISSE", "5"), ("MEDIFLUX_CACHE_STALE_ANNUAIRE", "-1d"),
-    ("MEDIFLUX_CACHE_RATE_ANNUAIRE", "20"), ("MEDIFLUX_CACHE_TIMEOUT", "0"), ("MEDIFLUX_CACHE_MAX_BODY_MB", "big"),
-    ("MEDIFLUX_ANNUAIRE_PAGE_CAP", "0"), ("MEDIFLUX_BDPM_URL", "ftp://bdpm"), ("MEDIFLUX_ODISSE_URL", "odisse"),
-    ("MEDIFLUX_CACHE_NEGATIVE_TTL", "2d"), ("MEDIFLUX_ANNUAIRE_API_KEY", "s3cret value with spaces"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("MEDIFLUX_CACHE_TTL_BDPM", "soon"),
+        ("MEDIFLUX_CACHE_TTL_ODISSE", "5"),
+        ("MEDIFLUX_CACHE_STALE_ANNUAIRE", "-1d"),
+        ("MEDIFLUX_CACHE_RATE_ANNUAIRE", "20"),
+        ("MEDIFLUX_CACHE_TIMEOUT", "0"),
+        ("MEDIFLUX_CACHE_MAX_BODY_MB", "big"),
+        ("MEDIFLUX_ANNUAIRE_PAGE_CAP", "0"),
+        ("MEDIFLUX_BDPM_URL", "ftp://bdpm"),
+        ("MEDIFLUX_ODISSE_URL", "odisse"),
+        ("MEDIFLUX_CACHE_NEGATIVE_TTL", "2d"),
+        ("MEDIFLUX_ANNUAIRE_API_KEY", "s3cret value with spaces"),
+    ],
+)
 def test_bad_cache_settings_name_the_variable(variable, value):
     with pytest.raises(ConfigError) as info:
         load_settings({variable: value})
@@ -77,8 +87,12 @@ def test_durations_and_defaults():
 def test_keys_are_canonical_nfc_and_secret_free():
     composed, decomposed = "paracétamol", "parace\u0301tamol"
     assert composed != decomposed
-    a = cache_key("bdpm", "medicaments", normalize_params({"limit": 5, "denomination": {"contains_one_of": [composed]}}))
-    b = cache_key("bdpm", "medicaments", normalize_params({"denomination": {"contains_one_of": [decomposed]}, "limit": 5}))
+    a = cache_key(
+        "bdpm", "medicaments", normalize_params({"limit": 5, "denomination": {"contains_one_of": [composed]}})
+    )
+    b = cache_key(
+        "bdpm", "medicaments", normalize_params({"denomination": {"contains_one_of": [decomposed]}, "limit": 5})
+    )
     assert a == b and len(a) == 64
     assert a != cache_key("odisse", "medicaments", normalize_params({"limit": 5}))
     for secret in ({"ESANTE-API-KEY": "x"}, {"token": "x"}, {"where": {"Authorization": "x"}}):
@@ -86,14 +100,23 @@ def test_keys_are_canonical_nfc_and_secret_free():
             normalize_params(secret)
 
 
-@pytest.mark.parametrize("params", [
-    {"CIS": "60234100"}, {"limit": 5, "denomination": {"contains_one_of": ["parace\u0301tamol", "é", 'a"b\\c']}},
-    {"where": "region = '11'", "refine": ["a", "b"], "offset": 0, "x": [1, -2, 2.5, 1e300, True, False, None, []]},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"CIS": "60234100"},
+        {"limit": 5, "denomination": {"contains_one_of": ["parace\u0301tamol", "é", 'a"b\\c']}},
+        {"where": "region = '11'", "refine": ["a", "b"], "offset": 0, "x": [1, -2, 2.5, 1e300, True, False, None, []]},
+    ],
+)
 def test_canonical_text_is_sorted_compact_nfc_json(params):
     from worker.cache.keys import canonical_json, key_and_params
+
     clean = normalize_params(params)
-    reference = json.dumps({"v": "graphql-1", "s": "bdpm", "e": "medicaments", "p": clean},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    reference = json.dumps(
+        {"v": "graphql-1", "s": "bdpm", "e": "medicaments", "p": clean},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     assert canonical_json("bdpm", "medicaments", params) == reference
     assert key_and_params("bdpm", "medicaments", params) == (cache_key("bdpm", "medicaments", clean), clean)

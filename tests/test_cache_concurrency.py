@@ -12,8 +12,15 @@ import time
 
 from models import Lease, db
 from tests.conftest import ROOT, wait_for
-from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
-                                      cache_env, enqueued, odisse)
+from tests.upstreams.fixtures import (
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,  # noqa: F401
+    cache_env,
+    enqueued,
+    odisse,
+)
 from worker.cache import ApiCacheClient, ratelimit
 from worker.config import load_settings
 
@@ -84,8 +91,17 @@ print(",".join(out))
 def test_fifty_readers_in_five_processes_one_upstream_call(cache_env, database, bdpm, home):
     bdpm.delay = 0.5
     gate = home / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(gate), "10"], env=cache_env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(gate), "10"],
+            env=cache_env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
     wait_for(lambda: len(list(home.glob("go.ready-*"))) == 5, timeout=60, message="children at the gate")
     gate.touch()
     outs = [p.communicate(timeout=60) for p in procs]
@@ -98,8 +114,13 @@ def test_killed_lease_holder_is_taken_over_after_expiry(cache_env, database, bdp
     bdpm.inject("timeout")  # the first call hangs: its holder is killed in the middle of it
     gate = home / "go"
     gate.touch()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(gate), "1"], env=cache_env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(gate), "1"],
+        env=cache_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lease = wait_for(lambda: Lease.get_or_none(Lease.name.startswith("cache:")), timeout=30, message="lease")
     wait_for(lambda: bdpm.total == 1, message="child's upstream call")
     os.kill(child.pid, signal.SIGKILL)
@@ -143,8 +164,12 @@ print(" ".join(repr(ratelimit.reserve_slot("odisse", 20.0)[0]) for _ in range(10
 
 def test_rate_limit_holds_across_processes(cache_env, database, home):
     gate = home / "go-reserve"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD_RESERVE, str(gate)], env=cache_env, cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD_RESERVE, str(gate)], env=cache_env, cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     wait_for(lambda: len(list(home.glob("go-reserve.ready-*"))) == 3, timeout=60, message="children at the gate")
     gate.touch()
     slots = sorted(float(t) for p in procs for t in p.communicate(timeout=60)[0].split())

@@ -14,8 +14,15 @@ import pytest
 import time_machine
 
 from models import ApiCache
-from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
-                                      cache_env, enqueued, odisse)
+from tests.upstreams.fixtures import (
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,  # noqa: F401
+    cache_env,
+    enqueued,
+    odisse,
+)
 from worker.cache import CacheUnavailable
 
 T0 = _dt.datetime(2026, 3, 12, 9, 0, tzinfo=_dt.timezone.utc)

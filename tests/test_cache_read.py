@@ -11,8 +11,15 @@ import pytest
 import time_machine
 
 from models import ApiCache
-from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
-                                      cache_env, enqueued, odisse)
+from tests.upstreams.fixtures import (
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,  # noqa: F401
+    cache_env,
+    enqueued,
+    odisse,
+)
 from tests.upstreams.server import API_KEY
 from worker.cache import CacheUnavailable, InvalidRequest, SourceNotConfigured, ApiCacheClient
 from worker.config import load_settings
@@ -119,9 +126,14 @@ def test_unconfigured_bdpm_is_a_clear_error(database, cache_env):
 
 def test_bad_requests_are_refused_before_any_call(cache, bdpm, annuaire):
     for source, endpoint, params in [
-        ("bdpm", "drop_tables", {}), ("bdpm", "medicament", {}), ("bdpm", "medicaments", {"nom": "x"}),
-        ("annuaire", "Patient", {}), ("annuaire", "Practitioner", {"api_key": "x"}), ("nope", "x", {}),
-        ("annuaire", "Practitioner", {"name": object()}), ("odisse", "covid-19-vaccination", [("limit", 5)]),
+        ("bdpm", "drop_tables", {}),
+        ("bdpm", "medicament", {}),
+        ("bdpm", "medicaments", {"nom": "x"}),
+        ("annuaire", "Patient", {}),
+        ("annuaire", "Practitioner", {"api_key": "x"}),
+        ("nope", "x", {}),
+        ("annuaire", "Practitioner", {"name": object()}),
+        ("odisse", "covid-19-vaccination", [("limit", 5)]),
     ]:
         with pytest.raises(InvalidRequest):
             cache.get(source, endpoint, params)
@@ -130,8 +142,7 @@ def test_bad_requests_are_refused_before_any_call(cache, bdpm, annuaire):
 
 def test_async_get_shares_the_rules(cache, odisse):
     async def main():
-        results = await asyncio.gather(*[cache.aget("odisse", "covid-19-vaccination", {"limit": 2})
-                                         for _ in range(10)])
+        results = await asyncio.gather(*[cache.aget("odisse", "covid-19-vaccination", {"limit": 2}) for _ in range(10)])
         return results
 
     results = asyncio.run(main())

@@ -13,8 +13,15 @@ import time_machine
 from models import ApiCache
 from models.clock import utcnow
 from tests.conftest import ROOT, procfile_command, wait_for
-from tests.upstreams.fixtures import (_counts_stay_in_their_test, annuaire, bdpm, cache,  # noqa: F401
-                                      cache_env, enqueued, odisse)
+from tests.upstreams.fixtures import (
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,  # noqa: F401
+    cache_env,
+    enqueued,
+    odisse,
+)
 from worker import cache as cache_module
 from worker.cache import refresh
 from worker.cache.stats import COUNTERS
@@ -29,6 +36,7 @@ DOLI = {"denomination": {"contains_one_of": ["doliprane"]}}
 
 def _ctx(now: _dt.datetime) -> JobContext:
     import time
+
     return JobContext(name="cache_refresh", started_at=now, deadline=time.monotonic() + 120)
 
 
@@ -89,8 +97,9 @@ def test_stale_read_in_the_app_is_refreshed_by_the_consumer(cache, bdpm, cache_e
     cache.get("bdpm", "medicaments", DOLI)
     row = ApiCache.get(ApiCache.endpoint == "medicaments")
     ApiCache.update(fresh_until=utcnow() - _dt.timedelta(minutes=1)).where(ApiCache.id == row.id).execute()
-    app = subprocess.run([sys.executable, "-c", APP], env=cache_env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
+    app = subprocess.run(
+        [sys.executable, "-c", APP], env=cache_env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert app.returncode == 0 and app.stdout.strip() == "stale", app.stderr[-800:]
     assert bdpm.total == 1  # the app answered from the cache without calling upstream
     assert build_huey(load_settings(cache_env)).pending_count() == 1  # tasks.cache.refresh_entry, enqueued
@@ -98,8 +107,11 @@ def test_stale_read_in_the_app_is_refreshed_by_the_consumer(cache, bdpm, cache_e
     log = open(home / "consumer.log", "w")
     proc = subprocess.Popen(procfile_command("worker"), env=cache_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: ApiCache.get_by_id(row.id).fetched_at > row.fetched_at, timeout=40,
-                 message="consumer to refresh the stale entry")
+        wait_for(
+            lambda: ApiCache.get_by_id(row.id).fetched_at > row.fetched_at,
+            timeout=40,
+            message="consumer to refresh the stale entry",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)

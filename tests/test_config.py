@@ -24,17 +24,20 @@ def test_home_drives_the_other_paths(tmp_path):
     assert s.database_url.endswith("/h/mediflux.db") and s.inbox == tmp_path / "in"
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("MEDIFLUX_DATABASE_URL", "mysql://root@localhost/x"),
-    ("MEDIFLUX_DATABASE_URL", "sqlite://"),
-    ("MEDIFLUX_QUEUE_URL", "amqp://guest:secret@localhost"),
-    ("MEDIFLUX_KEEP_PROCESSED", "maybe"),
-    ("MEDIFLUX_MAX_FILE_MB", "-3"),
-    ("MEDIFLUX_MAX_FILE_MB", "lots"),
-    ("MEDIFLUX_WATCH_POLLING", "2"),
-    ("MEDIFLUX_LOG_FORMAT", "xml"),
-    ("MEDIFLUX_QUEUE_NAME", "a/b"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("MEDIFLUX_DATABASE_URL", "mysql://root@localhost/x"),
+        ("MEDIFLUX_DATABASE_URL", "sqlite://"),
+        ("MEDIFLUX_QUEUE_URL", "amqp://guest:secret@localhost"),
+        ("MEDIFLUX_KEEP_PROCESSED", "maybe"),
+        ("MEDIFLUX_MAX_FILE_MB", "-3"),
+        ("MEDIFLUX_MAX_FILE_MB", "lots"),
+        ("MEDIFLUX_WATCH_POLLING", "2"),
+        ("MEDIFLUX_LOG_FORMAT", "xml"),
+        ("MEDIFLUX_QUEUE_NAME", "a/b"),
+    ],
+)
 def test_bad_values_name_the_variable(variable, value):
     with pytest.raises(ConfigError) as info:
         load_settings({variable: value})
@@ -42,10 +45,13 @@ def test_bad_values_name_the_variable(variable, value):
     assert "secret" not in str(info.value)  # URLs may carry passwords: never echoed
 
 
-@pytest.mark.parametrize("argv", [
-    [sys.executable, "-m", "worker.cli", "status"],
-    [sys.executable, "-c", "import tasks"],  # what huey_consumer does first
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [sys.executable, "-m", "worker.cli", "status"],
+        [sys.executable, "-c", "import tasks"],  # what huey_consumer does first
+    ],
+)
 def test_processes_stop_with_one_line_and_exit_2(tmp_path, argv):
     env = _clean_env() | {"MEDIFLUX_HOME": str(tmp_path), "MEDIFLUX_QUEUE_URL": "ftp://x"}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)

@@ -20,21 +20,42 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def _populate(settings) -> None:
     api = DataAPI.from_settings(settings)
     for i in range(30):
-        api.create_profile(f"u{i}", {"mutuelle": "MGEN" if i % 3 else "Harmonie", "pathology": "asthme",
-                                     "location": {"department": "2A", "city": "Ajaccio"}, "note": "é€ 😀",
-                                     "scores": [1, 2.5, None, True], "nested": {"a": {"b": [{}]}}})
+        api.create_profile(
+            f"u{i}",
+            {
+                "mutuelle": "MGEN" if i % 3 else "Harmonie",
+                "pathology": "asthme",
+                "location": {"department": "2A", "city": "Ajaccio"},
+                "note": "é€ 😀",
+                "scores": [1, 2.5, None, True],
+                "nested": {"a": {"b": [{}]}},
+            },
+        )
     for i in range(1200):
         api.log_query(f"u{i % 30}", f"question {i}", "reimbursement" if i % 2 else None, {"rank": i, "ok": True})
     pathway = api.store_pathway("u1", "asthme", {"steps": ["a", {"id": "b", "title": "Pneumologue"}]})
     api.record_decision("u1", pathway.id, "b", {"accepted": True})
     api.close()
     owner = list(User.select().where(User.user_id == "u2"))[0]
-    Document.create(user=owner, original_filename="o.hocr", sha256=hashlib.sha256(b"o").hexdigest(), format="hocr",
-                    pages=[{"number": 1, "text": "ORDONNANCE", "confidence": 0.91}], text="ORDONNANCE",
-                    meta={"engine": "tesseract"}, analysis={"document_type": "ordonnance", "confidence": 0.875})
+    Document.create(
+        user=owner,
+        original_filename="o.hocr",
+        sha256=hashlib.sha256(b"o").hexdigest(),
+        format="hocr",
+        pages=[{"number": 1, "text": "ORDONNANCE", "confidence": 0.91}],
+        text="ORDONNANCE",
+        meta={"engine": "tesseract"},
+        analysis={"document_type": "ordonnance", "confidence": 0.875},
+    )
     Document.create(original_filename="orphan.txt", sha256="0" * 64, format="text")
-    ApiCache.create(source="bdpm", endpoint="medicament", params_hash="h" * 64, params={"cis": "69309629"},
-                    response={"denomination": "DOLIPRANE"}, fresh_until=dt.datetime(2026, 6, 1, 12, tzinfo=UTC))
+    ApiCache.create(
+        source="bdpm",
+        endpoint="medicament",
+        params_hash="h" * 64,
+        params={"cis": "69309629"},
+        response={"denomination": "DOLIPRANE"},
+        fresh_until=dt.datetime(2026, 6, 1, 12, tzinfo=UTC),
+    )
     JobRun.create(job="housekeeping", started_at=dt.datetime(2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC), ok=True)
     User.delete().where(User.user_id == "u29").execute()  # ids with gaps copy as they are (40 sessions cascade)
 
@@ -65,7 +86,8 @@ def test_copy_db_to_empty_postgresql_verifies_and_refuses_a_second_time(database
             user = User.get(User.user_id == "u7")
             assert user.profile["note"] == "é€ 😀" and user.profile["scores"] == [1, 2.5, None, True]
             assert JobRun.get(JobRun.job == "housekeeping").started_at == dt.datetime(
-                2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC)
+                2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC
+            )
             max_session = QuerySession.select().order_by(QuerySession.id.desc()).get().id
     finally:
         target.close()

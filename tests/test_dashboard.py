@@ -124,10 +124,21 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     assert TOKEN not in httpx.get(base + "/jobs", timeout=10).text
     past = utcnow()
     assert httpx.get(base + "/actions/run-job?name=housekeeping&token=" + TOKEN, timeout=10).status_code == 405
-    assert httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN + "x"},
-                      timeout=10).status_code == 403
-    assert httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN},
-                      headers={"Origin": "https://evil.example"}, timeout=10).status_code == 403
+    assert (
+        httpx.post(
+            base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN + "x"}, timeout=10
+        ).status_code
+        == 403
+    )
+    assert (
+        httpx.post(
+            base + "/actions/run-job",
+            data={"name": "housekeeping", "token": TOKEN},
+            headers={"Origin": "https://evil.example"},
+            timeout=10,
+        ).status_code
+        == 403
+    )
     assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at > past  # nothing done yet
     done = httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN}, timeout=10)
     assert done.status_code == 303 and done.headers["location"].startswith("/jobs?message=")
@@ -142,8 +153,9 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     assert "refused: no quarantined file" in again.text
     # Revoke: a task id is revoked in the queue.
     task_id = "0f0e0d0c-1111-2222-3333-444455556666"
-    assert httpx.post(base + "/actions/revoke", data={"task_id": task_id, "token": TOKEN},
-                      timeout=10).status_code == 303
+    assert (
+        httpx.post(base + "/actions/revoke", data={"task_id": task_id, "token": TOKEN}, timeout=10).status_code == 303
+    )
     assert huey.is_revoked(task_id)
     logged = dashboard_log.getvalue()
     assert "dashboard action run-job: job housekeeping is due now" in logged

@@ -28,8 +28,11 @@ def _free_port() -> int:
 @pytest.fixture
 def dashboard_url(env, database, home):
     port = _free_port()
-    e = env | {"MEDIFLUX_DASHBOARD_PORT": str(port), "MEDIFLUX_DASHBOARD_ACTIONS": "1",
-               "MEDIFLUX_DASHBOARD_TOKEN": TOKEN}
+    e = env | {
+        "MEDIFLUX_DASHBOARD_PORT": str(port),
+        "MEDIFLUX_DASHBOARD_ACTIONS": "1",
+        "MEDIFLUX_DASHBOARD_TOKEN": TOKEN,
+    }
     settings = load_settings(e)
     seed(settings, build_huey(settings))
     log = open(home / "dashboard.log", "w")
@@ -66,8 +69,13 @@ def test_dashboard_in_headless_chromium(browser, dashboard_url, tmp_path, databa
 
     base, settings = dashboard_url
     backend = database_url.split(":", 1)[0]
-    for path, name in (("/", "overview"), ("/documents", "documents"), ("/cache", "cache"), ("/jobs", "jobs"),
-                       ("/retention", "retention")):
+    for path, name in (
+        ("/", "overview"),
+        ("/documents", "documents"),
+        ("/cache", "cache"),
+        ("/jobs", "jobs"),
+        ("/retention", "retention"),
+    ):
         browser.get(base + path)
         assert browser.find_element(By.TAG_NAME, "h1").text
         html = browser.page_source
@@ -90,8 +98,11 @@ def test_dashboard_in_headless_chromium(browser, dashboard_url, tmp_path, databa
     form.find_element(By.NAME, "token").send_keys(TOKEN)
     form.find_element(By.TAG_NAME, "button").click()
     # find_elements, not find_element: until the redirected page has loaded there is no #message yet
-    wait_for(lambda: any("moved back to the inbox" in e.text for e in browser.find_elements(By.ID, "message")),
-             timeout=10, message="the retry confirmation")
+    wait_for(
+        lambda: any("moved back to the inbox" in e.text for e in browser.find_elements(By.ID, "message")),
+        timeout=10,
+        message="the retry confirmation",
+    )
     assert (settings.inbox / "patient-4711" / QUARANTINED_NAME).exists()
     assert browser.find_element(By.ID, "quarantine").text == "nothing in quarantine"
     # A wrong token does nothing.

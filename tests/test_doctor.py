@@ -39,8 +39,18 @@ def test_healthy_install_with_a_real_consumer(env, database, home):
         checks = _by_name(result.stdout)
         assert result.returncode == 0, result.stdout
         assert checks["_ok"] is True
-        for name in ("permissions", "inbox", "inotify", "database", "migrations", "consumer", "watcher", "queue",
-                     "clock", "disk"):
+        for name in (
+            "permissions",
+            "inbox",
+            "inotify",
+            "database",
+            "migrations",
+            "consumer",
+            "watcher",
+            "queue",
+            "clock",
+            "disk",
+        ):
             assert checks[name]["status"] == "ok", checks[name]
         assert checks["wal"]["status"] == ("ok" if settings.database_is_sqlite else "skip")
         human = run_cli(e, "doctor")
@@ -139,8 +149,10 @@ def test_network_flag_checks_upstream_urls_without_leaking_them(env, database):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    e = env | {"MEDIFLUX_ODISSE_URL": f"http://127.0.0.1:{server.server_port}/api?apikey=topsecret-123",
-               "MEDIFLUX_ANNUAIRE_URL": f"http://user:pw-secret@127.0.0.1:{closed}/fhir"}
+    e = env | {
+        "MEDIFLUX_ODISSE_URL": f"http://127.0.0.1:{server.server_port}/api?apikey=topsecret-123",
+        "MEDIFLUX_ANNUAIRE_URL": f"http://user:pw-secret@127.0.0.1:{closed}/fhir",
+    }
     e.pop("MEDIFLUX_BDPM_URL", None)  # BDPM has no default: not configured, so not checked
     try:
         without = _by_name(run_cli(e, "doctor", "--json").stdout)

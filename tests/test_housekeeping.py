@@ -57,8 +57,17 @@ def test_status_json_on_an_empty_home_reports_every_table(env):
     out = run_cli(env, "status", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data["tables"]) >= {"users", "sessions", "api_cache", "documents", "care_pathways",
-                                   "pathway_decisions", "periodic_jobs", "job_runs", "leases"}
+    assert set(data["tables"]) >= {
+        "users",
+        "sessions",
+        "api_cache",
+        "documents",
+        "care_pathways",
+        "pathway_decisions",
+        "periodic_jobs",
+        "job_runs",
+        "leases",
+    }
     assert data["queue"] == {"pending": 0, "scheduled": 0}
     assert data["schema"]["pending"] == []
     assert [j["name"] for j in data["periodic_jobs"]] == list(PERIODIC_JOBS)

@@ -44,27 +44,40 @@ def quarantined(s, report, reason):
     return entry
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("empty.json", b"", "empty"),
-    ("blank.txt", b"  \n\t\n", "empty"),
-    ("truncated.json", b'{"schema": "mediflux.ocr/1", "pages": [{"number": 1, "te', "invalid_json"),
-    ("latin1.txt", "Ordonnance du Dr Hélène".encode("latin-1"), "not_utf8"),
-    ("garbage.json", bytes(range(256)) * 8, "not_utf8"),
-    ("nul.json", b'{"a": "\x00"}', "binary"),
-    ("escaped-nul.json", b'{"schema": "mediflux.ocr/1", "pages": [{"number": 1, "text": "a\\u0000b"}]}',
-     "invalid_canonical_json"),  # PostgreSQL cannot store NUL in text
-    ("escaped-nul-name.json", b'{"schema": "mediflux.ocr/1", "source_filename": "x\\u0000.pdf", '
-                              b'"pages": [{"text": "ok"}]}', "invalid_canonical_json"),
-    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "format_mismatch"),
-    ("deep2.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "invalid_json"),
-    ("list.json", b"[1, 2]", "format_mismatch"),
-    ("notjson.json", b"hello there", "format_mismatch"),
-    ("page.html", b"<html><body>hi</body></html>", "unknown_markup"),
-    ("broken.hocr", b"<html><div class='ocr_page'><span>", "invalid_xml"),
-    ("empty-page.hocr", b"<html><body><div class='ocr_page' title='bbox 0 0 1 1'></div></body></html>", "no_text"),
-    ("bad.tsv", b"level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
-                b"5\tx\t1\t1\t1\t1\t0\t0\t1\t1\t90\tmot\n", "invalid_tsv"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("empty.json", b"", "empty"),
+        ("blank.txt", b"  \n\t\n", "empty"),
+        ("truncated.json", b'{"schema": "mediflux.ocr/1", "pages": [{"number": 1, "te', "invalid_json"),
+        ("latin1.txt", "Ordonnance du Dr Hélène".encode("latin-1"), "not_utf8"),
+        ("garbage.json", bytes(range(256)) * 8, "not_utf8"),
+        ("nul.json", b'{"a": "\x00"}', "binary"),
+        (
+            "escaped-nul.json",
+            b'{"schema": "mediflux.ocr/1", "pages": [{"number": 1, "text": "a\\u0000b"}]}',
+            "invalid_canonical_json",
+        ),  # PostgreSQL cannot store NUL in text
+        (
+            "escaped-nul-name.json",
+            b'{"schema": "mediflux.ocr/1", "source_filename": "x\\u0000.pdf", "pages": [{"text": "ok"}]}',
+            "invalid_canonical_json",
+        ),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "format_mismatch"),
+        ("deep2.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "invalid_json"),
+        ("list.json", b"[1, 2]", "format_mismatch"),
+        ("notjson.json", b"hello there", "format_mismatch"),
+        ("page.html", b"<html><body>hi</body></html>", "unknown_markup"),
+        ("broken.hocr", b"<html><div class='ocr_page'><span>", "invalid_xml"),
+        ("empty-page.hocr", b"<html><body><div class='ocr_page' title='bbox 0 0 1 1'></div></body></html>", "no_text"),
+        (
+            "bad.tsv",
+            b"level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+            b"5\tx\t1\t1\t1\t1\t0\t0\t1\t1\t90\tmot\n",
+            "invalid_tsv",
+        ),
+    ],
+)
 def test_bad_content_is_quarantined_with_its_reason(s, name, data, reason):
     path = land(s, name, data)
     old = time.time() - 3600
@@ -72,19 +85,22 @@ def test_bad_content_is_quarantined_with_its_reason(s, name, data, reason):
     entry = quarantined(s, ingest_batch([path], s), reason)
     assert entry.sidecar["size"] == len(data) and not os.path.exists(path)
     sidecar_text = (s.home / "quarantine" / (entry.name + ".error.json")).read_text()
-    assert "Hélène" not in sidecar_text and "mediflux.ocr/1\", \"pages" not in sidecar_text
+    assert "Hélène" not in sidecar_text and 'mediflux.ocr/1", "pages' not in sidecar_text
 
 
-@pytest.mark.parametrize("payload", [
-    # billion laughs
-    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-    b'<alto><Layout><Page><TextBlock><TextLine><String CONTENT="&lol2;"/></TextLine></TextBlock></Page>'
-    b'</Layout></alto>',
-    # external entity (XXE)
-    b'<?xml version="1.0"?><!DOCTYPE alto [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    b'<alto><Layout><Page><TextBlock><TextLine><String CONTENT="&xxe;"/></TextLine></TextBlock></Page>'
-    b'</Layout></alto>',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # billion laughs
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        b'<alto><Layout><Page><TextBlock><TextLine><String CONTENT="&lol2;"/></TextLine></TextBlock></Page>'
+        b"</Layout></alto>",
+        # external entity (XXE)
+        b'<?xml version="1.0"?><!DOCTYPE alto [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<alto><Layout><Page><TextBlock><TextLine><String CONTENT="&xxe;"/></TextLine></TextBlock></Page>'
+        b"</Layout></alto>",
+    ],
+)
 def test_xml_bombs_and_external_entities_are_refused(s, payload):
     entry = quarantined(s, ingest_batch([land(s, "x.alto.xml", payload)], s), "xml_forbidden")
     assert entry.sidecar["format_guess"] == "alto"
@@ -130,8 +146,9 @@ def test_paths_outside_the_inbox_are_never_touched(s, tmp_path):
     outside.write_bytes(variant(one_per_format()[".txt"], 2))
     linked_dir = s.inbox / "u-link"
     linked_dir.symlink_to(tmp_path, target_is_directory=True)
-    report = ingest_batch([str(outside), str(s.inbox / ".." / ".." / "elsewhere.txt"),
-                           str(linked_dir / "elsewhere.txt")], s)
+    report = ingest_batch(
+        [str(outside), str(s.inbox / ".." / ".." / "elsewhere.txt"), str(linked_dir / "elsewhere.txt")], s
+    )
     assert report.skipped == 3 and report.reasons == {"outside_inbox": 3}
     assert outside.exists() and Document.select().count() == 0
 
@@ -160,8 +177,12 @@ def test_device_node_is_quarantined(s):
 
 def test_awkward_names_are_ingested(s):
     src = one_per_format()[".txt"]
-    names = ["line\nbreak.txt", unicodedata.normalize("NFC", "ordonnance-é.txt"),
-             unicodedata.normalize("NFD", "ordonnance-é.txt"), "x" * 251 + ".txt"]
+    names = [
+        "line\nbreak.txt",
+        unicodedata.normalize("NFC", "ordonnance-é.txt"),
+        unicodedata.normalize("NFD", "ordonnance-é.txt"),
+        "x" * 251 + ".txt",
+    ]
     paths = [land(s, n, variant(src, i)) for i, n in enumerate(names)]
     paths.append(land(s, b"caf\xe9-\xff.txt", variant(src, 9)))  # not UTF-8
     report = ingest_batch(paths, s)
@@ -221,6 +242,7 @@ def test_invalid_user_folder_is_quarantined(s):
 
 def test_database_locked_leaves_files_for_a_retry(s):
     from models import db
+
     path = land(s, "x.txt", variant(one_per_format()[".txt"], 5))
     db.close()
     db.obj._timeout = 0.2
@@ -242,12 +264,18 @@ def test_unreadable_file_is_quarantined(s):
     os.chmod(path, 0)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIFLUX_")}
     env.update(MEDIFLUX_HOME=str(s.home), MEDIFLUX_INGEST_GRACE_SECONDS="0")
-    code = f"from worker.ingest import ingest_batch; from worker.runtime import bootstrap; " \
-           f"print(ingest_batch([{path!r}], bootstrap().settings).summary())"
+    code = (
+        f"from worker.ingest import ingest_batch; from worker.runtime import bootstrap; "
+        f"print(ingest_batch([{path!r}], bootstrap().settings).summary())"
+    )
     cmd = [sys.executable, "-c", code]
     if os.geteuid() == 0:
-        cmd = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
-               "--bounding-set=-dac_override,-dac_read_search", *cmd]
+        cmd = [
+            "setpriv",
+            "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search",
+            *cmd,
+        ]
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "'quarantined': 1" in out.stdout

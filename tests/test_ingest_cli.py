@@ -19,8 +19,7 @@ def test_ingest_now_from_outside_the_inbox_with_a_summary(env, database, home, t
         (src / ("sub" if i % 2 else ".") / path.name).write_bytes(variant(path, i))
     (src / "bad.json").write_bytes(b"{nope")
     (src / "ignored.part").write_bytes(b"x")
-    out = run_cli(env | {"MEDIFLUX_INGEST_GRACE_SECONDS": "0"}, "ingest", "--now", "--user", "u-5", "--json",
-                  str(src))
+    out = run_cli(env | {"MEDIFLUX_INGEST_GRACE_SECONDS": "0"}, "ingest", "--now", "--user", "u-5", "--json", str(src))
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["stored"] == 5 and summary["quarantined"] == 1 and summary["copied_into_inbox"] == 6
@@ -60,9 +59,14 @@ def test_ingest_enqueues_batches_and_purge(env, database, home):
 
 
 def test_bad_ingestion_settings_stop_with_exit_2(env):
-    for name, value in (("MEDIFLUX_WATCH_QUIET_SECONDS", "soon"), ("MEDIFLUX_INGEST_BATCH", "0"),
-                        ("MEDIFLUX_WATCH_RESCAN_SECONDS", "nan"), ("MEDIFLUX_WATCH_IGNORE", "a/b"),
-                        ("MEDIFLUX_WATCH_INLINE", "maybe"), ("MEDIFLUX_INGEST_GRACE_SECONDS", "-1")):
+    for name, value in (
+        ("MEDIFLUX_WATCH_QUIET_SECONDS", "soon"),
+        ("MEDIFLUX_INGEST_BATCH", "0"),
+        ("MEDIFLUX_WATCH_RESCAN_SECONDS", "nan"),
+        ("MEDIFLUX_WATCH_IGNORE", "a/b"),
+        ("MEDIFLUX_WATCH_INLINE", "maybe"),
+        ("MEDIFLUX_INGEST_GRACE_SECONDS", "-1"),
+    ):
         out = run_cli(env | {name: value}, "watch", timeout=30)
         assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and name in out.stderr, (name, out.stderr)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.ingest_fixtures import corpus_files, one_per_format, variant
-from worker.ingest.model import ParseError
+from worker.ingest.parsed import ParseError
 from worker.ingest.parse import parse_document
 from worker.ingest.sniff import hint_from_name
 
@@ -66,9 +66,14 @@ def test_format_is_sniffed_from_content_not_the_name():
 
 
 def _canonical(**changes):
-    doc = {"schema": "mediflux.ocr/1", "user_id": "u-42", "source_filename": "scan.pdf",
-           "engine": {"name": "tesseract", "version": "5.3.0"}, "document_type_hint": "ordonnance",
-           "pages": [{"number": 2, "text": "page deux", "confidence": 0.5}, {"number": 1, "text": "page un"}]}
+    doc = {
+        "schema": "mediflux.ocr/1",
+        "user_id": "u-42",
+        "source_filename": "scan.pdf",
+        "engine": {"name": "tesseract", "version": "5.3.0"},
+        "document_type_hint": "ordonnance",
+        "pages": [{"number": 2, "text": "page deux", "confidence": 0.5}, {"number": 1, "text": "page un"}],
+    }
     doc.update(changes)
     return json.dumps(doc).encode()
 
@@ -81,16 +86,19 @@ def test_canonical_json_fields():
     assert doc.engine == {"name": "tesseract", "version": "5.3.0"}
 
 
-@pytest.mark.parametrize("changes, fragment", [
-    ({"schema": "mediflux.ocr/2"}, "schema"),
-    ({"pages": []}, "pages"),
-    ({"pages": [{"number": 1}]}, "text"),
-    ({"pages": [{"number": 0, "text": "x"}]}, "number"),
-    ({"pages": [{"number": 1, "text": "x", "confidence": 1.5}]}, "confidence"),
-    ({"pages": [{"number": 1, "text": "x"}, {"number": 1, "text": "y"}]}, "unique"),
-    ({"user_id": "../etc"}, "user_id"),
-    ({"engine": ["tesseract"]}, "engine"),
-])
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"schema": "mediflux.ocr/2"}, "schema"),
+        ({"pages": []}, "pages"),
+        ({"pages": [{"number": 1}]}, "text"),
+        ({"pages": [{"number": 0, "text": "x"}]}, "number"),
+        ({"pages": [{"number": 1, "text": "x", "confidence": 1.5}]}, "confidence"),
+        ({"pages": [{"number": 1, "text": "x"}, {"number": 1, "text": "y"}]}, "unique"),
+        ({"user_id": "../etc"}, "user_id"),
+        ({"engine": ["tesseract"]}, "engine"),
+    ],
+)
 def test_canonical_json_violations_are_refused_with_a_reason(changes, fragment):
     with pytest.raises(ParseError) as err:
         parse_document(_canonical(**changes), "a.json")
@@ -119,9 +127,15 @@ def test_published_json_schema_agrees_with_the_parser():
         validator.validate(example)
         parse_document(json.dumps(example).encode(), "e.json")
     validator.validate(json.loads(_canonical()))
-    for changes in ({"schema": "mediflux.ocr/2"}, {"pages": []}, {"pages": [{"number": 1}]},
-                    {"pages": [{"number": 0, "text": "x"}]}, {"pages": [{"number": 1, "text": "x", "confidence": 1.5}]},
-                    {"user_id": "../etc"}, {"engine": ["tesseract"]}):
+    for changes in (
+        {"schema": "mediflux.ocr/2"},
+        {"pages": []},
+        {"pages": [{"number": 1}]},
+        {"pages": [{"number": 0, "text": "x"}]},
+        {"pages": [{"number": 1, "text": "x", "confidence": 1.5}]},
+        {"user_id": "../etc"},
+        {"engine": ["tesseract"]},
+    ):
         assert not validator.is_valid(json.loads(_canonical(**changes))), changes
 
 
@@ -174,22 +188,31 @@ def test_alto_structure_pages_blocks_lines_strings():
     assert first.words == 4 and first.confidence == round((0.9 + 0.7 + 1.0) / 3, 3)  # WC clamped, bad WC skipped
     assert (second.text, second.words, second.confidence) == ("fin", 1, None)
     from worker.ingest.alto import parse_alto
+
     with pytest.raises(ParseError) as err:  # the sniffer already refuses this; the parser checks on its own
         parse_alto(ALTO_TWO_PAGES.replace("<alto ", "<other ").replace("</alto>", "</other>"))
     assert err.value.reason == "invalid_alto"
 
 
-@pytest.mark.parametrize("payload, reason", [
-    # a parameter entity pulling an external DTD in
-    ('<?xml version="1.0"?><!DOCTYPE alto [<!ENTITY % ext SYSTEM "file:///etc/passwd"> %ext;]>'
-     '<alto><Layout><Page><TextBlock><TextLine><String CONTENT="a"/></TextLine></TextBlock></Page></Layout></alto>',
-     "xml_forbidden"),
-    # an entity used but never declared (the declarations are all vetted; the body parser refuses the rest)
-    ('<?xml version="1.0"?><alto><Layout><Page><TextBlock><TextLine><String CONTENT="&xxe;"/></TextLine>'
-     '</TextBlock></Page></Layout></alto>', "invalid_xml"),
-    # a declaration after the root element starts is not XML at all
-    ('<alto><!ENTITY lol "lol"><Layout/></alto>', "invalid_xml"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        # a parameter entity pulling an external DTD in
+        (
+            '<?xml version="1.0"?><!DOCTYPE alto [<!ENTITY % ext SYSTEM "file:///etc/passwd"> %ext;]>'
+            '<alto><Layout><Page><TextBlock><TextLine><String CONTENT="a"/></TextLine></TextBlock></Page></Layout></alto>',
+            "xml_forbidden",
+        ),
+        # an entity used but never declared (the declarations are all vetted; the body parser refuses the rest)
+        (
+            '<?xml version="1.0"?><alto><Layout><Page><TextBlock><TextLine><String CONTENT="&xxe;"/></TextLine>'
+            "</TextBlock></Page></Layout></alto>",
+            "invalid_xml",
+        ),
+        # a declaration after the root element starts is not XML at all
+        ('<alto><!ENTITY lol "lol"><Layout/></alto>', "invalid_xml"),
+    ],
+)
 def test_xml_entities_are_refused_before_and_after_the_prolog(payload, reason):
     with pytest.raises(ParseError) as err:
         parse_document(payload.encode(), "x.alto.xml")
@@ -229,11 +252,19 @@ def test_xml_external_dtd_is_never_fetched():
 
 def test_xml_nested_200k_deep_is_read_without_recursion():
     n = 200_000
-    hocr = ("<html><body><div class='ocr_page'><p class='ocr_par'><span class='ocr_line'>" + "<span>" * n
-            + "<span class='ocrx_word' title='x_wconf 90'>mot</span>" + "</span>" * n
-            + "</span></p></div></body></html>")
+    hocr = (
+        "<html><body><div class='ocr_page'><p class='ocr_par'><span class='ocr_line'>"
+        + "<span>" * n
+        + "<span class='ocrx_word' title='x_wconf 90'>mot</span>"
+        + "</span>" * n
+        + "</span></p></div></body></html>"
+    )
     doc = parse_document(hocr.encode(), "deep.hocr")
     assert (doc.pages[0].text, doc.words, doc.pages[0].confidence) == ("mot", 1, 0.9)
-    alto = ("<alto><Layout><Page>" + "<X>" * n + "</X>" * n
-            + '<TextBlock><TextLine><String CONTENT="a"/></TextLine></TextBlock></Page></Layout></alto>')
+    alto = (
+        "<alto><Layout><Page>"
+        + "<X>" * n
+        + "</X>" * n
+        + '<TextBlock><TextLine><String CONTENT="a"/></TextLine></TextBlock></Page></Layout></alto>'
+    )
     assert parse_document(alto.encode(), "deep.alto.xml").pages[0].text == "a"

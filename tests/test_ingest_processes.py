@@ -28,8 +28,9 @@ class Proc:
 
     def start(self) -> None:
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen(procfile_command(self.name), env=self.env, cwd=ROOT, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                procfile_command(self.name), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -42,8 +43,11 @@ class Proc:
 
 @pytest.fixture
 def proc_env(env):
-    return env | {"MEDIFLUX_WATCH_RESCAN_SECONDS": "2", "MEDIFLUX_WATCH_LEASE_SECONDS": "3",
-                  "MEDIFLUX_INGEST_GRACE_SECONDS": "1"}
+    return env | {
+        "MEDIFLUX_WATCH_RESCAN_SECONDS": "2",
+        "MEDIFLUX_WATCH_LEASE_SECONDS": "3",
+        "MEDIFLUX_INGEST_GRACE_SECONDS": "1",
+    }
 
 
 def test_worker_and_watcher_ingest_backlog_and_live_files_then_stop_cleanly(database, proc_env, home):
@@ -69,13 +73,16 @@ def test_worker_and_watcher_ingest_backlog_and_live_files_then_stop_cleanly(data
             expected.add(hashlib.sha256(data).hexdigest())
         wait_for(lambda: Document.select().count() == 40, timeout=30, message="the live files")
         assert {d.sha256 for d in Document.select(Document.sha256)} == expected
-        wait_for(lambda: Document.select().where(Document.analysis.is_null(False)).count() == 40, timeout=60,
-                 message="analysis triggered after ingestion")
+        wait_for(
+            lambda: Document.select().where(Document.analysis.is_null(False)).count() == 40,
+            timeout=60,
+            message="analysis triggered after ingestion",
+        )
         assert not [p for p in inbox.rglob("*") if p.is_file()]
         assert Lease.select().where(Lease.name == f"watcher:{inbox}").count() == 1
     finally:
         codes = (watcher.term(), worker.term())
-    assert codes == (0, 0), (watcher.log_path.read_text()[-3000:])
+    assert codes == (0, 0), watcher.log_path.read_text()[-3000:]
     assert Lease.select().where(Lease.name == f"watcher:{inbox}").count() == 0  # released on SIGTERM
     log = watcher.log_path.read_text()
     assert "watcher stopped" in log and "Traceback" not in log
@@ -118,8 +125,12 @@ def _chaos(database, proc_env, home, valid_count: int, kills: int):
             victim.start()
         thread.join(120)
         assert producer_done.is_set()
-        wait_for(lambda: Document.select().count() == valid_count and len(entries(home)) == bad,
-                 timeout=90, interval=0.5, message="every file stored or quarantined")
+        wait_for(
+            lambda: Document.select().count() == valid_count and len(entries(home)) == bad,
+            timeout=90,
+            interval=0.5,
+            message="every file stored or quarantined",
+        )
         wait_for(lambda: not [p for p in inbox.rglob("*") if p.is_file()], timeout=30, message="an empty inbox")
     finally:
         for p in (watcher, worker):

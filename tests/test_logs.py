@@ -10,7 +10,7 @@ import pytest
 
 from models import Document, User
 from tests.conftest import run_cli
-from worker.analysis import store
+from worker.analysis import runner
 from worker.config import load_settings
 from worker.logsetup import build_handler, short_id
 
@@ -26,12 +26,28 @@ PII = (NAME, "Quentadour", "Marcelline", "Ternandier", NIR, NIR.replace(" ", "")
 
 def _documents() -> list[Document]:
     user = User.create(user_id="u-77", profile={"name": NAME, "pathology": "asthme"})
-    docs = [Document.create(user=user, original_filename=f"{NAME} ordonnance {i}.txt", sha256=f"{i + 1:x}" * 64,
-                            format="txt", text=text, pages=[{"number": 1, "text": text}])
-            for i, text in enumerate(TEXTS)]
+    docs = [
+        Document.create(
+            user=user,
+            original_filename=f"{NAME} ordonnance {i}.txt",
+            sha256=f"{i + 1:x}" * 64,
+            format="txt",
+            text=text,
+            pages=[{"number": 1, "text": text}],
+        )
+        for i, text in enumerate(TEXTS)
+    ]
     # A third whose medication lookup fails with personal data in the exception: the failure is logged too.
-    docs.append(Document.create(user=user, original_filename=f"{NAME}.txt", sha256="c" * 64, format="txt",
-                                text=TEXTS[0], pages=[{"number": 1, "text": TEXTS[0]}]))
+    docs.append(
+        Document.create(
+            user=user,
+            original_filename=f"{NAME}.txt",
+            sha256="c" * 64,
+            format="txt",
+            text=TEXTS[0],
+            pages=[{"number": 1, "text": TEXTS[0]}],
+        )
+    )
     return docs
 
 
@@ -50,7 +66,7 @@ def test_analysis_logs_short_ids_and_no_personal_data(database, env, log_format)
     logger.setLevel(logging.DEBUG)
     try:
         docs = _documents()
-        results = [store.analyze_safely(d.id) for d in docs[:2]] + [store.analyze_safely(docs[2].id, _failing_lookup)]
+        results = [runner.analyze_safely(d.id) for d in docs[:2]] + [runner.analyze_safely(docs[2].id, _failing_lookup)]
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)

@@ -112,12 +112,25 @@ def _fill_and_release(db, sqlite_memory_used) -> None:
     from models.bulk import insert_ignore_returning
     from models.clock import utcnow
 
-    fields = (Document.original_filename, Document.sha256, Document.format, Document.text, Document.pages,
-              Document.meta, Document.status, Document.created_at)
+    fields = (
+        Document.original_filename,
+        Document.sha256,
+        Document.format,
+        Document.text,
+        Document.pages,
+        Document.meta,
+        Document.status,
+        Document.created_at,
+    )
     now = utcnow()
     with db.atomic():
-        insert_ignore_returning(Document, fields, [(f"f{i}", f"{i:064x}", "text", "é" * 6000, [], {}, "ingested",
-                                                    now) for i in range(5000)], Document.sha256, (Document.id,))
+        insert_ignore_returning(
+            Document,
+            fields,
+            [(f"f{i}", f"{i:064x}", "text", "é" * 6000, [], {}, "ingested", now) for i in range(5000)],
+            Document.sha256,
+            (Document.id,),
+        )
     db.close()  # a fresh connection: an empty page cache
     db.connect()
     before = sqlite_memory_used()

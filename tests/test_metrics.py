@@ -42,10 +42,20 @@ def test_scrape_reads_the_database_and_counts_events(settings, database):
     now = utcnow()
     for i, status in enumerate(["ingested", "ingested", "failed"]):
         Document.create(original_filename="x", sha256=f"{i:064d}", format="txt", status=status)
-    ApiCache.create(source="bdpm", endpoint="/m", params_hash="a", fresh_until=now + dt.timedelta(hours=1),
-                    stale_until=now + dt.timedelta(hours=2))
-    ApiCache.create(source="bdpm", endpoint="/m", params_hash="b", fresh_until=now - dt.timedelta(hours=1),
-                    stale_until=now + dt.timedelta(hours=2))
+    ApiCache.create(
+        source="bdpm",
+        endpoint="/m",
+        params_hash="a",
+        fresh_until=now + dt.timedelta(hours=1),
+        stale_until=now + dt.timedelta(hours=2),
+    )
+    ApiCache.create(
+        source="bdpm",
+        endpoint="/m",
+        params_hash="b",
+        fresh_until=now - dt.timedelta(hours=1),
+        stale_until=now + dt.timedelta(hours=2),
+    )
     huey = build_huey(settings)
     noop = huey.task()(lambda: None)
     noop()
@@ -98,8 +108,11 @@ def test_real_consumer_exports_metrics(env, database, home):
     log = open(home / "consumer.log", "w")
     proc = subprocess.Popen(procfile_command("worker"), env=e, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: JobRun.select().where(JobRun.job == "housekeeping").count() >= 1, timeout=30,
-                 message="housekeeping run at consumer start")
+        wait_for(
+            lambda: JobRun.select().where(JobRun.job == "housekeeping").count() >= 1,
+            timeout=30,
+            message="housekeeping run at consumer start",
+        )
 
         def scrape() -> dict | None:
             try:
@@ -138,10 +151,12 @@ def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
 
     s = dataclasses.replace(settings, ingest_grace_seconds=0.0)
     source = one_per_format()[".json"]
-    before = (_count("mediflux_documents_ingested_total", format="json"),
-              _count("mediflux_ingestion_latency_seconds_count"),
-              _count("mediflux_documents_duplicate_total"),
-              _total("mediflux_documents_quarantined_total"))
+    before = (
+        _count("mediflux_documents_ingested_total", format="json"),
+        _count("mediflux_ingestion_latency_seconds_count"),
+        _count("mediflux_documents_duplicate_total"),
+        _total("mediflux_documents_quarantined_total"),
+    )
     s.inbox.mkdir(parents=True, exist_ok=True)
     (s.inbox / "a.json").write_bytes(variant(source, 1))
     ingest_paths([str(s.inbox / "a.json")], s)
@@ -149,10 +164,12 @@ def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
     (s.inbox / "empty.json").write_bytes(b"")
     report = ingest_paths([str(s.inbox / "again.json"), str(s.inbox / "empty.json")], s)
     assert report.duplicates == 1 and report.quarantined == 1, report.summary()
-    after = (_count("mediflux_documents_ingested_total", format="json"),
-             _count("mediflux_ingestion_latency_seconds_count"),
-             _count("mediflux_documents_duplicate_total"),
-             _total("mediflux_documents_quarantined_total"))
+    after = (
+        _count("mediflux_documents_ingested_total", format="json"),
+        _count("mediflux_ingestion_latency_seconds_count"),
+        _count("mediflux_documents_duplicate_total"),
+        _total("mediflux_documents_quarantined_total"),
+    )
     assert [a - b for a, b in zip(after, before)] == [1, 1, 1, 1]
 
     hits = _count("mediflux_cache_requests_total", source="odisse", outcome="hit")
@@ -163,9 +180,15 @@ def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
     assert _count("mediflux_cache_requests_total", source="odisse", outcome="hit") == hits + 1
     assert _count("mediflux_cache_upstream_errors_total", source="odisse") == errors + 1
 
-    ApiCache.create(source="odisse", endpoint="x", params_hash="h" * 64, response={"results": []},
-                    fetched_at=utcnow() - dt.timedelta(days=90), fresh_until=utcnow() - dt.timedelta(days=80),
-                    stale_until=utcnow() - dt.timedelta(days=60))
+    ApiCache.create(
+        source="odisse",
+        endpoint="x",
+        params_hash="h" * 64,
+        response={"results": []},
+        fetched_at=utcnow() - dt.timedelta(days=90),
+        fresh_until=utcnow() - dt.timedelta(days=80),
+        stale_until=utcnow() - dt.timedelta(days=60),
+    )
     swept = _count("mediflux_deletions_total", kind="sweep", category="api_cache")
     sweep(utcnow(), s.retention)
     assert _count("mediflux_deletions_total", kind="sweep", category="api_cache") == swept + 1

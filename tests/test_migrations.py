@@ -34,8 +34,8 @@ def test_upgrade_from_first_migration_keeps_data(settings, home):
     database.execute_sql(
         "INSERT INTO users (user_id, profile, created_at, updated_at) VALUES ('u-keep', '{\"mutuelle\": \"MGEN\"}', "
         "'2026-01-02 03:04:05.000000', '2026-01-02 03:04:05.000000')"
-        if not settings.database_url.startswith("postgres") else
-        "INSERT INTO users (user_id, profile, created_at, updated_at) VALUES ('u-keep', '{\"mutuelle\": \"MGEN\"}', "
+        if not settings.database_url.startswith("postgres")
+        else "INSERT INTO users (user_id, profile, created_at, updated_at) VALUES ('u-keep', '{\"mutuelle\": \"MGEN\"}', "
         "'2026-01-02 03:04:05+00', '2026-01-02 03:04:05+00')"
     )
     database.execute_sql(
@@ -45,6 +45,7 @@ def test_upgrade_from_first_migration_keeps_data(settings, home):
     migrator.upgrade(database)
     assert migrator.pending(database) == []
     from models import Document, User
+
     user = User.get(User.user_id == "u-keep")
     assert user.profile == {"mutuelle": "MGEN"} and user.created_at.year == 2026
     assert Document.get(Document.sha256 == "abc").text == "bonjour"
@@ -71,11 +72,15 @@ def test_concurrent_starts_apply_each_migration_once(settings, env, home, start_
     database.close()
     gate = home / "go"
     # Every process imports first, then waits at the gate, so they all migrate at the same instant.
-    code = ("import os, time; from worker.runtime import bootstrap\n"
-            f"while not os.path.exists({str(gate)!r}): time.sleep(0.005)\n"
-            "bootstrap()")
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-             for _ in range(6)]
+    code = (
+        "import os, time; from worker.runtime import bootstrap\n"
+        f"while not os.path.exists({str(gate)!r}): time.sleep(0.005)\n"
+        "bootstrap()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     time.sleep(1.5)
     gate.touch()
     outputs = [p.communicate(timeout=120)[1] for p in procs]
@@ -91,6 +96,7 @@ def test_concurrent_starts_apply_each_migration_once(settings, env, home, start_
 
 def test_cli_migrate_status_up_down(env):
     from tests.conftest import run_cli
+
     out = run_cli(env, "migrate", "--status", "--json")
     assert out.returncode == 0, out.stderr
     assert '"applied": null' in out.stdout  # `migrate --status` does not apply anything

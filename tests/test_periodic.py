@@ -20,6 +20,7 @@ def _spec(calls, interval=dt.timedelta(minutes=10), fail=False, **kw):
         if fail:
             raise RuntimeError("upstream down\nDETAIL: Key (user_id)=(alice) already exists")
         return {"n": len(calls)}
+
     return {"job": JobSpec("job", interval, run, **kw)}
 
 

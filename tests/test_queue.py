@@ -17,8 +17,15 @@ from worker.serializer import JSONSerializer
 @pytest.fixture
 def huey(queue_url, home):
     home.mkdir(parents=True, exist_ok=True)
-    h = build_huey(load_settings({"MEDIFLUX_HOME": str(home), "MEDIFLUX_QUEUE_URL": queue_url,
-                                  "MEDIFLUX_QUEUE_NAME": "t" + uuid.uuid4().hex[:10]}))
+    h = build_huey(
+        load_settings(
+            {
+                "MEDIFLUX_HOME": str(home),
+                "MEDIFLUX_QUEUE_URL": queue_url,
+                "MEDIFLUX_QUEUE_NAME": "t" + uuid.uuid4().hex[:10],
+            }
+        )
+    )
     yield h
     h.flush()
 
@@ -60,6 +67,7 @@ def test_a_tampered_pickle_row_never_executes(tmp_path):
     class Evil:
         def __reduce__(self):
             import os
+
             return (os.system, (f"touch {marker}",))
 
     huey.storage.enqueue(pickle.dumps(Evil()))
@@ -75,8 +83,9 @@ def test_a_tampered_pickle_row_never_executes(tmp_path):
 def test_round_trip_of_huey_internals():
     s = JSONSerializer()
     eta = dt.datetime(2026, 5, 1, 8, 0)
-    msg = Message("id-1", "tasks.x", eta, 2, 5, 10, ("a", 1), {"k": [1, {"z": None}]}, None, None, None, None, 30,
-                  None, 1.5)
+    msg = Message(
+        "id-1", "tasks.x", eta, 2, 5, 10, ("a", 1), {"k": [1, {"z": None}]}, None, None, None, None, 30, None, 1.5
+    )
     assert s.deserialize(s.serialize(msg)) == msg
     assert s.deserialize(s.serialize((eta, False))) == (eta, False)
 

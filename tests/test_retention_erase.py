@@ -26,8 +26,13 @@ def _assert_no_files_left(settings, user_id):
     assert not (settings.home / "processed" / user_id).exists()
     quarantine = settings.home / "quarantine"
     assert not any(user_id in p.read_text() for p in quarantine.glob("*.error.json"))
-    assert not [p for p in quarantine.iterdir() if not p.name.endswith(".error.json")
-                and not (quarantine / (p.name + ".error.json")).exists() and "KEEP" not in p.read_text()]
+    assert not [
+        p
+        for p in quarantine.iterdir()
+        if not p.name.endswith(".error.json")
+        and not (quarantine / (p.name + ".error.json")).exists()
+        and "KEEP" not in p.read_text()
+    ]
 
 
 def test_erase_removes_rows_and_files_of_that_user_only(database, settings):
@@ -47,8 +52,11 @@ def test_erase_removes_rows_and_files_of_that_user_only(database, settings):
     _assert_no_files_left(settings, "u-gone")
     assert (settings.inbox / "u-kept" / "scan.json").exists()
     after = export.export_user(settings, "u-gone")
-    assert after["found"] is False and after["erased_at"] and after["files"] == {"inbox": [], "processed": [],
-                                                                                "quarantine": []}
+    assert (
+        after["found"] is False
+        and after["erased_at"]
+        and after["files"] == {"inbox": [], "processed": [], "quarantine": []}
+    )
     # Idempotent: a second run finds nothing and ends the same.
     assert erase.erase_user(settings, "u-gone").state == "done"
     row = ErasureRequest.get(ErasureRequest.user_key == user_key("u-gone"))
@@ -68,12 +76,21 @@ def test_no_trace_in_sqlite_file_and_wal(database, settings):
 
 
 def _kill_midway(env, settings, user_id, total):
-    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "erase-user", user_id, "--batch-size", "25"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "erase-user", user_id, "--batch-size", "25"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     reader = sqlite3.connect(str(settings.sqlite_path), timeout=30)
     try:
-        wait_for(lambda: 0 < reader.execute("SELECT count(*) FROM sessions").fetchone()[0] < total - 200,
-                 timeout=60, interval=0.002, message="erasure to be midway through sessions")
+        wait_for(
+            lambda: 0 < reader.execute("SELECT count(*) FROM sessions").fetchone()[0] < total - 200,
+            timeout=60,
+            interval=0.002,
+            message="erasure to be midway through sessions",
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         left = reader.execute("SELECT count(*) FROM sessions").fetchone()[0]
@@ -141,8 +158,9 @@ def test_legal_hold_refuses_erasure(database, settings, env):
     assert counts_of(user)["sessions"] == 3 and (settings.inbox / "u-held").exists()
 
 
-@pytest.mark.parametrize("bad", ["../u", "..", "a/b", "/etc", "a\\b", "u\x00x", "x" * 129, "é" * 65, ".hidden",
-                                 " u", "u\n"])
+@pytest.mark.parametrize(
+    "bad", ["../u", "..", "a/b", "/etc", "a\\b", "u\x00x", "x" * 129, "é" * 65, ".hidden", " u", "u\n"]
+)
 def test_user_ids_with_path_characters_are_refused_and_touch_nothing(database, settings, bad):
     make_user(settings, "u", at=T0, secret="NEIGHBOUR")
     sentinel = settings.home / "sentinel.txt"
@@ -192,19 +210,36 @@ def test_export_user_cli_writes_a_private_file(database, settings, env, tmp_path
 
 def test_erase_user_task_in_a_real_consumer(database, settings, env, home):
     from tests.conftest import procfile_command
+
     make_user(settings, "u-task", at=T0, secret="TASKSECRET")
     log = open(home / "consumer.log", "w")
     proc = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        enqueue = subprocess.run([sys.executable, "-c", "import tasks; tasks.retention.erase_user('u-task')"],
-                                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        enqueue = subprocess.run(
+            [sys.executable, "-c", "import tasks; tasks.retention.erase_user('u-task')"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert enqueue.returncode == 0, enqueue.stderr
-        wait_for(lambda: ErasureRequest.select().where(ErasureRequest.state == "done").count() == 1, timeout=30,
-                 message="erase_user task to finish in the consumer")
+        wait_for(
+            lambda: ErasureRequest.select().where(ErasureRequest.state == "done").count() == 1,
+            timeout=30,
+            message="erase_user task to finish in the consumer",
+        )
         # huey's own stats (enabled in the consumer) recorded the task, without its arguments.
-        wait_for(lambda: database.execute_sql(
-            "SELECT count(*) FROM huey_event WHERE task = 'tasks.retention.erase_user'").fetchone()[0] >= 2,
-            timeout=10, message="huey stats events")
+        wait_for(
+            lambda: (
+                database.execute_sql(
+                    "SELECT count(*) FROM huey_event WHERE task = 'tasks.retention.erase_user'"
+                ).fetchone()[0]
+                >= 2
+            ),
+            timeout=10,
+            message="huey stats events",
+        )
         args = database.execute_sql("SELECT args FROM huey_event WHERE args IS NOT NULL").fetchall()
         assert args == []
     finally:

@@ -26,14 +26,18 @@ T0 = dt.datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 def _huey_events(database, ts_list):
     p = database.param
     for i, ts in enumerate(ts_list):
-        database.execute_sql(f"INSERT INTO huey_event (ts, queue, task_id, task, signal) "
-                             f"VALUES ({p}, 'q', {p}, 't', 'complete')", (ts, f"id{i}"))
+        database.execute_sql(
+            f"INSERT INTO huey_event (ts, queue, task_id, task, signal) VALUES ({p}, 'q', {p}, 't', 'complete')",
+            (ts, f"id{i}"),
+        )
 
 
 def test_policies_prune_each_category_and_spare_users_under_legal_hold(database, settings):
-    old, held, fresh = (make_user(settings, "u-old", at=T0, secret="OLD"),
-                        make_user(settings, "u-held", at=T0, secret="HELD", legal_hold=True),
-                        make_user(settings, "u-new", at=T0 + dt.timedelta(days=1000), secret="NEW"))
+    old, held, fresh = (
+        make_user(settings, "u-old", at=T0, secret="OLD"),
+        make_user(settings, "u-held", at=T0, secret="HELD", legal_hold=True),
+        make_user(settings, "u-new", at=T0 + dt.timedelta(days=1000), secret="NEW"),
+    )
     recent_decision = CarePathway.create(user=old, condition="diabete", pathway={}, created_at=T0)
     PathwayDecision.create(pathway=recent_decision, step="x", decision={}, decided_at=T0 + dt.timedelta(days=1090))
     _huey_events(database, [(T0 + dt.timedelta(days=1080)).timestamp(), (T0 + dt.timedelta(days=1099)).timestamp()])
@@ -126,12 +130,21 @@ def test_sigkill_during_prune_never_double_counts_the_summary(database, settings
     if not settings.database_is_sqlite:
         pytest.skip("the kill is timed by reading the SQLite file")
     user = make_user(settings, "u-many", at=dt.datetime.now(UTC) - dt.timedelta(days=500), secret="S", sessions=6000)
-    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "prune", "--batch-size", "20"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "prune", "--batch-size", "20"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     reader = sqlite3.connect(str(settings.sqlite_path), timeout=30)
     try:
-        wait_for(lambda: 0 < reader.execute("SELECT count(*) FROM sessions").fetchone()[0] < 5800, timeout=60,
-                 interval=0.002, message="prune midway")
+        wait_for(
+            lambda: 0 < reader.execute("SELECT count(*) FROM sessions").fetchone()[0] < 5800,
+            timeout=60,
+            interval=0.002,
+            message="prune midway",
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -175,8 +188,13 @@ def test_retention_file_and_environment_combine(tmp_path):
 
 def test_summaries_off_deletes_sessions_without_summary(database, settings):
     make_user(settings, "u1", at=T0, secret="S")
-    no_summary = load_settings({"MEDIFLUX_HOME": str(settings.home), "MEDIFLUX_DATABASE_URL": settings.database_url,
-                                "MEDIFLUX_RETENTION_DAYS": "sessions=30, summarize_sessions=0"})
+    no_summary = load_settings(
+        {
+            "MEDIFLUX_HOME": str(settings.home),
+            "MEDIFLUX_DATABASE_URL": settings.database_url,
+            "MEDIFLUX_RETENTION_DAYS": "sessions=30, summarize_sessions=0",
+        }
+    )
     assert no_summary.retention == RetentionPolicies(sessions=30, summarize_sessions=False)
     with time_machine.travel(T0 + dt.timedelta(days=40), tick=False):
         assert prune.prune(no_summary, categories=("sessions",))[0].rows == 3

@@ -27,11 +27,21 @@ POLICIES = RetentionPolicies()
 
 
 def _cache(n, stale_until, *, etag=None, size=200, prefix="k"):
-    rows = [{"source": "bdpm", "endpoint": "medicaments", "params_hash": f"{prefix}{i}-{uuid.uuid4().hex[:8]}",
-             "params": {"cis": str(i)}, "response": {"blob": "x" * size}, "etag": etag,
-             "stale_until": stale_until, "fetched_at": stale_until - dt.timedelta(days=1)} for i in range(n)]
+    rows = [
+        {
+            "source": "bdpm",
+            "endpoint": "medicaments",
+            "params_hash": f"{prefix}{i}-{uuid.uuid4().hex[:8]}",
+            "params": {"cis": str(i)},
+            "response": {"blob": "x" * size},
+            "etag": etag,
+            "stale_until": stale_until,
+            "fetched_at": stale_until - dt.timedelta(days=1),
+        }
+        for i in range(n)
+    ]
     for start in range(0, n, 200):
-        ApiCache.insert_many(rows[start:start + 200]).execute()
+        ApiCache.insert_many(rows[start : start + 200]).execute()
 
 
 def test_sweep_deletes_what_expired_and_keeps_revalidatable_entries(database, settings):
@@ -93,8 +103,12 @@ def test_incremental_vacuum_frees_the_pages_it_is_asked_for(database, settings):
     assert database.execute_sql("PRAGMA incremental_vacuum(100)").fetchall() == []
     assert space.freelist_count(database) == free - 1
     freed = space.incremental_vacuum(database, 100)
-    assert freed == {"freelist_before": free - 1, "freelist_after": free - 101, "vacuumed_pages": 100,
-                     "vacuum_skipped": 0}
+    assert freed == {
+        "freelist_before": free - 1,
+        "freelist_after": free - 101,
+        "vacuumed_pages": 100,
+        "vacuum_skipped": 0,
+    }
     # A freelist beyond the bound (a mass deletion) is left for a manual VACUUM: never a long lock.
     skipped = space.incremental_vacuum(database, 100, max_freelist=free - 200)
     assert skipped["vacuum_skipped"] == 1 and space.freelist_count(database) == free - 101
@@ -126,12 +140,21 @@ def test_sigkill_during_a_sweep_leaves_whole_chunks_and_the_next_run_finishes(da
     now = dt.datetime.now(UTC)
     _cache(8000, now - dt.timedelta(hours=1), size=50, prefix="expired")
     _cache(50, now + dt.timedelta(days=1), size=50, prefix="usable")
-    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "sweep", "--batch-size", "20"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "sweep", "--batch-size", "20"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     reader = sqlite3.connect(str(settings.sqlite_path), timeout=30)
     try:
-        wait_for(lambda: 50 < reader.execute("SELECT count(*) FROM api_cache").fetchone()[0] < 8050 - 200,
-                 timeout=60, interval=0.002, message="sweep midway")
+        wait_for(
+            lambda: 50 < reader.execute("SELECT count(*) FROM api_cache").fetchone()[0] < 8050 - 200,
+            timeout=60,
+            interval=0.002,
+            message="sweep midway",
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         left = reader.execute("SELECT count(*) FROM api_cache").fetchone()[0]
@@ -149,6 +172,7 @@ def test_sigkill_during_a_sweep_leaves_whole_chunks_and_the_next_run_finishes(da
 def test_chunks_shrink_when_transactions_are_slow_and_grow_back(database, settings):
     from worker.retention.chunks import delete_chunked
     from models import ApiCache as Cache
+
     _cache(400, T0 - dt.timedelta(hours=1))
     sizes = []
 
@@ -157,6 +181,7 @@ def test_chunks_shrink_when_transactions_are_slow_and_grow_back(database, settin
             time.sleep(0.06)  # two slow chunks (60 ms > the 50 ms target): the size halves twice
         sizes.append(len(ids))
 
-    stats = delete_chunked(Cache, Cache.id, Cache.stale_until < T0, chunk=100, before_delete=slow_then_fast,
-                           yield_ratio=0)
+    stats = delete_chunked(
+        Cache, Cache.id, Cache.stale_until < T0, chunk=100, before_delete=slow_then_fast, yield_ratio=0
+    )
     assert sizes[:4] == [100, 50, 25, 50] and max(sizes) == 100 and stats.deleted == 400

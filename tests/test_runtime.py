@@ -18,6 +18,7 @@ def test_bootstrap_creates_private_files(tmp_path):
     assert bootstrap(settings) is runtime  # idempotent per settings
     User.create(user_id="u1")  # forces the WAL to exist
     from worker.queue import build_huey
+
     build_huey(settings)
     assert _mode(home) == 0o700
     for name in ("mediflux.db", "mediflux.db-wal", "queue.db"):

@@ -94,8 +94,7 @@ def test_rename_of_a_temp_file_is_an_arrival_and_the_temp_file_is_ignored(s, mfl
     with running(InboxWatcher(s, Recorder())):
         write_atomically(s.inbox / "x.json", variant(one_per_format()[".json"], 1))
         wait_for(lambda: rows() == 1, timeout=10, message="the renamed file")
-        for name in ("a.part", "b.tmp", "c.filepart", "~$d.txt", "._e.txt", ".DS_Store", "Thumbs.db",
-                     "desktop.ini"):
+        for name in ("a.part", "b.tmp", "c.filepart", "~$d.txt", "._e.txt", ".DS_Store", "Thumbs.db", "desktop.ini"):
             (s.inbox / name).write_bytes(variant(TXT, 2))
             (s.inbox / name).write_bytes(variant(TXT, 3))  # a second event: still logged once
         for folder in ("@eaDir", ".stfolder", ".hidden"):
@@ -175,8 +174,11 @@ def test_a_dead_observer_is_restarted(s):
     with running(InboxWatcher(s, Recorder())) as w:
         first = w.observer
         first.stop()  # as if its thread died
-        wait_for(lambda: w.observer is not None and w.observer is not first and w.observer.is_alive(),
-                 timeout=10, message="a new observer")
+        wait_for(
+            lambda: w.observer is not None and w.observer is not first and w.observer.is_alive(),
+            timeout=10,
+            message="a new observer",
+        )
         (s.inbox / "after.txt").write_bytes(variant(TXT, 1))
         wait_for(lambda: rows() == 1, timeout=10, message="a file after the restart")
 
@@ -202,15 +204,26 @@ def test_handler_exception_does_not_lose_the_file(s, monkeypatch):
 def test_deleted_inbox_is_recreated_and_a_blocked_one_is_retried(s, mflog):
     with running(InboxWatcher(s, Recorder())) as w:
         shutil.rmtree(s.inbox)
-        wait_for(lambda: s.inbox.is_dir() and w.observer is not None and w.observer.is_alive()
-                 and all(e.is_alive() for e in w.observer.emitters), timeout=15, message="the inbox back")
+        wait_for(
+            lambda: (
+                s.inbox.is_dir()
+                and w.observer is not None
+                and w.observer.is_alive()
+                and all(e.is_alive() for e in w.observer.emitters)
+            ),
+            timeout=15,
+            message="the inbox back",
+        )
         time.sleep(0.2)
         (s.inbox / "a.txt").write_bytes(variant(TXT, 1))
         wait_for(lambda: rows() == 1, timeout=10, message="a file in the recreated inbox")
         shutil.rmtree(s.inbox)
         s.inbox.write_text("not a folder")  # e.g. a mount gone wrong
-        wait_for(lambda: any("unavailable" in r.getMessage() for r in mflog.records), timeout=15,
-                 message="the outage to be reported")
+        wait_for(
+            lambda: any("unavailable" in r.getMessage() for r in mflog.records),
+            timeout=15,
+            message="the outage to be reported",
+        )
         s.inbox.unlink()
         wait_for(lambda: s.inbox.is_dir() and w.observer is not None, timeout=15, message="recovery")
         time.sleep(0.2)

@@ -20,15 +20,24 @@ import asyncio
 import contextlib
 import datetime as _dt
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import peewee
 
 from models.pools import PoolConfig, open_async_database, open_pooled_database
 from worker.appdata import profiles, records
-from worker.appdata.errors import (DataError, InvalidInput, InvalidProfile, PayloadTooLarge, UnknownPathway,
-                                   UnknownStep, UnknownUser, UserExists)
-from worker.appdata.store import Backend, ensure_models_bound
+from worker.appdata.backend import Backend, ensure_models_bound
+from worker.appdata.errors import (
+    DataError,
+    InvalidInput,
+    InvalidProfile,
+    PayloadTooLarge,
+    UnknownPathway,
+    UnknownStep,
+    UnknownUser,
+    UserExists,
+)
 from worker.appdata.views import Decision, DocumentSummary, Pathway, Profile, QueryRecord, as_json
 from worker.config import Settings
 from worker.runtime import bootstrap
@@ -41,13 +50,21 @@ Criteria = str | None
 # Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
 # instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) put the p99 of 10 concurrent
 # inserts at ~550 ms instead of ~75 ms (docs/benchmarks.md); readers never wait on it.
-_WRITES = frozenset({profiles.create_profile, profiles.update_profile, records.log_query, records.store_pathway,
-                     records.record_decision})
+_WRITES = frozenset(
+    {
+        profiles.create_profile,
+        profiles.update_profile,
+        records.log_query,
+        records.store_pathway,
+        records.record_decision,
+    }
+)
 
 
 def pool_config(settings: Settings) -> PoolConfig:
-    return PoolConfig(size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout,
-                      recycle_seconds=settings.db_pool_recycle)
+    return PoolConfig(
+        size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout, recycle_seconds=settings.db_pool_recycle
+    )
 
 
 class _Handle:
@@ -102,10 +119,23 @@ class DataAPI(_Handle):
     def get_profile(self, user_id: str) -> Profile:
         return self._call(profiles.get_profile, user_id)
 
-    def find_users(self, *, mutuelle: Criteria = None, pathology: Criteria = None, department: Criteria = None,
-                   postcode: Criteria = None, limit: int = 100) -> list[Profile]:
-        return self._call(profiles.find_users, mutuelle=mutuelle, pathology=pathology, department=department,
-                          postcode=postcode, limit=limit)
+    def find_users(
+        self,
+        *,
+        mutuelle: Criteria = None,
+        pathology: Criteria = None,
+        department: Criteria = None,
+        postcode: Criteria = None,
+        limit: int = 100,
+    ) -> list[Profile]:
+        return self._call(
+            profiles.find_users,
+            mutuelle=mutuelle,
+            pathology=pathology,
+            department=department,
+            postcode=postcode,
+            limit=limit,
+        )
 
     def log_query(self, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
         return self._call(records.log_query, user_id, text, intent, result)
@@ -165,16 +195,30 @@ class AsyncDataAPI(_Handle):
     async def get_profile(self, user_id: str) -> Profile:
         return await self._call(profiles.get_profile, user_id)
 
-    async def find_users(self, *, mutuelle: Criteria = None, pathology: Criteria = None, department: Criteria = None,
-                         postcode: Criteria = None, limit: int = 100) -> list[Profile]:
-        return await self._call(profiles.find_users, mutuelle=mutuelle, pathology=pathology, department=department,
-                                postcode=postcode, limit=limit)
+    async def find_users(
+        self,
+        *,
+        mutuelle: Criteria = None,
+        pathology: Criteria = None,
+        department: Criteria = None,
+        postcode: Criteria = None,
+        limit: int = 100,
+    ) -> list[Profile]:
+        return await self._call(
+            profiles.find_users,
+            mutuelle=mutuelle,
+            pathology=pathology,
+            department=department,
+            postcode=postcode,
+            limit=limit,
+        )
 
     async def log_query(self, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
         return await self._call(records.log_query, user_id, text, intent, result)
 
-    async def recent_queries(self, user_id: str, limit: int = 20,
-                             since: _dt.datetime | None = None) -> list[QueryRecord]:
+    async def recent_queries(
+        self, user_id: str, limit: int = 20, since: _dt.datetime | None = None
+    ) -> list[QueryRecord]:
         return await self._call(records.recent_queries, user_id, limit, since)
 
     async def count_by_intent(self, start: _dt.datetime, end: _dt.datetime) -> dict[str | None, int]:
@@ -192,8 +236,9 @@ class AsyncDataAPI(_Handle):
     async def list_pathways(self, user_id: str, condition: str | None = None, limit: int = 20) -> list[Pathway]:
         return await self._call(records.list_pathways, user_id, condition, limit)
 
-    async def list_documents(self, user_id: str, document_type: str | None = None,
-                             limit: int = 50) -> list[DocumentSummary]:
+    async def list_documents(
+        self, user_id: str, document_type: str | None = None, limit: int = 50
+    ) -> list[DocumentSummary]:
         return await self._call(records.list_documents, user_id, document_type, limit)
 
 
@@ -208,7 +253,22 @@ def open_async_api(settings: Settings | None = None) -> AsyncDataAPI:
 
 
 __all__ = [
-    "AsyncDataAPI", "DataAPI", "DataError", "Decision", "DocumentSummary", "InvalidInput", "InvalidProfile",
-    "Pathway", "PayloadTooLarge", "Profile", "QueryRecord", "UnknownPathway", "UnknownStep", "UnknownUser",
-    "UserExists", "as_json", "open_api", "open_async_api",
+    "AsyncDataAPI",
+    "DataAPI",
+    "DataError",
+    "Decision",
+    "DocumentSummary",
+    "InvalidInput",
+    "InvalidProfile",
+    "Pathway",
+    "PayloadTooLarge",
+    "Profile",
+    "QueryRecord",
+    "UnknownPathway",
+    "UnknownStep",
+    "UnknownUser",
+    "UserExists",
+    "as_json",
+    "open_api",
+    "open_async_api",
 ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, NoReturn
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from models.database import sqlite_path
@@ -159,7 +160,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float, lo: float, hi: f
     if raw is None or raw.strip() == "":
         return default
     text = raw.strip().lower()
-    unit = _UNITS.get(text[-1:], None)
+    unit = _UNITS.get(text[-1:])
     try:
         value = float(text[:-1] if unit else text) * (unit or 1)
     except ValueError:

@@ -15,14 +15,15 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import peewee
 
 from models import ALL_MODELS, is_postgres, migrator
 from models.migrator import HISTORY_TABLE, make_runner
-from worker.periodic import safe_error
+from worker.errors import safe_error
 
 
 class CopyError(Exception):
@@ -39,8 +40,10 @@ class TableCopy:
 def _table_exists(database: peewee.Database, table: str) -> bool:
     if is_postgres(database):  # to_regclass follows search_path, like the migrations do
         return database.execute_sql("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
-    return database.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                (table,)).fetchone() is not None
+    return (
+        database.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        is not None
+    )
 
 
 def data_models() -> list[type[peewee.Model]]:
@@ -52,15 +55,16 @@ def check_target_empty(target: peewee.Database) -> None:
     """Refuse a target where any application table has a row (an empty migrated schema is fine)."""
     for model in data_models():
         table = model._meta.table_name
-        if _table_exists(target, table):
-            if target.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None:
-                raise CopyError(f"target is not empty (table {table} has rows); copy-db only fills an empty database")
+        if _table_exists(target, table) and (
+            target.execute_sql(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None
+        ):
+            raise CopyError(f"target is not empty (table {table} has rows); copy-db only fills an empty database")
 
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc)
+            value = value.astimezone(_dt.UTC)
         return value.isoformat()
     if isinstance(value, (bytes, memoryview)):
         return bytes(value).hex()
@@ -98,8 +102,13 @@ def _batches(model: type[peewee.Model], database: peewee.Database, size: int) ->
         last = rows[-1][fields.index(pk)]
 
 
-def _copy_table(model: type[peewee.Model], source: peewee.Database, target: peewee.Database, size: int,
-                on_rows: Callable[[int], None]) -> str:
+def _copy_table(
+    model: type[peewee.Model],
+    source: peewee.Database,
+    target: peewee.Database,
+    size: int,
+    on_rows: Callable[[int], None],
+) -> str:
     fields = list(model._meta.sorted_fields)
     checksum = _Checksum()
     for rows in _batches(model, source, size):
@@ -126,8 +135,10 @@ def _reset_sequences(target: peewee.Database, models: list[type[peewee.Model]]) 
     for model in models:
         table, pk = model._meta.table_name, model._meta.primary_key.column_name
         target.execute_sql(
-            f"SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE((SELECT MAX(\"{pk}\") FROM \"{table}\"), 0) + 1,"
-            " false)", (table, pk))
+            f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE((SELECT MAX("{pk}") FROM "{table}"), 0) + 1,'
+            " false)",
+            (table, pk),
+        )
 
 
 def count_rows(database: peewee.Database) -> int:
@@ -135,8 +146,12 @@ def count_rows(database: peewee.Database) -> int:
         return sum(m.select().count() for m in data_models())
 
 
-def copy_database(source: peewee.Database, target: peewee.Database, batch_size: int = 1000,
-                  on_rows: Callable[[int], None] = lambda n: None) -> list[TableCopy]:
+def copy_database(
+    source: peewee.Database,
+    target: peewee.Database,
+    batch_size: int = 1000,
+    on_rows: Callable[[int], None] = lambda n: None,
+) -> list[TableCopy]:
     """Copy ``source`` into the empty ``target`` and verify it; returns one :class:`TableCopy` per table."""
     if migrator.pending(source):
         raise CopyError("the source has pending migrations; run `mediflux migrate` first")
@@ -150,18 +165,23 @@ def copy_database(source: peewee.Database, target: peewee.Database, batch_size: 
         raise CopyError(f"the copy failed and was rolled back ({safe_error(exc)}); the target is still empty") from exc
 
 
-def _copy_all(source: peewee.Database, target: peewee.Database, snapshot: Any, batch_size: int,
-              on_rows: Callable[[int], None]) -> list[TableCopy]:
+def _copy_all(
+    source: peewee.Database, target: peewee.Database, snapshot: Any, batch_size: int, on_rows: Callable[[int], None]
+) -> list[TableCopy]:
     source_history, target_history = make_runner(source).History, make_runner(target).History
     models = data_models()
     copied: list[TableCopy] = []
     with snapshot, target.atomic():
-        history = list(source_history.select(source_history.id, source_history.name, source_history.applied)
-                       .order_by(source_history.id).tuples())
+        history = list(
+            source_history.select(source_history.id, source_history.name, source_history.applied)
+            .order_by(source_history.id)
+            .tuples()
+        )
         target_history.delete().execute()
         if history:
-            target_history.insert_many(history, fields=[target_history.id, target_history.name,
-                                                        target_history.applied]).execute()
+            target_history.insert_many(
+                history, fields=[target_history.id, target_history.name, target_history.applied]
+            ).execute()
         for model in models:
             checksum = _copy_table(model, source, target, batch_size, on_rows)
             copied.append(TableCopy(model._meta.table_name, 0, checksum))
@@ -172,8 +192,13 @@ def _copy_all(source: peewee.Database, target: peewee.Database, snapshot: Any, b
     return verified
 
 
-def _verify(models: list[type[peewee.Model]], source: peewee.Database, target: peewee.Database,
-            copied: list[TableCopy], size: int) -> list[TableCopy] | str:
+def _verify(
+    models: list[type[peewee.Model]],
+    source: peewee.Database,
+    target: peewee.Database,
+    copied: list[TableCopy],
+    size: int,
+) -> list[TableCopy] | str:
     """Source and target tables compared inside the copy transaction: the verified list, or what differs."""
     result = []
     for model, during_copy in zip(models, copied):

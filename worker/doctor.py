@@ -15,9 +15,10 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,7 +29,7 @@ from models.clock import utcnow
 from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
 from worker import heartbeat, leases
 from worker.config import Settings
-from worker.periodic import safe_error
+from worker.errors import safe_error
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 INOTIFY = Path("/proc/sys/fs/inotify")
@@ -62,8 +63,12 @@ def _sqlite_files(settings: Settings) -> list[Path]:
 def check_permissions(settings: Settings) -> Check:
     """Data folder 0700 and SQLite files 0600: they hold health data."""
     if not settings.home.is_dir():
-        return Check("permissions", FAIL, f"data folder {settings.home} missing",
-                     "start any mediflux process (it creates the folder 0700) or check MEDIFLUX_HOME")
+        return Check(
+            "permissions",
+            FAIL,
+            f"data folder {settings.home} missing",
+            "start any mediflux process (it creates the folder 0700) or check MEDIFLUX_HOME",
+        )
     loose = []
     if stat.S_IMODE(settings.home.stat().st_mode) & 0o077:
         loose.append(f"{settings.home} is {stat.S_IMODE(settings.home.stat().st_mode):o}")
@@ -72,8 +77,12 @@ def check_permissions(settings: Settings) -> Check:
         if mode & 0o077:
             loose.append(f"{path.name} is {mode:o}")
     if loose:
-        return Check("permissions", FAIL, "readable by others: " + ", ".join(loose),
-                     f"chmod 700 {settings.home} && chmod 600 {settings.home}/*.db*")
+        return Check(
+            "permissions",
+            FAIL,
+            "readable by others: " + ", ".join(loose),
+            f"chmod 700 {settings.home} && chmod 600 {settings.home}/*.db*",
+        )
     return Check("permissions", OK, "data folder 0700, database files 0600")
 
 
@@ -85,8 +94,12 @@ def check_inbox(settings: Settings) -> Check:
         with tempfile.NamedTemporaryFile(dir=inbox, prefix=".doctor-", delete=True):
             pass
     except OSError as exc:
-        return Check("inbox", FAIL, f"{inbox} not writable ({exc.strerror})",
-                     f"give the worker's user write access: chown/chmod {inbox}")
+        return Check(
+            "inbox",
+            FAIL,
+            f"{inbox} not writable ({exc.strerror})",
+            f"give the worker's user write access: chown/chmod {inbox}",
+        )
     return Check("inbox", OK, f"{inbox} exists and is writable")
 
 
@@ -107,8 +120,12 @@ def check_inotify(settings: Settings, proc: Path = INOTIFY) -> Check:
         watches = int((proc / "max_user_watches").read_text())
         instances = int((proc / "max_user_instances").read_text())
     except (OSError, ValueError):
-        return Check("inotify", WARN, "inotify limits unreadable (not Linux?)",
-                     "set MEDIFLUX_WATCH_POLLING=1 if the watcher misses files")
+        return Check(
+            "inotify",
+            WARN,
+            "inotify limits unreadable (not Linux?)",
+            "set MEDIFLUX_WATCH_POLLING=1 if the watcher misses files",
+        )
     folders = _count_dirs(settings.inbox) if settings.inbox.is_dir() else 1
     need = folders + WATCH_MARGIN
     problems = []
@@ -117,17 +134,23 @@ def check_inotify(settings: Settings, proc: Path = INOTIFY) -> Check:
     if instances < MIN_INSTANCES:
         problems.append(f"max_user_instances {instances} < {MIN_INSTANCES}")
     if problems:
-        return Check("inotify", FAIL, "; ".join(problems),
-                     f"sysctl -w fs.inotify.max_user_watches={max(need * 2, 524288)} "
-                     f"fs.inotify.max_user_instances={max(instances, 512)}, or set MEDIFLUX_WATCH_POLLING=1")
-    return Check("inotify", OK, f"max_user_watches {watches} for {folders} inbox folders, "
-                                f"max_user_instances {instances}")
+        return Check(
+            "inotify",
+            FAIL,
+            "; ".join(problems),
+            f"sysctl -w fs.inotify.max_user_watches={max(need * 2, 524288)} "
+            f"fs.inotify.max_user_instances={max(instances, 512)}, or set MEDIFLUX_WATCH_POLLING=1",
+        )
+    return Check(
+        "inotify", OK, f"max_user_watches {watches} for {folders} inbox folders, max_user_instances {instances}"
+    )
 
 
 def _open_readonly_sqlite(path: Path) -> peewee.Database:
     """The SQLite file opened read-only (no pragma, no chmod, no WAL switch), bound to the models."""
-    database = peewee.SqliteDatabase(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
-                                     field_types={"UTCDATETIME": "TEXT"})
+    database = peewee.SqliteDatabase(
+        f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS, field_types={"UTCDATETIME": "TEXT"}
+    )
     db.initialize(database)
     return database
 
@@ -136,15 +159,23 @@ def open_checked(settings: Settings) -> tuple[Check, peewee.Database | None]:
     """Reach the database without creating or changing it (SQLite: read-only)."""
     path = sqlite_path(settings.database_url)
     if path is not None and not path.exists():
-        return Check("database", FAIL, f"{path} does not exist",
-                     "run `mediflux migrate up` (or start the worker, which creates it)"), None
+        return Check(
+            "database",
+            FAIL,
+            f"{path} does not exist",
+            "run `mediflux migrate up` (or start the worker, which creates it)",
+        ), None
     try:
         database = _open_readonly_sqlite(path) if path else open_database(settings.database_url)
         database.connect(reuse_if_open=True)
         database.execute_sql("SELECT 1")
     except Exception as exc:  # noqa: BLE001 — any driver error means "unreachable"
-        return Check("database", FAIL, f"unreachable: {safe_error(exc).split(':')[0]}",
-                     "check MEDIFLUX_DATABASE_URL and that the server runs"), None
+        return Check(
+            "database",
+            FAIL,
+            f"unreachable: {safe_error(exc).split(':')[0]}",
+            "check MEDIFLUX_DATABASE_URL and that the server runs",
+        ), None
     kind = "SQLite " + str(path) if path else "PostgreSQL"
     return Check("database", OK, f"{kind} reachable"), database
 
@@ -152,8 +183,12 @@ def open_checked(settings: Settings) -> tuple[Check, peewee.Database | None]:
 def check_migrations(database: peewee.Database) -> Check:
     pending = migrator.pending(database)
     if pending:
-        return Check("migrations", FAIL, f"{len(pending)} pending: {', '.join(pending)}",
-                     "run `mediflux migrate up` (any mediflux process also applies them at start)")
+        return Check(
+            "migrations",
+            FAIL,
+            f"{len(pending)} pending: {', '.join(pending)}",
+            "run `mediflux migrate up` (any mediflux process also applies them at start)",
+        )
     return Check("migrations", OK, f"{len(migrator.status(database))} applied, none pending")
 
 
@@ -162,8 +197,9 @@ def check_wal(settings: Settings, database: peewee.Database) -> Check:
         return Check("wal", SKIP, "PostgreSQL: not applicable")
     mode = database.execute_sql("PRAGMA journal_mode").fetchone()[0]
     if str(mode).lower() != "wal":
-        return Check("wal", FAIL, f"journal_mode is {mode}",
-                     "stop every process, then start one: it sets journal_mode=wal")
+        return Check(
+            "wal", FAIL, f"journal_mode is {mode}", "stop every process, then start one: it sets journal_mode=wal"
+        )
     return Check("wal", OK, "journal_mode=wal")
 
 
@@ -174,8 +210,10 @@ def _sqlite_queue_counts(path: Path, name: str) -> tuple[int, int]:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"task", "schedule"} <= tables:
             return 0, 0  # created, never used: huey makes its tables at first use
-        return tuple(conn.execute(f"SELECT COUNT(id) FROM {t} WHERE queue = ?", (name,)).fetchone()[0]
-                     for t in ("task", "schedule"))  # type: ignore[return-value]
+        return tuple(
+            conn.execute(f"SELECT COUNT(id) FROM {t} WHERE queue = ?", (name,)).fetchone()[0]
+            for t in ("task", "schedule")
+        )  # type: ignore[return-value]
     finally:
         conn.close()
 
@@ -193,23 +231,35 @@ def check_queue(settings: Settings) -> Check:
             huey = build_huey(settings)
             pending, scheduled = huey.pending_count(), huey.scheduled_count()
     except Exception as exc:  # noqa: BLE001
-        return Check("queue", FAIL, f"unreachable: {safe_error(exc).split(':')[0]}",
-                     "check MEDIFLUX_QUEUE_URL and that Redis/PostgreSQL runs")
+        return Check(
+            "queue",
+            FAIL,
+            f"unreachable: {safe_error(exc).split(':')[0]}",
+            "check MEDIFLUX_QUEUE_URL and that Redis/PostgreSQL runs",
+        )
     return Check("queue", OK, f"reachable: {pending} pending, {scheduled} scheduled")
 
 
 def check_consumer(now: _dt.datetime) -> Check:
     alive = heartbeat.live_consumers(now)
     if not alive:
-        return Check("consumer", FAIL, f"no consumer heartbeat in the last {heartbeat.TTL.seconds // 60} min",
-                     "start the worker: `honcho start worker` (Procfile `worker`)")
+        return Check(
+            "consumer",
+            FAIL,
+            f"no consumer heartbeat in the last {heartbeat.TTL.seconds // 60} min",
+            "start the worker: `honcho start worker` (Procfile `worker`)",
+        )
     return Check("consumer", OK, f"{len(alive)} alive (last beat {max(c['last_beat'] for c in alive)[:19]})")
 
 
 def check_watcher(settings: Settings, now: _dt.datetime) -> Check:
     if leases.holder_of(leases.watcher_lease(settings.inbox), now) is None:
-        return Check("watcher", FAIL, f"no live watcher lease for {settings.inbox}",
-                     "start the watcher: `honcho start watcher` (`mediflux watch`)")
+        return Check(
+            "watcher",
+            FAIL,
+            f"no live watcher lease for {settings.inbox}",
+            "start the watcher: `honcho start watcher` (`mediflux watch`)",
+        )
     return Check("watcher", OK, "lease held")
 
 
@@ -217,20 +267,35 @@ def check_clock(database: peewee.Database, now: _dt.datetime) -> Check:
     """Our clock against the database server's, and no ledger row from the future."""
     if now.year < 2024:
         return Check("clock", FAIL, f"system time {now.isoformat()[:19]} is in the past", "fix NTP (timedatectl)")
-    latest = [v for v in (JobRun.select(peewee.fn.MAX(JobRun.started_at)).scalar(),
-                          PeriodicJob.select(peewee.fn.MAX(PeriodicJob.last_started_at)).scalar(),
-                          Lease.select(peewee.fn.MAX(Lease.acquired_at)).scalar()) if v]
+    latest = [
+        v
+        for v in (
+            JobRun.select(peewee.fn.MAX(JobRun.started_at)).scalar(),
+            PeriodicJob.select(peewee.fn.MAX(PeriodicJob.last_started_at)).scalar(),
+            Lease.select(peewee.fn.MAX(Lease.acquired_at)).scalar(),
+        )
+        if v
+    ]
     latest = [JobRun.started_at.python_value(v) for v in latest]
     future = [v for v in latest if v > now + CLOCK_SKEW]
     if future:
-        return Check("clock", FAIL, f"the ledger has times up to {max(future).isoformat()[:19]}, later than now "
-                                    f"({now.isoformat()[:19]}): the clock went back", "fix NTP (timedatectl)")
+        return Check(
+            "clock",
+            FAIL,
+            f"the ledger has times up to {max(future).isoformat()[:19]}, later than now "
+            f"({now.isoformat()[:19]}): the clock went back",
+            "fix NTP (timedatectl)",
+        )
     if isinstance(database, peewee.PostgresqlDatabase):
         server = database.execute_sql("SELECT now()").fetchone()[0]
-        skew = abs(server.astimezone(_dt.timezone.utc) - utcnow())
+        skew = abs(server.astimezone(_dt.UTC) - utcnow())
         if skew > CLOCK_SKEW:
-            return Check("clock", FAIL, f"database server clock differs by {int(skew.total_seconds())} s",
-                         "fix NTP on both machines")
+            return Check(
+                "clock",
+                FAIL,
+                f"database server clock differs by {int(skew.total_seconds())} s",
+                "fix NTP on both machines",
+            )
     return Check("clock", OK, f"UTC {now.isoformat()[:19]}, no ledger time in the future")
 
 
@@ -260,11 +325,19 @@ def check_upstream(name: str, url: str | None, timeout: float = 5.0) -> Check:
     try:
         response = httpx.get(url, timeout=timeout, follow_redirects=False)
     except httpx.HTTPError as exc:
-        return Check(label, FAIL, f"{shown} unreachable ({type(exc).__name__})",
-                     f"check network/DNS/proxy to {shown} and MEDIFLUX_{name}_URL")
+        return Check(
+            label,
+            FAIL,
+            f"{shown} unreachable ({type(exc).__name__})",
+            f"check network/DNS/proxy to {shown} and MEDIFLUX_{name}_URL",
+        )
     if response.status_code >= 500:
-        return Check(label, WARN, f"{shown} answers HTTP {response.status_code}",
-                     "upstream trouble: the cache serves stale entries meanwhile")
+        return Check(
+            label,
+            WARN,
+            f"{shown} answers HTTP {response.status_code}",
+            "upstream trouble: the cache serves stale entries meanwhile",
+        )
     return Check(label, OK, f"{shown} answers HTTP {response.status_code}")
 
 
@@ -273,12 +346,14 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
     try:
         return check()
     except peewee.PeeweeException as exc:
-        return Check(name, FAIL, f"cannot read the ledger ({safe_error(exc).split(':')[0]})",
-                     "run `mediflux migrate up`")
+        return Check(
+            name, FAIL, f"cannot read the ledger ({safe_error(exc).split(':')[0]})", "run `mediflux migrate up`"
+        )
 
 
-def run_checks(settings: Settings, network: bool = False, now: _dt.datetime | None = None,
-               inotify: Path = INOTIFY) -> list[Check]:
+def run_checks(
+    settings: Settings, network: bool = False, now: _dt.datetime | None = None, inotify: Path = INOTIFY
+) -> list[Check]:
     """Every check, in order; database checks are skipped (with a reason) when it is unreachable."""
     now = now or utcnow()
     checks = [check_permissions(settings), check_inbox(settings), check_inotify(settings, inotify)]
@@ -288,8 +363,10 @@ def run_checks(settings: Settings, network: bool = False, now: _dt.datetime | No
         checks += [Check(n, SKIP, "database unreachable") for n in ("migrations", "wal", "consumer", "watcher")]
     else:
         checks += [check_migrations(database), check_wal(settings, database)]
-        for name, check in (("consumer", lambda: check_consumer(now)),
-                            ("watcher", lambda: check_watcher(settings, now))):
+        for name, check in (
+            ("consumer", lambda: check_consumer(now)),
+            ("watcher", lambda: check_watcher(settings, now)),
+        ):
             checks.append(_guarded(name, check))
     checks.append(check_queue(settings))
     if database is not None:

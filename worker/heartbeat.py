@@ -38,7 +38,9 @@ def beat(now: _dt.datetime | None = None) -> bool:
 def live_consumers(now: _dt.datetime | None = None) -> list[dict[str, str]]:
     """Consumers whose heartbeat has not expired, with the time of their last beat."""
     now = now or utcnow()
-    rows = (Lease.select(Lease.name, Lease.acquired_at)
-            .where(Lease.name.startswith(PREFIX) & (Lease.expires_at >= now))
-            .order_by(Lease.name))
-    return [{"name": r.name[len(PREFIX):], "last_beat": r.acquired_at.isoformat()} for r in rows]
+    rows = (
+        Lease.select(Lease.name, Lease.acquired_at)
+        .where(Lease.name.startswith(PREFIX) & (Lease.expires_at >= now))
+        .order_by(Lease.name)
+    )
+    return [{"name": r.name[len(PREFIX) :], "last_beat": r.acquired_at.isoformat()} for r in rows]

@@ -47,11 +47,7 @@ def acquire(name: str, holder: str, ttl: _dt.timedelta, now: _dt.datetime | None
 def renew(name: str, holder: str, ttl: _dt.timedelta, now: _dt.datetime | None = None) -> bool:
     """Extend our lease; False if it was lost (expired and taken by someone else)."""
     now = now or utcnow()
-    count = (
-        Lease.update(expires_at=now + ttl)
-        .where((Lease.name == name) & (Lease.holder == holder))
-        .execute()
-    )
+    count = Lease.update(expires_at=now + ttl).where((Lease.name == name) & (Lease.holder == holder)).execute()
     return count == 1
 
 

@@ -22,7 +22,7 @@ import ctypes
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import peewee
 

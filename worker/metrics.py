@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import peewee
 from huey import Huey
@@ -33,22 +34,40 @@ log = logging.getLogger("mediflux.metrics")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-DOCUMENTS_INGESTED = Counter("mediflux_documents_ingested", "Documents stored from the inbox", ["format"],
-                             registry=REGISTRY)
-DOCUMENTS_QUARANTINED = Counter("mediflux_documents_quarantined", "Inbox files moved to quarantine", ["reason"],
-                                registry=REGISTRY)
-DOCUMENTS_DUPLICATE = Counter("mediflux_documents_duplicate", "Inbox files whose content was already stored",
-                              registry=REGISTRY)
-INGESTION_LATENCY = Histogram("mediflux_ingestion_latency_seconds", "File landed in the inbox → document stored",
-                              buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900), registry=REGISTRY)
-CACHE_REQUESTS = Counter("mediflux_cache_requests", "Cache reads by outcome (hit, miss, stale)",
-                         ["source", "outcome"], registry=REGISTRY)
-CACHE_UPSTREAM_ERRORS = Counter("mediflux_cache_upstream_errors", "Failed upstream calls", ["source"],
-                                registry=REGISTRY)
-DELETIONS = Counter("mediflux_deletions", "Rows or files deleted by expiry sweeps and retention pruning",
-                    ["kind", "category"], registry=REGISTRY)
-JOB_DURATION = Histogram("mediflux_job_duration_seconds", "Periodic job run durations seen by this process",
-                         ["job"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300), registry=REGISTRY)
+DOCUMENTS_INGESTED = Counter(
+    "mediflux_documents_ingested", "Documents stored from the inbox", ["format"], registry=REGISTRY
+)
+DOCUMENTS_QUARANTINED = Counter(
+    "mediflux_documents_quarantined", "Inbox files moved to quarantine", ["reason"], registry=REGISTRY
+)
+DOCUMENTS_DUPLICATE = Counter(
+    "mediflux_documents_duplicate", "Inbox files whose content was already stored", registry=REGISTRY
+)
+INGESTION_LATENCY = Histogram(
+    "mediflux_ingestion_latency_seconds",
+    "File landed in the inbox → document stored",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+    registry=REGISTRY,
+)
+CACHE_REQUESTS = Counter(
+    "mediflux_cache_requests", "Cache reads by outcome (hit, miss, stale)", ["source", "outcome"], registry=REGISTRY
+)
+CACHE_UPSTREAM_ERRORS = Counter(
+    "mediflux_cache_upstream_errors", "Failed upstream calls", ["source"], registry=REGISTRY
+)
+DELETIONS = Counter(
+    "mediflux_deletions",
+    "Rows or files deleted by expiry sweeps and retention pruning",
+    ["kind", "category"],
+    registry=REGISTRY,
+)
+JOB_DURATION = Histogram(
+    "mediflux_job_duration_seconds",
+    "Periodic job run durations seen by this process",
+    ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
+    registry=REGISTRY,
+)
 
 CACHE_OUTCOMES = ("hit", "miss", "stale")
 DELETION_KINDS = ("sweep", "prune", "erase")
@@ -128,18 +147,25 @@ class StateCollector(Collector):
         yield docs
         now = utcnow()
         cache = GaugeMetricFamily("mediflux_cache_entries", "Cache entries by freshness", labels=["source", "state"])
-        state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")],
-                            "expired")
-        for source, st, n in (ApiCache.select(ApiCache.source, state, peewee.fn.COUNT(ApiCache.id))
-                              .group_by(ApiCache.source, state).tuples()):
+        state = peewee.Case(
+            None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")], "expired"
+        )
+        for source, st, n in (
+            ApiCache.select(ApiCache.source, state, peewee.fn.COUNT(ApiCache.id))
+            .group_by(ApiCache.source, state)
+            .tuples()
+        ):
             cache.add_metric([source, st], n)
         yield cache
-        duration = GaugeMetricFamily("mediflux_job_last_duration_seconds", "Last run duration per periodic job",
-                                     labels=["job"])
-        failures = GaugeMetricFamily("mediflux_job_consecutive_failures", "Failed runs in a row per periodic job",
-                                     labels=["job"])
-        success = GaugeMetricFamily("mediflux_job_last_success_timestamp_seconds",
-                                    "Unix time of the last successful run", labels=["job"])
+        duration = GaugeMetricFamily(
+            "mediflux_job_last_duration_seconds", "Last run duration per periodic job", labels=["job"]
+        )
+        failures = GaugeMetricFamily(
+            "mediflux_job_consecutive_failures", "Failed runs in a row per periodic job", labels=["job"]
+        )
+        success = GaugeMetricFamily(
+            "mediflux_job_last_success_timestamp_seconds", "Unix time of the last successful run", labels=["job"]
+        )
         for job in PeriodicJob.select():
             if job.last_duration_ms is not None:
                 duration.add_metric([job.name], job.last_duration_ms / 1000)
@@ -173,6 +199,7 @@ def serve(settings: Settings, huey: Huey | None = None) -> int | None:
             return port
         if huey is None:
             from worker.queue import build_huey
+
             huey = build_huey(settings)
         try:
             server, _thread = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)

@@ -16,12 +16,14 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from models import JobRun, PeriodicJob, db
 from models.clock import utcnow
 from worker import memory, metrics
+from worker.errors import safe_error
 
 log = logging.getLogger("mediflux.periodic")
 
@@ -65,12 +67,6 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def safe_error(exc: BaseException) -> str:
-    """Exception type and first line only: database drivers put row values in later lines."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
-
-
 def sync_jobs(specs: Mapping[str, JobSpec]) -> None:
     """Make sure every job has a row (new jobs are due at once); keep intervals in step."""
     now = utcnow()
@@ -80,7 +76,9 @@ def sync_jobs(specs: Mapping[str, JobSpec]) -> None:
             seconds = int(spec.interval.total_seconds())
             row = existing.get(spec.name)
             if row is None:
-                PeriodicJob.insert(name=spec.name, interval_seconds=seconds, next_due_at=now).on_conflict_ignore().execute()
+                PeriodicJob.insert(
+                    name=spec.name, interval_seconds=seconds, next_due_at=now
+                ).on_conflict_ignore().execute()
             elif row.interval_seconds != seconds:
                 PeriodicJob.update(interval_seconds=seconds).where(PeriodicJob.name == spec.name).execute()
 
@@ -89,8 +87,7 @@ def due_jobs(specs: Mapping[str, JobSpec], now: _dt.datetime | None = None) -> l
     """Names of jobs whose time has come and that no live claim holds."""
     now = now or utcnow()
     query = PeriodicJob.select(PeriodicJob.name).where(
-        (PeriodicJob.next_due_at <= now)
-        & (PeriodicJob.claimed_until.is_null() | (PeriodicJob.claimed_until < now))
+        (PeriodicJob.next_due_at <= now) & (PeriodicJob.claimed_until.is_null() | (PeriodicJob.claimed_until < now))
     )
     return [row.name for row in query if row.name in specs]
 
@@ -125,7 +122,7 @@ def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOut
     t0 = time.monotonic()
     try:
         summary = spec.run(ctx) or {}
-    except Exception as exc:  # a failed job is recorded and retried, never kills the consumer
+    except Exception as exc:  # noqa: BLE001 — a failed job is recorded and retried, never kills the consumer
         error = safe_error(exc)
         log.warning("periodic job %s failed: %s", spec.name, error)
         _finish(spec, row, started, t0, ok=False, error=error, summary={}, state=ctx.state)
@@ -137,8 +134,17 @@ def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOut
     return RunOutcome(spec.name, ran=True, ok=True, summary=summary)
 
 
-def _finish(spec: JobSpec, row: PeriodicJob, started: _dt.datetime, t0: float, *, ok: bool,
-            error: str | None, summary: dict[str, Any], state: dict[str, Any]) -> None:
+def _finish(
+    spec: JobSpec,
+    row: PeriodicJob,
+    started: _dt.datetime,
+    t0: float,
+    *,
+    ok: bool,
+    error: str | None,
+    summary: dict[str, Any],
+    state: dict[str, Any],
+) -> None:
     finished = utcnow()
     duration_ms = int((time.monotonic() - t0) * 1000)
     metrics.record_job(spec.name, duration_ms / 1000)
@@ -163,8 +169,15 @@ def _finish(spec: JobSpec, row: PeriodicJob, started: _dt.datetime, t0: float, *
         values[PeriodicJob.last_success_at] = finished
     with db.atomic():
         PeriodicJob.update(values).where(PeriodicJob.name == spec.name).execute()
-        JobRun.create(job=spec.name, started_at=started, finished_at=finished, duration_ms=duration_ms,
-                      ok=ok, error=error, summary=summary)
+        JobRun.create(
+            job=spec.name,
+            started_at=started,
+            finished_at=finished,
+            duration_ms=duration_ms,
+            ok=ok,
+            error=error,
+            summary=summary,
+        )
 
 
 def job_status(specs: Mapping[str, JobSpec]) -> list[dict[str, Any]]:
@@ -173,16 +186,18 @@ def job_status(specs: Mapping[str, JobSpec]) -> list[dict[str, Any]]:
     out = []
     for name, spec in specs.items():
         row = rows.get(name)
-        out.append({
-            "name": name,
-            "interval_seconds": int(spec.interval.total_seconds()),
-            "last_run": _iso(row.last_started_at) if row else None,
-            "last_success": _iso(row.last_success_at) if row else None,
-            "last_duration_ms": row.last_duration_ms if row else None,
-            "next_due": _iso(row.next_due_at) if row else None,
-            "running": bool(row and row.claimed_until and row.claimed_until > utcnow()),
-            "last_error": row.last_error if row else None,
-        })
+        out.append(
+            {
+                "name": name,
+                "interval_seconds": int(spec.interval.total_seconds()),
+                "last_run": _iso(row.last_started_at) if row else None,
+                "last_success": _iso(row.last_success_at) if row else None,
+                "last_duration_ms": row.last_duration_ms if row else None,
+                "next_due": _iso(row.next_due_at) if row else None,
+                "running": bool(row and row.claimed_until and row.claimed_until > utcnow()),
+                "last_error": row.last_error if row else None,
+            }
+        )
     return out
 
 

@@ -77,7 +77,7 @@ def mask_nirs(text: str) -> tuple[str, list[str]]:
         return text, []
     out, last = [], 0
     for m in matches:
-        out.append(text[last:m.start])
+        out.append(text[last : m.start])
         out.append(m.masked)
         last = m.end
     out.append(text[last:])

@@ -23,7 +23,7 @@ from worker.schedule import PERIODIC_JOBS
 
 log = logging.getLogger("mediflux.runtime")
 _lock = threading.Lock()
-_current: "Runtime | None" = None
+_current: Runtime | None = None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,17 @@ from models.base import Json, UTCDateTimeField, is_postgres
 from models.clock import utcnow
 from models.json_paths import index_sql
 
-TABLES = ("users", "sessions", "api_cache", "documents", "care_pathways", "pathway_decisions",
-          "periodic_jobs", "job_runs", "leases")
+TABLES = (
+    "users",
+    "sessions",
+    "api_cache",
+    "documents",
+    "care_pathways",
+    "pathway_decisions",
+    "periodic_jobs",
+    "job_runs",
+    "leases",
+)
 JSON_INDEXES = (
     ("users", "profile", ("mutuelle",)),
     ("users", "profile", ("pathology",)),

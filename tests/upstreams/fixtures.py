@@ -42,9 +42,15 @@ def odisse() -> Iterator[FakeUpstream]:
 def cache_env(env: dict[str, str], bdpm: FakeUpstream, annuaire: FakeUpstream, odisse: FakeUpstream) -> dict[str, str]:
     """The test's environment pointed at the three fake upstreams, with short limits."""
     return env | {
-        "MEDIFLUX_BDPM_URL": bdpm.url, "MEDIFLUX_ANNUAIRE_URL": annuaire.url, "MEDIFLUX_ODISSE_URL": odisse.url,
-        "MEDIFLUX_ANNUAIRE_API_KEY": API_KEY, "MEDIFLUX_CACHE_TIMEOUT": "1.5", "MEDIFLUX_CACHE_MAX_BODY_MB": "1",
-        "MEDIFLUX_CACHE_RATE_BDPM": "500", "MEDIFLUX_CACHE_RATE_ODISSE": "500", "MEDIFLUX_ANNUAIRE_PAGE_CAP": "3",
+        "MEDIFLUX_BDPM_URL": bdpm.url,
+        "MEDIFLUX_ANNUAIRE_URL": annuaire.url,
+        "MEDIFLUX_ODISSE_URL": odisse.url,
+        "MEDIFLUX_ANNUAIRE_API_KEY": API_KEY,
+        "MEDIFLUX_CACHE_TIMEOUT": "1.5",
+        "MEDIFLUX_CACHE_MAX_BODY_MB": "1",
+        "MEDIFLUX_CACHE_RATE_BDPM": "500",
+        "MEDIFLUX_CACHE_RATE_ODISSE": "500",
+        "MEDIFLUX_ANNUAIRE_PAGE_CAP": "3",
     }
 
 

@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(401, shapes.outcome("security", "Invalid API key"))
             if up.etag and self.headers.get("If-None-Match") == up.etag and "_getpagesoffset" not in parts.query:
                 return self._send(304, b"", headers={"ETag": up.etag})
-            status, doc = shapes.fhir(up.url, parts.path[len(shapes_prefix("annuaire")):], parts.query)
+            status, doc = shapes.fhir(up.url, parts.path[len(shapes_prefix("annuaire")) :], parts.query)
             return self._json(status, doc, {"ETag": up.etag} if status == 200 and up.etag else None)
         status, doc = shapes.records(parts.path, parts.query)
         return self._json(status, doc, {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999"})
@@ -179,8 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "gzip_bomb":
             self._send(200, gzip_bomb(), headers={"Content-Encoding": "gzip"})
         elif fault == "outcome":
-            self._send(200, json.dumps(shapes.outcome("exception", "Internal error")).encode(),
-                       "application/fhir+json")
+            self._send(200, json.dumps(shapes.outcome("exception", "Internal error")).encode(), "application/fhir+json")
         elif fault == "graphql_errors":
             self._json(200, {"errors": [{"message": "Unexpected error."}], "data": None})
         elif fault == "reset":

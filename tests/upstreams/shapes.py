@@ -8,27 +8,53 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+
 def medicament(cis: str, mg: int, date_amm: str, cip7: str, boxes: int) -> dict[str, Any]:
     """A BDPM medicament with every field the app asks for (paracetamol tablets)."""
     return {
-        "CIS": cis, "denomination": f"DOLIPRANE {mg} mg, comprimé", "forme_pharmaceutique": "comprimé",
-        "voies_administration": ["orale"], "statut_admin_AMM": "Autorisation active",
-        "etat_commercialisation": "Commercialisée", "date_AMM": date_amm, "surveillance_renforcee": False,
-        "conditions_prescription": [], "titulaires": ["OPELLA HEALTHCARE FRANCE"],
-        "substances": [{"code_substance": "02202", "denominations": ["PARACÉTAMOL"], "dosage_substance": f"{mg} mg",
-                        "reference_dosage": "un comprimé", "nature_composant": "SA"}],
-        "presentations": [{"CIP7": cip7, "CIP13": f"340093{cip7}", "libelle": f"plaquette(s) de {boxes} comprimé(s)",
-                           "taux_remboursement": "65%", "prix_sans_honoraires": 1.16, "prix_avec_honoraires": 2.18,
-                           "agrement_collectivites": True, "indications_remboursement": None}],
+        "CIS": cis,
+        "denomination": f"DOLIPRANE {mg} mg, comprimé",
+        "forme_pharmaceutique": "comprimé",
+        "voies_administration": ["orale"],
+        "statut_admin_AMM": "Autorisation active",
+        "etat_commercialisation": "Commercialisée",
+        "date_AMM": date_amm,
+        "surveillance_renforcee": False,
+        "conditions_prescription": [],
+        "titulaires": ["OPELLA HEALTHCARE FRANCE"],
+        "substances": [
+            {
+                "code_substance": "02202",
+                "denominations": ["PARACÉTAMOL"],
+                "dosage_substance": f"{mg} mg",
+                "reference_dosage": "un comprimé",
+                "nature_composant": "SA",
+            }
+        ],
+        "presentations": [
+            {
+                "CIP7": cip7,
+                "CIP13": f"340093{cip7}",
+                "libelle": f"plaquette(s) de {boxes} comprimé(s)",
+                "taux_remboursement": "65%",
+                "prix_sans_honoraires": 1.16,
+                "prix_avec_honoraires": 2.18,
+                "agrement_collectivites": True,
+                "indications_remboursement": None,
+            }
+        ],
     }
 
 
-MEDICAMENTS = [medicament("60234100", 1000, "1990-07-09", "4636202", 8),
-               medicament("69309629", 500, "1993-04-20", "4998331", 16)]
+MEDICAMENTS = [
+    medicament("60234100", 1000, "1990-07-09", "4636202", 8),
+    medicament("69309629", 500, "1993-04-20", "4998331", 16),
+]
 
 
 def _fold(text: str) -> str:
     import unicodedata
+
     return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if not unicodedata.combining(c))
 
 
@@ -61,17 +87,20 @@ def graphql(body: bytes) -> tuple[int, dict[str, Any]]:
 
 def practitioner(i: int) -> dict[str, Any]:
     rpps = f"1000{i:06d}"
-    return {"resourceType": "Practitioner", "id": f"003-{i}",
-            "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": rpps}],
-            "name": [{"family": f"MEDECIN{i}", "given": ["Jeanne"]}], "active": True}
+    return {
+        "resourceType": "Practitioner",
+        "id": f"003-{i}",
+        "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": rpps}],
+        "name": [{"family": f"MEDECIN{i}", "given": ["Jeanne"]}],
+        "active": True,
+    }
 
 
 PRACTITIONERS = [practitioner(i) for i in range(1, 8)]
 
 
 def outcome(code: str, text: str) -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
 
 
 def fhir(base: str, path: str, query: str) -> tuple[int, dict[str, Any]]:
@@ -88,19 +117,27 @@ def fhir(base: str, path: str, query: str) -> tuple[int, dict[str, Any]]:
     if "family" in args:
         rows = [p for p in rows if p["name"][0]["family"].startswith(args["family"].upper())]
     count, offset = int(args.get("_count", 50)), int(args.get("_getpagesoffset", 0))
-    page = rows[offset: offset + count]
+    page = rows[offset : offset + count]
     self_args = {k: v for k, v in args.items() if k != "_getpagesoffset"}
     links = [{"relation": "self", "url": f"{base}/{kind}?{urlencode(args)}"}]
     if offset + count < len(rows):
-        links.append({"relation": "next",
-                      "url": f"{base}/{kind}?{urlencode({**self_args, '_getpagesoffset': offset + count})}"})
-    return 200, {"resourceType": "Bundle", "type": "searchset", "total": len(rows), "link": links,
-                 "entry": [{"fullUrl": f"{base}/Practitioner/{p['id']}", "resource": p, "search": {"mode": "match"}}
-                           for p in page]}
+        links.append(
+            {"relation": "next", "url": f"{base}/{kind}?{urlencode({**self_args, '_getpagesoffset': offset + count})}"}
+        )
+    return 200, {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(rows),
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base}/Practitioner/{p['id']}", "resource": p, "search": {"mode": "match"}} for p in page
+        ],
+    }
 
 
-DATASETS = {"covid-19-vaccination": [{"date": f"2024-01-{d:02d}", "region": "11", "doses": 1000 + d}
-                                     for d in range(1, 26)]}
+DATASETS = {
+    "covid-19-vaccination": [{"date": f"2024-01-{d:02d}", "region": "11", "doses": 1000 + d} for d in range(1, 26)]
+}
 
 
 def records(path: str, query: str) -> tuple[int, dict[str, Any]]:
@@ -113,13 +150,15 @@ def records(path: str, query: str) -> tuple[int, dict[str, Any]]:
     if limit > 100:
         return 400, {"error_code": "InvalidRESTParameterError", "message": "Invalid value for limit"}
     if offset + limit > 10000:
-        return 400, {"error_code": "InvalidRESTParameterError",
-                     "message": "Invalid value for sum of offset + limit API parameter: 10001 was found but "
-                                "-1 <= offset + limit <= 10000 is expected."}
+        return 400, {
+            "error_code": "InvalidRESTParameterError",
+            "message": "Invalid value for sum of offset + limit API parameter: 10001 was found but "
+            "-1 <= offset + limit <= 10000 is expected.",
+        }
     rows = DATASETS[match.group(1)]
     if "where" in args:
         rows = [r for r in rows if r["region"] in args["where"]]
-    return 200, {"total_count": len(rows), "results": rows[offset: offset + limit]}
+    return 200, {"total_count": len(rows), "results": rows[offset : offset + limit]}
 
 
 def empty(kind: str, base: str) -> dict[str, Any]:

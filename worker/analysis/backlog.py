@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.analysis import store
+from worker.analysis import runner
 from worker.periodic import JobContext
 
 BATCH = 25
@@ -14,12 +14,12 @@ def run(ctx: JobContext) -> dict[str, Any]:
     """Work in batches until the backlog is empty or the time budget is spent (the next run resumes)."""
     analysed = retried = 0
     while ctx.time_left() > 5:
-        n = store.analyze_pending(BATCH)
+        n = runner.analyze_pending(BATCH)
         analysed += n
         if n < BATCH:
             break
     while ctx.time_left() > 5:
-        n = store.retry_medication_matching(BATCH)
+        n = runner.retry_medication_matching(BATCH)
         retried += n
         if n < BATCH:
             break

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from worker.analysis.text import Page, edit_distance
 
-MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
-          "novembre", "decembre"]
+MONTHS = [
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+]
 _NUMBER = re.compile(r"(?<!\d)\d+(?: {1,2}\d+)*(?!\d)")
 _DATE_NUM = re.compile(r"(?<![\d,])(\d{1,2}) ?[/.\-] ?(\d{1,2}) ?[/.\-] ?(\d{4}|\d{2})(?![\d,])")
 _DATE_LONG = re.compile(r"(?<!\d)(\d{1,2})(?:er)? {1,2}([a-z]{3,10})\.? {1,2}(\d{4})(?!\d)")
@@ -45,7 +57,9 @@ class NumberCandidate:
     grouped: bool  # assembled from space-separated groups
 
 
-def numbers(page: Page, start: int = 0, end: int | None = None, lengths: range | None = None) -> Iterator[NumberCandidate]:
+def numbers(
+    page: Page, start: int = 0, end: int | None = None, lengths: range | None = None
+) -> Iterator[NumberCandidate]:
     """Digit sequences in ``page.norm[start:end]``; spaces inside numbers tolerated.
 
     A run of space-separated groups also yields each contiguous sub-run (whole

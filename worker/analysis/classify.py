@@ -17,29 +17,55 @@ from worker.analysis.text import Page
 TYPES = ("ordonnance", "carte_tiers_payant", "feuille_de_soins", "compte_rendu")
 _CUES: dict[str, list[tuple[str, float]]] = {
     "ordonnance": [
-        (r"\bordonnance\b", 2.0), (r"\bprescription\b", 1.0), (r"\brpps\b", 1.0),
+        (r"\bordonnance\b", 2.0),
+        (r"\bprescription\b", 1.0),
+        (r"\brpps\b", 1.0),
         (r"\d+(?:[.,]\d+)? ?(?:mg|µg|ug|mcg|g|ml|ui)\b", 1.0),
         (r"\b(?:comprime|gelule|sachet|ampoule|bouffee|cp)s?\b", 0.8),
-        (r"\bpar jour\b|\bfois par\b|/ ?j\b|\bmatin\b|\bsoir\b", 0.8), (r"\bpendant \d+ ?(?:jours|mois|semaines)", 0.8),
-        (r"\bqsp\b", 1.5), (r"\brenouve(?:ler|lable)\b", 1.5), (r"\bpoids\b", 0.5), (r"\bsignature\b", 0.3),
+        (r"\bpar jour\b|\bfois par\b|/ ?j\b|\bmatin\b|\bsoir\b", 0.8),
+        (r"\bpendant \d+ ?(?:jours|mois|semaines)", 0.8),
+        (r"\bqsp\b", 1.5),
+        (r"\brenouve(?:ler|lable)\b", 1.5),
+        (r"\bpoids\b", 0.5),
+        (r"\bsignature\b", 0.3),
     ],
     "carte_tiers_payant": [
-        (r"\btiers[ -]?payant\b", 2.0), (r"\bcarte (?:de )?(?:tiers|mutuelle)\b", 3.0), (r"\bmutuelle\b", 1.0),
-        (r"\bamc\b", 2.5), (r"\badherent\b", 2.0), (r"\bbeneficiaires?\b", 1.5), (r"\bvalable du\b|\bvalidite\b", 2.0),
+        (r"\btiers[ -]?payant\b", 2.0),
+        (r"\bcarte (?:de )?(?:tiers|mutuelle)\b", 3.0),
+        (r"\bmutuelle\b", 1.0),
+        (r"\bamc\b", 2.5),
+        (r"\badherent\b", 2.0),
+        (r"\bbeneficiaires?\b", 1.5),
+        (r"\bvalable du\b|\bvalidite\b", 2.0),
         (r"\b(?:phar|svil|cste|tran|deso|depr|deor|opau|hosp|exte|phco|phno|phor|mede|audi|dent|opti)\b", 0.7),
-        (r"\b\d{2,3} ?% ?br\b", 0.8), (r"\bstrictement personnelle\b", 1.0),
+        (r"\b\d{2,3} ?% ?br\b", 0.8),
+        (r"\bstrictement personnelle\b", 1.0),
     ],
     "feuille_de_soins": [
-        (r"\bfeuille de soins\b", 5.0), (r"\bcerfa\b", 2.0), (r"\b12541\b", 2.0), (r"\bimmatriculation\b", 1.5),
-        (r"\bcode de l.acte\b|\bactes? medicaux\b|\bsoins dispenses\b", 2.0), (r"\bmontant\b", 1.0),
-        (r"\bassure\(?e?\)?\b", 1.0), (r"\bidentification du medecin\b", 2.0), (r"\bpart obligatoire\b", 1.0),
+        (r"\bfeuille de soins\b", 5.0),
+        (r"\bcerfa\b", 2.0),
+        (r"\b12541\b", 2.0),
+        (r"\bimmatriculation\b", 1.5),
+        (r"\bcode de l.acte\b|\bactes? medicaux\b|\bsoins dispenses\b", 2.0),
+        (r"\bmontant\b", 1.0),
+        (r"\bassure\(?e?\)?\b", 1.0),
+        (r"\bidentification du medecin\b", 2.0),
+        (r"\bpart obligatoire\b", 1.0),
         (r"\bacquitte\b|\bpaiement\b", 0.8),
     ],
     "compte_rendu": [
-        (r"\bcompte[ -]?rendu\b", 5.0), (r"\blettre de liaison\b", 4.0), (r"\bhospitalisation\b", 1.0),
-        (r"\bconsultation\b", 1.0), (r"\bexamen clinique\b", 1.5), (r"\bantecedents?\b", 1.5), (r"\bconclusion\b", 1.0),
-        (r"\bservice de\b", 1.0), (r"\b(?:chu|centre hospitalier|clinique|hopital)\b", 1.5), (r"\bbilan\b", 0.8),
-        (r"\bchere? (?:consoeur|confrere)\b|\bje vous remercie\b", 1.5), (r"\bechographie\b|\boperatoire\b", 1.0),
+        (r"\bcompte[ -]?rendu\b", 5.0),
+        (r"\blettre de liaison\b", 4.0),
+        (r"\bhospitalisation\b", 1.0),
+        (r"\bconsultation\b", 1.0),
+        (r"\bexamen clinique\b", 1.5),
+        (r"\bantecedents?\b", 1.5),
+        (r"\bconclusion\b", 1.0),
+        (r"\bservice de\b", 1.0),
+        (r"\b(?:chu|centre hospitalier|clinique|hopital)\b", 1.5),
+        (r"\bbilan\b", 0.8),
+        (r"\bchere? (?:consoeur|confrere)\b|\bje vous remercie\b", 1.5),
+        (r"\bechographie\b|\boperatoire\b", 1.0),
     ],
 }
 _COMPILED = {t: [(re.compile(p), w) for p, w in cues] for t, cues in _CUES.items()}
@@ -51,7 +77,7 @@ _HINT_BONUS = 1.5
 
 def _prose_score(pages: list[Page]) -> float:
     """Letters-and-sentences documents (reports) have long lines of lowercase words and few digits."""
-    lines = [p.norm[ln.start:ln.end] for p in pages for ln in p.lines]
+    lines = [p.norm[ln.start : ln.end] for p in pages for ln in p.lines]
     if not lines:
         return 0.0
     long_lines = sum(1 for ln in lines if len(ln) > 45 and sum(c.isdigit() for c in ln) < 4 and ln.count(" ") > 6)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from worker.analysis.text import edit_distance, fold
 
@@ -107,8 +108,9 @@ def _presentation(candidate: dict[str, Any], quantity: str | None) -> dict[str, 
     return {"cip13": chosen.get("CIP13"), "libelle": chosen.get("libelle")}
 
 
-def match(name: str, strength: str | None, form: str | None, quantity: str | None,
-          candidates: list[dict[str, Any]]) -> dict[str, Any]:
+def match(
+    name: str, strength: str | None, form: str | None, quantity: str | None, candidates: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Best BDPM candidate for one prescribed line, or why there is none (pure)."""
     limit = max_edits(name_key(name))
     scored = [(name_distance(name, c), c) for c in candidates]
@@ -128,8 +130,13 @@ def match(name: str, strength: str | None, form: str | None, quantity: str | Non
     if len(unique) > 1:
         return {"status": "ambiguous", "score": score, "cis_candidates": sorted(unique)[:5]}
     chosen = next(iter(unique.values()))
-    return {"status": "matched", "score": score, "cis": chosen.get("CIS"), "denomination": chosen.get("denomination"),
-            "presentation": _presentation(chosen, quantity)}
+    return {
+        "status": "matched",
+        "score": score,
+        "cis": chosen.get("CIS"),
+        "denomination": chosen.get("denomination"),
+        "presentation": _presentation(chosen, quantity),
+    }
 
 
 def _value(field: Any) -> str | None:
@@ -144,8 +151,9 @@ def match_line(med: dict[str, Any], lookup: BdpmLookup) -> dict[str, Any]:
     for term in search_terms(name):
         for cand in lookup(term):
             seen.setdefault(cand.get("CIS"), cand)
-        result = match(name, _value(med.get("strength")), _value(med.get("form")), _value(med.get("quantity")),
-                       list(seen.values()))
+        result = match(
+            name, _value(med.get("strength")), _value(med.get("form")), _value(med.get("quantity")), list(seen.values())
+        )
         if result["status"] in ("matched", "ambiguous"):
             break
     return result

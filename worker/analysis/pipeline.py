@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from models.clock import utcnow
 from worker import privacy

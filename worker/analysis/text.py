@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 # Characters OCR confuses with digits, and the digit they stand for inside a number.
 _LOOKALIKES = {"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"}
@@ -42,8 +43,9 @@ def digitize(text: str) -> str:
         before = text[m.start() - 1] if m.start() else " "
         after = text[m.end()] if m.end() < len(text) else " "
         # A digit group next to it (``1OOO 345 6786``) says this run is part of a number too.
-        grouped = text[m.end():m.end() + 2][-1:].isdigit() and after == " " or \
-            (m.start() >= 2 and before == " " and text[m.start() - 2].isdigit())
+        grouped = (text[m.end() : m.end() + 2][-1:].isdigit() and after == " ") or (
+            m.start() >= 2 and before == " " and text[m.start() - 2].isdigit()
+        )
         if digits == 0 or (digits < len(run) - digits and not grouped):
             continue
         if before.isalpha() or after.isalpha():
@@ -85,7 +87,7 @@ class Page:
 
     def line_norm(self, index: int) -> str:
         ln = self.lines[index]
-        return self.norm[ln.start:ln.end]
+        return self.norm[ln.start : ln.end]
 
 
 def prepare(pages: list[dict[str, Any]]) -> list[Page]:
@@ -104,8 +106,12 @@ def iter_lines(pages: list[Page]) -> Iterator[tuple[Page, int, Line]]:
 
 def located(value: Any, confidence: float, page: Page, start: int, end: int) -> dict[str, Any]:
     """A field value with its confidence and where it was read (page number, character span)."""
-    return {"value": value, "confidence": round(max(0.0, min(confidence, 1.0)), 2), "page": page.number,
-            "span": [start, end]}
+    return {
+        "value": value,
+        "confidence": round(max(0.0, min(confidence, 1.0)), 2),
+        "page": page.number,
+        "span": [start, end],
+    }
 
 
 def edit_distance(a: str, b: str, limit: int = 3) -> int:

@@ -9,8 +9,8 @@ import peewee
 from models import User, json_text
 from models.clock import utcnow
 from worker.appdata import validate
+from worker.appdata.backend import Backend, user_pk
 from worker.appdata.errors import InvalidInput, InvalidProfile, UserExists
-from worker.appdata.store import Backend, user_pk
 from worker.appdata.views import Profile
 
 # Search criteria → the indexed JSON path each one filters on (models.json_paths.INDEXED_PATHS).
@@ -35,8 +35,14 @@ def create_profile(b: Backend, user_id: str, profile: dict[str, Any] | None = No
         with b.database.atomic():
             if b.first(User.select(User.id).where(User.user_id == user_id)) is not None:
                 raise UserExists(user_id)
-            User.insert({User.user_id: user_id, User.profile: b.json(validate.canonical_json(profile)),
-                         User.created_at: now, User.updated_at: now}).execute(b.database)
+            User.insert(
+                {
+                    User.user_id: user_id,
+                    User.profile: b.json(validate.canonical_json(profile)),
+                    User.created_at: now,
+                    User.updated_at: now,
+                }
+            ).execute(b.database)
     except peewee.IntegrityError:  # a concurrent create won the race (PostgreSQL: both saw no row)
         raise UserExists(user_id) from None
     return Profile(user_id, profile, now, now)
@@ -56,8 +62,11 @@ def update_profile(b: Backend, user_id: str, patch: dict[str, Any]) -> Profile:
         row = user_pk(b, user_id, lock="FOR UPDATE")
         merged = validate.profile(validate.merge_patch(row.profile or {}, patch), b.max_json_bytes)
         now = utcnow()
-        (User.update({User.profile: b.json(validate.canonical_json(merged)), User.updated_at: now})
-         .where(User.id == row.id).execute(b.database))
+        (
+            User.update({User.profile: b.json(validate.canonical_json(merged)), User.updated_at: now})
+            .where(User.id == row.id)
+            .execute(b.database)
+        )
     return Profile(user_id, merged, row.created_at, now)
 
 
@@ -81,8 +90,15 @@ def search_query(**criteria: str) -> peewee.ModelSelect:
     return User.select().where(condition).order_by(User.id)
 
 
-def find_users(b: Backend, *, mutuelle: str | None = None, pathology: str | None = None,
-               department: str | None = None, postcode: str | None = None, limit: int = 100) -> list[Profile]:
+def find_users(
+    b: Backend,
+    *,
+    mutuelle: str | None = None,
+    pathology: str | None = None,
+    department: str | None = None,
+    postcode: str | None = None,
+    limit: int = 100,
+) -> list[Profile]:
     """Profiles matching every given criterion (exact values), each served by its JSON index."""
     criteria = {"mutuelle": mutuelle, "pathology": pathology, "department": department, "postcode": postcode}
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:

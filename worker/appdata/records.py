@@ -10,10 +10,9 @@ import peewee
 from models import CarePathway, Document, PathwayDecision, QuerySession, json_text
 from models.clock import ensure_utc, utcnow
 from worker.appdata import validate
+from worker.appdata.backend import Backend, user_pk
 from worker.appdata.errors import InvalidInput, UnknownPathway, UnknownStep
-from worker.appdata.store import Backend, user_pk
 from worker.appdata.views import Decision, DocumentSummary, Pathway, QueryRecord
-
 
 KEY_SHARE = "FOR KEY SHARE"  # children reference the parent: an erasure waits for this insert, never breaks it
 
@@ -35,6 +34,7 @@ def _instant(field: str, value: object) -> _dt.datetime:
 
 # --- sessions -----------------------------------------------------------------------------------------------
 
+
 def log_query(b: Backend, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
     """Record one query of the user (NIRs in the text are masked before storage)."""
     validate.user_id(user_id)
@@ -44,10 +44,15 @@ def log_query(b: Backend, user_id: str, text: str, intent: str | None = None, re
     now = utcnow()
     with b.database.atomic():
         user = user_pk(b, user_id, lock=KEY_SHARE)
-        new_id = QuerySession.insert({
-            QuerySession.user: user.id, QuerySession.query_text: stored_text, QuerySession.intent: intent,
-            QuerySession.result: b.json(encoded) if encoded is not None else None, QuerySession.created_at: now,
-        }).execute(b.database)
+        new_id = QuerySession.insert(
+            {
+                QuerySession.user: user.id,
+                QuerySession.query_text: stored_text,
+                QuerySession.intent: intent,
+                QuerySession.result: b.json(encoded) if encoded is not None else None,
+                QuerySession.created_at: now,
+            }
+        ).execute(b.database)
     return QueryRecord(int(new_id), user_id, stored_text, intent, result, now)
 
 
@@ -68,13 +73,17 @@ def count_by_intent(b: Backend, start: _dt.datetime, end: _dt.datetime) -> dict[
     start, end = _instant("start", start), _instant("end", end)
     if end <= start:
         raise InvalidInput("end", "must be after start")
-    query = (QuerySession.select(QuerySession.intent, peewee.fn.COUNT(QuerySession.id).alias("n"))
-             .where((QuerySession.created_at >= start) & (QuerySession.created_at < end))
-             .group_by(QuerySession.intent).tuples())
+    query = (
+        QuerySession.select(QuerySession.intent, peewee.fn.COUNT(QuerySession.id).alias("n"))
+        .where((QuerySession.created_at >= start) & (QuerySession.created_at < end))
+        .group_by(QuerySession.intent)
+        .tuples()
+    )
     return {intent: int(n) for intent, n in b.rows(query)}
 
 
 # --- care pathways ------------------------------------------------------------------------------------------
+
 
 def store_pathway(b: Backend, user_id: str, condition: str, pathway: dict[str, Any]) -> Pathway:
     """Store a generated pathway (``{"steps": [...], ...}``) for the user."""
@@ -85,9 +94,14 @@ def store_pathway(b: Backend, user_id: str, condition: str, pathway: dict[str, A
     now = utcnow()
     with b.database.atomic():
         user = user_pk(b, user_id, lock=KEY_SHARE)
-        new_id = CarePathway.insert({CarePathway.user: user.id, CarePathway.condition: condition,
-                                     CarePathway.pathway: b.json(encoded), CarePathway.created_at: now}
-                                    ).execute(b.database)
+        new_id = CarePathway.insert(
+            {
+                CarePathway.user: user.id,
+                CarePathway.condition: condition,
+                CarePathway.pathway: b.json(encoded),
+                CarePathway.created_at: now,
+            }
+        ).execute(b.database)
     return Pathway(int(new_id), user_id, condition, pathway, now)
 
 
@@ -114,17 +128,25 @@ def record_decision(b: Backend, user_id: str, pathway_id: int, step: str, decisi
         row = _owned_pathway(b, user_id, pathway_id, lock=KEY_SHARE)
         if step not in validate.step_ids(row.pathway):
             raise UnknownStep(step)
-        new_id = PathwayDecision.insert({PathwayDecision.pathway: row.id, PathwayDecision.step: step,
-                                         PathwayDecision.decision: b.json(encoded),
-                                         PathwayDecision.decided_at: now}).execute(b.database)
+        new_id = PathwayDecision.insert(
+            {
+                PathwayDecision.pathway: row.id,
+                PathwayDecision.step: step,
+                PathwayDecision.decision: b.json(encoded),
+                PathwayDecision.decided_at: now,
+            }
+        ).execute(b.database)
     return Decision(int(new_id), step, decision, now)
 
 
 def _with_decisions(b: Backend, user_id: str, rows: list[CarePathway]) -> list[Pathway]:
     by_pathway: dict[int, list[Decision]] = {r.id: [] for r in rows}
     if rows:
-        query = (PathwayDecision.select().where(PathwayDecision.pathway.in_(list(by_pathway)))
-                 .order_by(PathwayDecision.decided_at, PathwayDecision.id))
+        query = (
+            PathwayDecision.select()
+            .where(PathwayDecision.pathway.in_(list(by_pathway)))
+            .order_by(PathwayDecision.decided_at, PathwayDecision.id)
+        )
         for d in b.rows(query):
             by_pathway[d.pathway_id].append(Decision(d.id, d.step, d.decision, d.decided_at))
     return [Pathway(r.id, user_id, r.condition, r.pathway, r.created_at, tuple(by_pathway[r.id])) for r in rows]
@@ -150,14 +172,22 @@ def list_pathways(b: Backend, user_id: str, condition: str | None = None, limit:
 
 # --- documents ----------------------------------------------------------------------------------------------
 
-def list_documents(b: Backend, user_id: str, document_type: str | None = None, limit: int = 50) -> list[DocumentSummary]:
+
+def list_documents(
+    b: Backend, user_id: str, document_type: str | None = None, limit: int = 50
+) -> list[DocumentSummary]:
     """The user's documents with their analysis, newest first; optionally one document type only."""
     validate.user_id(user_id)
     _limit(limit)
     user = user_pk(b, user_id)
-    query = (Document.select(Document.id, Document.original_filename, Document.format, Document.status,
-                             Document.analysis, Document.created_at)
-             .where(Document.user == user.id))
+    query = Document.select(
+        Document.id,
+        Document.original_filename,
+        Document.format,
+        Document.status,
+        Document.analysis,
+        Document.created_at,
+    ).where(Document.user == user.id)
     if document_type is not None:
         validate.text("document_type", document_type, 64)
         query = query.where(json_text(Document.analysis, "document_type") == document_type)
@@ -165,6 +195,15 @@ def list_documents(b: Backend, user_id: str, document_type: str | None = None, l
     out = []
     for d in b.rows(query):
         analysis = d.analysis if isinstance(d.analysis, dict) else None
-        out.append(DocumentSummary(d.id, d.original_filename, d.format, d.status,
-                                   (analysis or {}).get("document_type"), analysis, d.created_at))
+        out.append(
+            DocumentSummary(
+                d.id,
+                d.original_filename,
+                d.format,
+                d.status,
+                (analysis or {}).get("document_type"),
+                analysis,
+                d.created_at,
+            )
+        )
     return out

@@ -85,9 +85,12 @@ def profile(value: object, max_bytes: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidProfile("profile", "expected a JSON object")
     for name in PROFILE_STRINGS:
-        if name in value and value[name] is not None:
-            if not isinstance(value[name], str) or not value[name].strip() or len(value[name]) > MAX_TEXT:
-                raise InvalidProfile(f"profile.{name}", f"expected a non-empty string of at most {MAX_TEXT} characters")
+        if (
+            name in value
+            and value[name] is not None
+            and (not isinstance(value[name], str) or not value[name].strip() or len(value[name]) > MAX_TEXT)
+        ):
+            raise InvalidProfile(f"profile.{name}", f"expected a non-empty string of at most {MAX_TEXT} characters")
     location = value.get("location")
     if location is not None:
         if not isinstance(location, dict):
@@ -96,8 +99,9 @@ def profile(value: object, max_bytes: int) -> dict[str, Any]:
             if key not in LOCATION_FIELDS:
                 raise InvalidProfile("profile.location", "allowed keys: " + ", ".join(LOCATION_FIELDS))
             pattern = LOCATION_FIELDS[key]
-            if item is not None and (not isinstance(item, str) or len(item) > MAX_TEXT
-                                     or (pattern is not None and not pattern.match(item))):
+            if item is not None and (
+                not isinstance(item, str) or len(item) > MAX_TEXT or (pattern is not None and not pattern.match(item))
+            ):
                 raise InvalidProfile(f"profile.location.{key}", _LOCATION_HELP.get(key, "expected a short string"))
     json_document("profile", value, max_bytes, InvalidProfile)
     return value

@@ -11,10 +11,17 @@ entries fresh (:mod:`worker.cache.refresh`). See docs/cache.md.
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from worker.cache.errors import (CacheError, CacheUnavailable, InvalidAnswer, InvalidRequest, SourceNotConfigured,
-                                 UpstreamError)
+from worker.cache.errors import (
+    CacheError,
+    CacheUnavailable,
+    InvalidAnswer,
+    InvalidRequest,
+    SourceNotConfigured,
+    UpstreamError,
+)
 from worker.cache.keys import SOURCES, cache_key
 from worker.cache.reader import ApiCacheClient, CacheMeta, CacheResult, set_refresh_enqueuer
 from worker.config import Settings, exit_on_config_error, load_settings
@@ -61,7 +68,20 @@ async def aget(source: str, endpoint: str, params: Mapping[str, Any] | None = No
 
 
 __all__ = [
-    "SOURCES", "ApiCacheClient", "CacheError", "CacheMeta", "CacheResult", "CacheUnavailable", "InvalidAnswer",
-    "InvalidRequest", "SourceNotConfigured", "UpstreamError", "aget", "cache_key", "client", "configure", "get",
+    "SOURCES",
+    "ApiCacheClient",
+    "CacheError",
+    "CacheMeta",
+    "CacheResult",
+    "CacheUnavailable",
+    "InvalidAnswer",
+    "InvalidRequest",
+    "SourceNotConfigured",
+    "UpstreamError",
+    "aget",
+    "cache_key",
+    "client",
+    "configure",
+    "get",
     "set_refresh_enqueuer",
 ]

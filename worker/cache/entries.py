@@ -18,7 +18,7 @@ from worker.cache.policy import SourcePolicy
 
 _HOT = "id, response, fetched_at, fresh_until, stale_until, negative, last_error_at"
 _FULL = _HOT + ", etag, last_modified, last_error"  # what the fetch path needs besides
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 
 
 @dataclass(slots=True)
@@ -70,7 +70,8 @@ def read(source: str, endpoint: str, key: str, full: bool = False) -> Entry | No
         prepared = _SQL[(type(target), full)] = (
             is_postgres(target),
             f"SELECT {_FULL if full else _HOT} FROM api_cache WHERE source = {p} AND endpoint = {p} "
-            f"AND params_hash = {p}")
+            f"AND params_hash = {p}",
+        )
     pg, sql = prepared
     conn = target.connection()  # the DB-API connection itself: peewee's execute_sql costs as much as the query
     if pg:
@@ -94,45 +95,83 @@ def _where(source: str, endpoint: str, key: str):
     return (ApiCache.source == source) & (ApiCache.endpoint == endpoint) & (ApiCache.params_hash == key)
 
 
-def store(source: str, endpoint: str, key: str, params: dict[str, Any], fetched: Fetched,
-          now: _dt.datetime, policy: SourcePolicy) -> None:
+def store(
+    source: str,
+    endpoint: str,
+    key: str,
+    params: dict[str, Any],
+    fetched: Fetched,
+    now: _dt.datetime,
+    policy: SourcePolicy,
+) -> None:
     """Write a validated answer (insert or replace), with new horizons; clears the error state."""
     fresh_until, stale_until = policy.horizons(now, negative=fetched.negative)
     values = {
-        ApiCache.params: params, ApiCache.response: fetched.data, ApiCache.status_code: fetched.status,
-        ApiCache.etag: fetched.etag, ApiCache.last_modified: fetched.last_modified, ApiCache.fetched_at: now,
-        ApiCache.fresh_until: fresh_until, ApiCache.stale_until: stale_until, ApiCache.negative: fetched.negative,
-        ApiCache.error_count: 0, ApiCache.last_error: None, ApiCache.last_error_at: None,
+        ApiCache.params: params,
+        ApiCache.response: fetched.data,
+        ApiCache.status_code: fetched.status,
+        ApiCache.etag: fetched.etag,
+        ApiCache.last_modified: fetched.last_modified,
+        ApiCache.fetched_at: now,
+        ApiCache.fresh_until: fresh_until,
+        ApiCache.stale_until: stale_until,
+        ApiCache.negative: fetched.negative,
+        ApiCache.error_count: 0,
+        ApiCache.last_error: None,
+        ApiCache.last_error_at: None,
     }
     insert = {field.name: value for field, value in values.items()}
-    (ApiCache.insert(source=source, endpoint=endpoint, params_hash=key, created_at=now, **insert)
-     .on_conflict(conflict_target=[ApiCache.source, ApiCache.endpoint, ApiCache.params_hash], update=values)
-     .execute())
+    (
+        ApiCache.insert(source=source, endpoint=endpoint, params_hash=key, created_at=now, **insert)
+        .on_conflict(conflict_target=[ApiCache.source, ApiCache.endpoint, ApiCache.params_hash], update=values)
+        .execute()
+    )
 
 
 def revalidated(entry_id: int, now: _dt.datetime, policy: SourcePolicy) -> None:
     """A 304: the stored answer is still right; only its horizons move (the body is not rewritten)."""
     row = ApiCache.get_by_id(entry_id)
     fresh_until, stale_until = policy.horizons(now, negative=row.negative)
-    (ApiCache.update(fetched_at=now, fresh_until=fresh_until, stale_until=stale_until, error_count=0,
-                     last_error=None, last_error_at=None)
-     .where(ApiCache.id == entry_id).execute())
+    (
+        ApiCache.update(
+            fetched_at=now,
+            fresh_until=fresh_until,
+            stale_until=stale_until,
+            error_count=0,
+            last_error=None,
+            last_error_at=None,
+        )
+        .where(ApiCache.id == entry_id)
+        .execute()
+    )
 
 
-def record_error(source: str, endpoint: str, key: str, params: dict[str, Any], reason: str,
-                 now: _dt.datetime) -> None:
+def record_error(source: str, endpoint: str, key: str, params: dict[str, Any], reason: str, now: _dt.datetime) -> None:
     """Note a failed upstream attempt on the entry (created empty if needed: waiters watch it)."""
-    updated = (ApiCache.update(error_count=ApiCache.error_count + 1, last_error=reason[:300], last_error_at=now)
-               .where(_where(source, endpoint, key)).execute())
+    updated = (
+        ApiCache.update(error_count=ApiCache.error_count + 1, last_error=reason[:300], last_error_at=now)
+        .where(_where(source, endpoint, key))
+        .execute()
+    )
     if not updated:
-        (ApiCache.insert(source=source, endpoint=endpoint, params_hash=key, params=params, error_count=1,
-                         last_error=reason[:300], last_error_at=now, created_at=now)
-         .on_conflict_ignore().execute())
+        (
+            ApiCache.insert(
+                source=source,
+                endpoint=endpoint,
+                params_hash=key,
+                params=params,
+                error_count=1,
+                last_error=reason[:300],
+                last_error_at=now,
+                created_at=now,
+            )
+            .on_conflict_ignore()
+            .execute()
+        )
 
 
 def add_reads(reads: dict[int, tuple[int, _dt.datetime]]) -> None:
     """Batched hit bookkeeping: ``{entry id: (hits, last read)}`` in one transaction."""
     with db.atomic():
         for entry_id, (count, last) in sorted(reads.items()):
-            (ApiCache.update(hits=ApiCache.hits + count, last_read_at=last)
-             .where(ApiCache.id == entry_id).execute())
+            (ApiCache.update(hits=ApiCache.hits + count, last_read_at=last).where(ApiCache.id == entry_id).execute())

@@ -14,8 +14,9 @@ import email.utils
 import json
 import random
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -58,7 +59,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
+        when = when.replace(tzinfo=_dt.UTC)
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
@@ -71,12 +72,13 @@ def interpret(adapter: Adapter, endpoint: str, answer: transport.RawAnswer) -> t
     if status == 404 and adapter.negative_on_404(endpoint):
         return "not_found", None
     if status in RETRY_STATUSES:
-        raise UpstreamError(f"HTTP {status}", retryable=True,
-                            retry_after=retry_after_seconds(answer.headers.get("retry-after")))
+        raise UpstreamError(
+            f"HTTP {status}", retryable=True, retry_after=retry_after_seconds(answer.headers.get("retry-after"))
+        )
     if status != 200:
         raise UpstreamError(f"HTTP {status}")
     ctype = answer.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not (ctype.endswith("/json") or ctype.endswith("+json")):
+    if not (ctype.endswith(("/json", "+json"))):
         raise InvalidAnswer(f"unexpected content type {ctype[:40] or '(none)'!r}")
     try:
         doc = json.loads(answer.body)
@@ -86,11 +88,18 @@ def interpret(adapter: Adapter, endpoint: str, answer: transport.RawAnswer) -> t
 
 
 def _backoff(attempt: int, rng: random.Random) -> float:
-    return rng.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt))
+    return rng.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
 
 
-def _exchange(adapter: Adapter, policy: SourcePolicy, endpoint: str, req: HttpRequest, extra: dict[str, str],
-              deadline: float, rng: random.Random) -> Generator[tuple, Any, tuple[str, Any, httpx.Headers]]:
+def _exchange(
+    adapter: Adapter,
+    policy: SourcePolicy,
+    endpoint: str,
+    req: HttpRequest,
+    extra: dict[str, str],
+    deadline: float,
+    rng: random.Random,
+) -> Generator[tuple, Any, tuple[str, Any, httpx.Headers]]:
     """One request with rate limiting and retries; returns ``interpret``'s verdict and the headers."""
     attempt = 0
     while True:
@@ -115,9 +124,17 @@ def _exchange(adapter: Adapter, policy: SourcePolicy, endpoint: str, req: HttpRe
             yield ("sleep", delay)
 
 
-def plan(adapter: Adapter, policy: SourcePolicy, endpoint: str, params: dict[str, Any], secret: str,
-         etag: str | None = None, last_modified: str | None = None, page_cap: int = 1,
-         rng: random.Random | None = None) -> Plan:
+def plan(
+    adapter: Adapter,
+    policy: SourcePolicy,
+    endpoint: str,
+    params: dict[str, Any],
+    secret: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    page_cap: int = 1,
+    rng: random.Random | None = None,
+) -> Plan:
     """The whole fetch of one entry (all pages) within one total deadline of ``policy.timeout``."""
     rng = rng or random.Random()
     deadline = time.monotonic() + policy.timeout
@@ -131,8 +148,9 @@ def plan(adapter: Adapter, policy: SourcePolicy, endpoint: str, params: dict[str
     pages: list[Any] = []
     req: HttpRequest | None = first
     while req is not None and len(pages) < page_cap:
-        verdict, doc, headers = yield from _exchange(adapter, policy, endpoint, req, conditional if not pages else {},
-                                            deadline, rng)
+        verdict, doc, headers = yield from _exchange(
+            adapter, policy, endpoint, req, conditional if not pages else {}, deadline, rng
+        )
         if verdict == "not_modified":
             if pages:
                 raise InvalidAnswer("304 on a later page")
@@ -144,8 +162,9 @@ def plan(adapter: Adapter, policy: SourcePolicy, endpoint: str, params: dict[str
         pages.append(doc)
         req = adapter.next_request(first, doc)
     data = adapter.merge(pages)
-    return Fetched(data, 200, validators.get("etag"), validators.get("last-modified"),
-                   negative=adapter.is_empty(endpoint, data))
+    return Fetched(
+        data, 200, validators.get("etag"), validators.get("last-modified"), negative=adapter.is_empty(endpoint, data)
+    )
 
 
 _DONE = object()

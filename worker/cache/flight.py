@@ -9,8 +9,9 @@ fetch is reported failed, or the lease expires (its holder died) and they take o
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05

@@ -11,7 +11,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from worker.cache.errors import InvalidRequest
 
@@ -72,8 +73,7 @@ def _canonical(source: str, endpoint: str, params_text: str) -> str:
     if source not in API_VERSIONS:
         raise InvalidRequest(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     endpoint = endpoint if endpoint.isascii() else unicodedata.normalize("NFC", endpoint)
-    return (f'{{"e":{_string(endpoint)},"p":{params_text},"s":{_string(source)},'
-            f'"v":{_string(API_VERSIONS[source])}}}')
+    return f'{{"e":{_string(endpoint)},"p":{params_text},"s":{_string(source)},"v":{_string(API_VERSIONS[source])}}}'
 
 
 def key_and_params(source: str, endpoint: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:

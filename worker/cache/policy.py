@@ -31,8 +31,9 @@ class SourcePolicy:
     timeout: float
     max_body: int
 
-    def horizons(self, now: _dt.datetime, negative: bool = False,
-                 rng: random.Random | None = None) -> tuple[_dt.datetime, _dt.datetime]:
+    def horizons(
+        self, now: _dt.datetime, negative: bool = False, rng: random.Random | None = None
+    ) -> tuple[_dt.datetime, _dt.datetime]:
         """``(fresh_until, stale_until)`` for an answer fetched (or revalidated) at ``now``."""
         ttl = min(self.negative_ttl, self.ttl) if negative else self.ttl
         ttl *= 1.0 - JITTER * (rng or random).random()

@@ -34,8 +34,7 @@ def reserve_slot(source: str, rate: float) -> tuple[float, float]:
     interval = 1.0 / rate
     now, greatest = _now_sql()
     p = db.param
-    sql = (f"UPDATE api_rate_limits SET tat = {greatest}(tat, {now}) + {p} WHERE source = {p} "
-           f"RETURNING tat, {now}")
+    sql = f"UPDATE api_rate_limits SET tat = {greatest}(tat, {now}) + {p} WHERE source = {p} RETURNING tat, {now}"
     row = _update_returning(sql, (interval, source))
     if row is None:
         ApiRateLimit.insert(source=source, tat=0.0).on_conflict_ignore().execute()
@@ -57,5 +56,4 @@ def penalize(source: str, seconds: float, rate: float) -> None:
     p = db.param
     # Past the burst allowance, so that the next reservation waits the full delay.
     shift = min(float(seconds), 3600.0) + (BURST - 1) / rate
-    db.execute_sql(f"UPDATE api_rate_limits SET tat = {greatest}(tat, {now} + {p}) WHERE source = {p}",
-                   (shift, source))
+    db.execute_sql(f"UPDATE api_rate_limits SET tat = {greatest}(tat, {now} + {p}) WHERE source = {p}", (shift, source))

@@ -15,8 +15,9 @@ import datetime as _dt
 import logging
 import threading
 import time
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Mapping
+from typing import Any
 
 import httpx
 
@@ -43,12 +44,30 @@ class CacheMeta:
     own cost otherwise (the hit path's budget is about one raw point read).
     """
 
-    __slots__ = ("source", "endpoint", "status", "from_cache", "_entry", "_now", "_because_error")
-    FIELDS = ("source", "endpoint", "status", "fetched_at", "age_seconds", "fresh_until", "stale_until", "negative",
-              "stale_because_error", "from_cache")
+    __slots__ = ("_because_error", "_entry", "_now", "endpoint", "from_cache", "source", "status")
+    FIELDS = (
+        "source",
+        "endpoint",
+        "status",
+        "fetched_at",
+        "age_seconds",
+        "fresh_until",
+        "stale_until",
+        "negative",
+        "stale_because_error",
+        "from_cache",
+    )
 
-    def __init__(self, entry: entries.Entry, source: str, endpoint: str, status: str, now: _dt.datetime,
-                 from_cache: bool = True, because_error: bool | None = None) -> None:
+    def __init__(
+        self,
+        entry: entries.Entry,
+        source: str,
+        endpoint: str,
+        status: str,
+        now: _dt.datetime,
+        from_cache: bool = True,
+        because_error: bool | None = None,
+    ) -> None:
         self.source, self.endpoint, self.status, self.from_cache = source, endpoint, status, from_cache
         self._entry, self._now, self._because_error = entry, now, because_error
 
@@ -97,8 +116,15 @@ class CacheResult:
     meta: CacheMeta
 
 
-def _result(entry: entries.Entry, source: str, endpoint: str, now: _dt.datetime, status: str,
-            from_cache: bool = True, because_error: bool | None = None) -> CacheResult:
+def _result(
+    entry: entries.Entry,
+    source: str,
+    endpoint: str,
+    now: _dt.datetime,
+    status: str,
+    from_cache: bool = True,
+    because_error: bool | None = None,
+) -> CacheResult:
     return CacheResult(entry.data, CacheMeta(entry, source, endpoint, status, now, from_cache, because_error))
 
 
@@ -133,8 +159,9 @@ class ApiCacheClient:
         return self._client
 
     # -- hot path -------------------------------------------------------------------------------
-    def _cached(self, source: str, endpoint: str, params: Mapping[str, Any] | None
-                ) -> tuple[dict[str, Any], str, CacheResult | None]:
+    def _cached(
+        self, source: str, endpoint: str, params: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], str, CacheResult | None]:
         key, clean = key_and_params(source, endpoint, params)  # ~ a few µs: one walk, one SHA-256
         entry = entries.read(source, endpoint, key)
         now = utcnow()
@@ -193,14 +220,20 @@ class ApiCacheClient:
 
     def _plan(self, source: str, endpoint: str, params: dict[str, Any], entry: entries.Entry | None) -> fetch.Plan:
         usable = entry is not None and entry.has_data and not entry.negative
-        return fetch.plan(ADAPTERS[source], self.policies[source], endpoint, params,
-                          self.settings.annuaire_api_key if source == "annuaire" else "",
-                          etag=entry.etag if usable else None,  # type: ignore[union-attr]
-                          last_modified=entry.last_modified if usable else None,  # type: ignore[union-attr]
-                          page_cap=self.settings.annuaire_page_cap if source == "annuaire" else 1)
+        return fetch.plan(
+            ADAPTERS[source],
+            self.policies[source],
+            endpoint,
+            params,
+            self.settings.annuaire_api_key if source == "annuaire" else "",
+            etag=entry.etag if usable else None,  # type: ignore[union-attr]
+            last_modified=entry.last_modified if usable else None,  # type: ignore[union-attr]
+            page_cap=self.settings.annuaire_page_cap if source == "annuaire" else 1,
+        )
 
-    def _under_lease(self, source: str, endpoint: str, params: dict[str, Any], key: str,
-                     ahead: _dt.timedelta = _dt.timedelta(0)) -> Generator[tuple, Any, tuple[str, entries.Entry]]:
+    def _under_lease(
+        self, source: str, endpoint: str, params: dict[str, Any], key: str, ahead: _dt.timedelta = _dt.timedelta(0)
+    ) -> Generator[tuple, Any, tuple[str, entries.Entry]]:
         """Fetch and store while holding the key's lease; returns (outcome, entry). Notes and re-raises failures."""
         entry = entries.read(source, endpoint, key, full=True)
         if _fresh(entry, utcnow() + ahead):  # someone finished just before we took the lease
@@ -216,8 +249,13 @@ class ApiCacheClient:
                 entries.revalidated(entry.id, now, policy)
                 COUNTERS.add(source, "not_modified")
                 outcome = "not_modified"
-            elif (fetched.negative and entry is not None and entry.has_data and not entry.negative
-                  and now < entry.stale_until):  # type: ignore[operator]
+            elif (
+                fetched.negative
+                and entry is not None
+                and entry.has_data
+                and not entry.negative
+                and now < entry.stale_until
+            ):  # type: ignore[operator]
                 raise InvalidAnswer("empty answer where there were results")
             else:
                 entries.store(source, endpoint, key, params, fetched, now, policy)
@@ -231,8 +269,7 @@ class ApiCacheClient:
         assert stored is not None
         return outcome, stored
 
-    def _lead(self, source: str, endpoint: str, params: dict[str, Any], key: str
-              ) -> Generator[tuple, Any, CacheResult]:
+    def _lead(self, source: str, endpoint: str, params: dict[str, Any], key: str) -> Generator[tuple, Any, CacheResult]:
         """This process's one fetch of a missing key: lead under the lease, or wait for the holder."""
         policy = self.policies[source]
         name, holder = lease_name(key), leases.new_holder_id()
@@ -269,8 +306,13 @@ class ApiCacheClient:
         raise CacheUnavailable(source, endpoint, reason)
 
     # -- refresh ---------------------------------------------------------------------------------
-    def refresh(self, source: str, endpoint: str, params: Mapping[str, Any] | None = None,
-                ahead: _dt.timedelta = _dt.timedelta(0)) -> str:
+    def refresh(
+        self,
+        source: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None = None,
+        ahead: _dt.timedelta = _dt.timedelta(0),
+    ) -> str:
         """Refresh one entry if it is (about to be) stale: ``fresh``, ``busy`` (another holds the key),
         ``not_configured``, ``updated``, ``not_modified`` or ``failed``. Never raises for upstream trouble."""
         clean = normalize_params(params)

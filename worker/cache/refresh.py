@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections import Counter
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from models import ApiCache, db
 from models.clock import utcnow
@@ -40,23 +41,39 @@ def retry_backoff(error_count: int) -> _dt.timedelta:
     return min(RETRY_BASE * 2 ** max(0, error_count - 1), RETRY_MAX)
 
 
-def candidates(source: str, ahead: _dt.timedelta, read_since: _dt.datetime | None,
-               now: _dt.datetime, limit: int = BATCH) -> list[tuple[str, dict[str, Any]]]:
+def candidates(
+    source: str, ahead: _dt.timedelta, read_since: _dt.datetime | None, now: _dt.datetime, limit: int = BATCH
+) -> list[tuple[str, dict[str, Any]]]:
     """(endpoint, params) of entries with data expiring within ``ahead``, soonest first; entries whose
     refreshes keep failing wait their backoff."""
-    query = (ApiCache.select(ApiCache.endpoint, ApiCache.params, ApiCache.error_count, ApiCache.last_error_at)
-             .where((ApiCache.source == source) & ApiCache.fetched_at.is_null(False)
-                    & (ApiCache.negative == False) & (ApiCache.fresh_until < now + ahead))  # noqa: E712
-             .order_by(ApiCache.fresh_until).limit(limit))
+    query = (
+        ApiCache.select(ApiCache.endpoint, ApiCache.params, ApiCache.error_count, ApiCache.last_error_at)
+        .where(
+            (ApiCache.source == source)
+            & ApiCache.fetched_at.is_null(False)
+            & (ApiCache.negative == False)
+            & (ApiCache.fresh_until < now + ahead)
+        )
+        .order_by(ApiCache.fresh_until)
+        .limit(limit)
+    )
     if read_since is not None:
         query = query.where(ApiCache.last_read_at >= read_since)
-    return [(row.endpoint, row.params) for row in query
-            if row.last_error_at is None or row.last_error_at + retry_backoff(row.error_count) <= now]
+    return [
+        (row.endpoint, row.params)
+        for row in query
+        if row.last_error_at is None or row.last_error_at + retry_backoff(row.error_count) <= now
+    ]
 
 
-def refresh_many(sources: Iterable[str], *, force: bool = False, recently_read: bool = True,
-                 time_left: Callable[[], float] = lambda: float("inf"),
-                 on_done: Callable[[str], None] | None = None) -> dict[str, int]:
+def refresh_many(
+    sources: Iterable[str],
+    *,
+    force: bool = False,
+    recently_read: bool = True,
+    time_left: Callable[[], float] = lambda: float("inf"),
+    on_done: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Refresh due entries of ``sources`` while time is left; counts per outcome. After
     ``SOURCE_DOWN_AFTER`` failures in a row a source is left for the next run (it is down)."""
     client = cache.client()
@@ -89,7 +106,8 @@ def prune(now: _dt.datetime, limit: int = 1000) -> int:
     """
     old = now - PRUNE_AFTER
     dead = (ApiCache.fetched_at.is_null() & (ApiCache.last_error_at < now - _dt.timedelta(days=1))) | (
-        (ApiCache.stale_until < old) & (ApiCache.last_read_at.is_null() | (ApiCache.last_read_at < old)))
+        (ApiCache.stale_until < old) & (ApiCache.last_read_at.is_null() | (ApiCache.last_read_at < old))
+    )
     with db.atomic():
         ids = [r.id for r in ApiCache.select(ApiCache.id).where(dead).limit(limit)]
         return ApiCache.delete().where(ApiCache.id.in_(ids)).execute() if ids else 0

@@ -25,8 +25,16 @@ from worker.cache import entries
 from worker.cache.keys import SOURCES
 
 log = logging.getLogger("mediflux.cache")
-FIELDS = ("hits", "misses", "stale_served", "stale_if_error", "upstream_calls", "upstream_errors", "not_modified",
-          "rejected")
+FIELDS = (
+    "hits",
+    "misses",
+    "stale_served",
+    "stale_if_error",
+    "upstream_calls",
+    "upstream_errors",
+    "not_modified",
+    "rejected",
+)
 FLUSH_INTERVAL = 5.0
 
 
@@ -113,8 +121,11 @@ def _write(counts: dict[tuple[str, str], int], reads: dict[int, tuple[int, _dt.d
         for source, incs in sorted(per_source.items()):
             update = {getattr(ApiCacheStats, f): getattr(ApiCacheStats, f) + peewee.EXCLUDED[f] for f in incs}
             update[ApiCacheStats.updated_at] = now
-            (ApiCacheStats.insert(source=source, updated_at=now, **incs)
-             .on_conflict(conflict_target=[ApiCacheStats.source], update=update).execute())
+            (
+                ApiCacheStats.insert(source=source, updated_at=now, **incs)
+                .on_conflict(conflict_target=[ApiCacheStats.source], update=update)
+                .execute()
+            )
         if reads:
             entries.add_reads(reads)
 
@@ -133,13 +144,19 @@ def summary(now: _dt.datetime | None = None) -> dict[str, dict[str, Any]]:
         fresh = base.where(ApiCache.fresh_until > now).count()
         stale = base.where((ApiCache.fresh_until <= now) & (ApiCache.stale_until > now)).count()
         expired = base.where(ApiCache.stale_until <= now).count()
-        negative = base.where(ApiCache.negative == True).count()  # noqa: E712 (peewee expression)
+        negative = base.where(ApiCache.negative == True).count()
         failing = ApiCache.select().where((ApiCache.source == source) & (ApiCache.error_count > 0)).count()
         row = ApiCacheStats.get_or_none(ApiCacheStats.source == source)
         counters = {f: int(getattr(row, f)) if row else 0 for f in FIELDS}
         served = counters["hits"] + counters["stale_served"]
         reads = served + counters["misses"]
-        out[source] = {"fresh": fresh, "stale": stale, "expired": expired, "negative": negative,
-                       "failing": failing, **counters,
-                       "hit_ratio": round(served / reads, 4) if reads else None}
+        out[source] = {
+            "fresh": fresh,
+            "stale": stale,
+            "expired": expired,
+            "negative": negative,
+            "failing": failing,
+            **counters,
+            "hit_ratio": round(served / reads, 4) if reads else None,
+        }
     return out

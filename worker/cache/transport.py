@@ -82,8 +82,12 @@ class BodyReader:
 
 
 def _timeout(remaining: float) -> httpx.Timeout:
-    return httpx.Timeout(connect=min(CONNECT_TIMEOUT, remaining), read=min(READ_TIMEOUT, remaining),
-                         write=min(READ_TIMEOUT, remaining), pool=min(CONNECT_TIMEOUT, remaining))
+    return httpx.Timeout(
+        connect=min(CONNECT_TIMEOUT, remaining),
+        read=min(READ_TIMEOUT, remaining),
+        write=min(READ_TIMEOUT, remaining),
+        pool=min(CONNECT_TIMEOUT, remaining),
+    )
 
 
 def _remaining(deadline: float) -> float:
@@ -94,8 +98,7 @@ def _remaining(deadline: float) -> float:
 
 
 def _headers(req: HttpRequest, extra: dict[str, str]) -> dict[str, str]:
-    return {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", **req.headers, **extra,
-            **req.secret_headers}
+    return {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", **req.headers, **extra, **req.secret_headers}
 
 
 def _transport_error(exc: Exception) -> UpstreamError:
@@ -104,12 +107,17 @@ def _transport_error(exc: Exception) -> UpstreamError:
     return UpstreamError(f"connection error ({type(exc).__name__})", retryable=True)
 
 
-def send(client: httpx.Client, req: HttpRequest, extra: dict[str, str], deadline: float,
-         max_bytes: int) -> RawAnswer:
+def send(client: httpx.Client, req: HttpRequest, extra: dict[str, str], deadline: float, max_bytes: int) -> RawAnswer:
     """One exchange on a sync client; transport failures become retryable UpstreamError."""
     try:
-        with client.stream(req.method, req.url, params=list(req.params) or None, json=req.json_body,
-                           headers=_headers(req, extra), timeout=_timeout(_remaining(deadline))) as resp:
+        with client.stream(
+            req.method,
+            req.url,
+            params=list(req.params) or None,
+            json=req.json_body,
+            headers=_headers(req, extra),
+            timeout=_timeout(_remaining(deadline)),
+        ) as resp:
             reader = BodyReader(resp.headers, max_bytes, deadline)
             for chunk in resp.iter_raw():
                 reader.feed(chunk)
@@ -118,13 +126,20 @@ def send(client: httpx.Client, req: HttpRequest, extra: dict[str, str], deadline
         raise _transport_error(exc) from None
 
 
-async def send_async(client: httpx.AsyncClient, req: HttpRequest, extra: dict[str, str], deadline: float,
-                     max_bytes: int) -> RawAnswer:
+async def send_async(
+    client: httpx.AsyncClient, req: HttpRequest, extra: dict[str, str], deadline: float, max_bytes: int
+) -> RawAnswer:
     """The same exchange on an async client, also bounded as a whole by the deadline."""
 
     async def exchange() -> RawAnswer:
-        async with client.stream(req.method, req.url, params=list(req.params) or None, json=req.json_body,
-                                 headers=_headers(req, extra), timeout=_timeout(_remaining(deadline))) as resp:
+        async with client.stream(
+            req.method,
+            req.url,
+            params=list(req.params) or None,
+            json=req.json_body,
+            headers=_headers(req, extra),
+            timeout=_timeout(_remaining(deadline)),
+        ) as resp:
             reader = BodyReader(resp.headers, max_bytes, deadline)
             async for chunk in resp.aiter_raw():
                 reader.feed(chunk)
@@ -132,7 +147,7 @@ async def send_async(client: httpx.AsyncClient, req: HttpRequest, extra: dict[st
 
     try:
         return await asyncio.wait_for(exchange(), timeout=_remaining(deadline))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise UpstreamError("total deadline exceeded") from None
     except (httpx.TransportError, httpx.StreamError) as exc:
         raise _transport_error(exc) from None

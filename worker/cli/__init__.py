@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from worker import __version__
+from worker.cli.cache import cache_group
+from worker.cli.copydb import copy_db
 from worker.cli.dashboard import dashboard
 from worker.cli.doctor import doctor
-from worker.cli.copydb import copy_db
-from worker.cli.cache import cache_group
 from worker.cli.ingest import ingest
 from worker.cli.migrate import migrate
 from worker.cli.quarantine import quarantine
@@ -22,8 +22,9 @@ from worker.cli.watch import watch
 @click.version_option(__version__, prog_name="mediflux")
 def main() -> None:
     """Operate the mediflux worker: schema and status, ingestion and quarantine, the
-    API cache, retention and GDPR rights, the dashboard and the doctor. Configuration comes from MEDIFLUX_* environment variables
-    (see README); every command applies pending migrations first, except `migrate`."""
+    API cache, retention and GDPR rights, the dashboard and the doctor. Configuration comes
+    from MEDIFLUX_* environment variables (see README);
+    every command applies pending migrations first, except `migrate`."""
 
 
 main.add_command(migrate)

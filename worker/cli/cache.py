@@ -53,9 +53,12 @@ def get_command(source: str, endpoint: str, params: tuple[str, ...], as_json: bo
         echo_json({"data": result.data, "meta": meta})
         return
     flag = " (served stale: upstream failing)" if meta["stale_because_error"] else ""
-    click.echo(f"{source} {endpoint}: {meta['status']}{flag}, age {meta['age_seconds']:.0f}s, "
-               f"fetched {meta['fetched_at']}, fresh until {meta['fresh_until']}"
-               + (", negative (404/empty)" if meta["negative"] else ""), err=True)
+    click.echo(
+        f"{source} {endpoint}: {meta['status']}{flag}, age {meta['age_seconds']:.0f}s, "
+        f"fetched {meta['fetched_at']}, fresh until {meta['fresh_until']}"
+        + (", negative (404/empty)" if meta["negative"] else ""),
+        err=True,
+    )
     echo_json(result.data)
 
 
@@ -67,8 +70,9 @@ def refresh_command(source: str | None, force: bool, as_json: bool) -> None:
     """Refresh stale and nearly stale entries of SOURCE (default: all) now, with conditional requests."""
     bootstrap()
     with progress("refreshing cache entries") as bar:
-        outcomes = cache_refresh.refresh_many([source] if source else cache.SOURCES, force=force,
-                                              recently_read=False, on_done=lambda _: bar.update())
+        outcomes = cache_refresh.refresh_many(
+            [source] if source else cache.SOURCES, force=force, recently_read=False, on_done=lambda _: bar.update()
+        )
     if as_json:
         echo_json(outcomes)
     else:
@@ -84,8 +88,36 @@ def stats_command(as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    echo_table(["source", "fresh", "stale", "expired", "negative", "hit ratio", "hits", "misses", "stale served",
-                "upstream calls", "upstream errors", "rejected"],
-               [[s, d["fresh"], d["stale"], d["expired"], d["negative"], d["hit_ratio"], d["hits"], d["misses"],
-                 d["stale_served"], d["upstream_calls"], d["upstream_errors"], d["rejected"]]
-                for s, d in data.items()])
+    echo_table(
+        [
+            "source",
+            "fresh",
+            "stale",
+            "expired",
+            "negative",
+            "hit ratio",
+            "hits",
+            "misses",
+            "stale served",
+            "upstream calls",
+            "upstream errors",
+            "rejected",
+        ],
+        [
+            [
+                s,
+                d["fresh"],
+                d["stale"],
+                d["expired"],
+                d["negative"],
+                d["hit_ratio"],
+                d["hits"],
+                d["misses"],
+                d["stale_served"],
+                d["upstream_calls"],
+                d["upstream_errors"],
+                d["rejected"],
+            ]
+            for s, d in data.items()
+        ],
+    )

@@ -11,15 +11,21 @@ from models.database import open_database
 from worker.cli.output import echo_json, echo_table
 from worker.cli.progress import progress
 from worker.copydb import CopyError, check_target_empty, copy_database, count_rows
-from worker.periodic import safe_error
+from worker.errors import safe_error
 from worker.runtime import bootstrap
 
 
 @click.command("copy-db")
-@click.option("--to", "target_url", required=True, metavar="URL",
-              help="Empty target database, e.g. postgresql://user@host:5432/mediflux.")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Rows per INSERT batch.")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="URL",
+    help="Empty target database, e.g. postgresql://user@host:5432/mediflux.",
+)
+@click.option(
+    "--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000), help="Rows per INSERT batch."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-table report as JSON.")
 def copy_db(target_url: str, batch_size: int, as_json: bool) -> None:
     """Copy the database (MEDIFLUX_DATABASE_URL) into an EMPTY one at URL, then verify it.
@@ -55,5 +61,7 @@ def copy_db(target_url: str, batch_size: int, as_json: bool) -> None:
         echo_json({"verified": True, "tables": rows})
         return
     echo_table(["table", "rows", "sha256"], [[r["table"], r["rows"], r["sha256"][:16]] for r in rows])
-    click.echo(f"verified: {sum(t.rows for t in report[:-1])} rows in {len(report) - 1} tables "
-               "(counts and checksums match); migration history copied")
+    click.echo(
+        f"verified: {sum(t.rows for t in report[:-1])} rows in {len(report) - 1} tables "
+        "(counts and checksums match); migration history copied"
+    )

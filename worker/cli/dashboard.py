@@ -12,8 +12,9 @@ from worker.runtime import bootstrap
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=None,
-              help="Port on 127.0.0.1 (default: MEDIFLUX_DASHBOARD_PORT).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port on 127.0.0.1 (default: MEDIFLUX_DASHBOARD_PORT)."
+)
 def dashboard(port: int | None) -> None:
     """Serve the dashboard on 127.0.0.1: queue, documents, cache, periodic jobs and the
     retention audit. Read-only unless MEDIFLUX_DASHBOARD_ACTIONS=1 (then each action needs
@@ -24,7 +25,9 @@ def dashboard(port: int | None) -> None:
     try:
         server = make_dashboard_server(app, settings.dashboard_port if port is None else port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {HOST}:{port or settings.dashboard_port}: {exc.strerror}")
+        raise click.ClickException(
+            f"cannot listen on {HOST}:{port or settings.dashboard_port}: {exc.strerror}"
+        ) from None
     mode = "actions enabled (token required)" if app.actions_on else "read-only"
     click.echo(f"dashboard on http://{HOST}:{server.server_port}/ ({mode})", err=True)
     signal.signal(signal.SIGTERM, _stop)  # honcho/systemd stop: leave like Ctrl-C

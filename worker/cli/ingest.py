@@ -12,10 +12,10 @@ import click
 from worker.cli.output import echo_json
 from worker.cli.progress import progress
 from worker.config import Settings
+from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.canonical import valid_user_id
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.scan import IgnoreRules, walk
-from worker.ingest.store import IngestReport, ingest_batch
 from worker.runtime import bootstrap
 
 
@@ -61,8 +61,11 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--now", is_flag=True, help="Ingest here and now (progress bar, summary) instead of enqueueing.")
-@click.option("--user", "user_id", help="Attribute files copied from outside the inbox to this user "
-              "(they go to <inbox>/USER_ID/).")
+@click.option(
+    "--user",
+    "user_id",
+    help="Attribute files copied from outside the inbox to this user (they go to <inbox>/USER_ID/).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool) -> None:
     """Ingest OCR result files or folders. Files outside the inbox are copied into it first (the
@@ -83,15 +86,17 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
     report = IngestReport()
     with progress("ingesting", len(files)) as bar:
         for start in range(0, len(files), settings.ingest_batch):
-            chunk = files[start:start + settings.ingest_batch]
+            chunk = files[start : start + settings.ingest_batch]
             report.merge(ingest_batch(chunk, settings))
             bar.update(len(chunk))
     summary = report.summary() | {"files": len(files), "copied_into_inbox": copied}
     if as_json:
         echo_json(summary)
     else:
-        click.echo(f"{summary['stored']} stored, {summary['duplicates'] + summary['already_stored']} already stored, "
-                   f"{summary['quarantined']} quarantined, {summary['skipped']} skipped, "
-                   f"{summary['retry']} left for a retry")
+        click.echo(
+            f"{summary['stored']} stored, {summary['duplicates'] + summary['already_stored']} already stored, "
+            f"{summary['quarantined']} quarantined, {summary['skipped']} skipped, "
+            f"{summary['retry']} left for a retry"
+        )
     if report.retry:
         raise SystemExit(1)

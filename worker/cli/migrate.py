@@ -21,8 +21,10 @@ def migrate(ctx: click.Context, show_status: bool, as_json: bool) -> None:
         database = bootstrap(migrate=False).database
         with database.connection_context():
             rows = migrator.status(database)
-        data = [{"name": m.name, "applied": m.applied.isoformat() + "Z" if m.applied else None,
-                 "file": bool(m.path)} for m in rows]
+        data = [
+            {"name": m.name, "applied": m.applied.isoformat() + "Z" if m.applied else None, "file": bool(m.path)}
+            for m in rows
+        ]
         if as_json:
             echo_json(data)
         else:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import IO, Callable
+from typing import IO
 
 import click
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)
@@ -30,9 +31,17 @@ def _duration(seconds: float) -> str:
 class Progress:
     """Counts work done against an optional total; use as a context manager, call :meth:`update`."""
 
-    def __init__(self, label: str, total: int | None, *, stream: IO[str] | None = None,
-                 interval: float = 5.0, enabled: bool = True, tty: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None,
+        *,
+        stream: IO[str] | None = None,
+        interval: float = 5.0,
+        enabled: bool = True,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
         self.total = total
         self.done = 0
@@ -45,12 +54,18 @@ class Progress:
         self._t0 = clock()
         self._last_line = self._t0
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._t0 = self._last_line = self._clock()
         if self.enabled and self.tty:
-            self._bar = click.progressbar(length=self.total, label=self.label, file=self.stream, show_eta=True,
-                                          show_percent=self.total is not None, show_pos=True,
-                                          item_show_func=lambda _: self._rate_text())
+            self._bar = click.progressbar(
+                length=self.total,
+                label=self.label,
+                file=self.stream,
+                show_eta=True,
+                show_percent=self.total is not None,
+                show_pos=True,
+                item_show_func=lambda _: self._rate_text(),
+            )
             self._bar.__enter__()
         return self
 
@@ -88,8 +103,9 @@ class Progress:
     def _line(self, text: str) -> None:
         click.echo(text, file=self.stream)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)
         if self.enabled:

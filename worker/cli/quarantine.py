@@ -22,9 +22,20 @@ def list_(as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    echo_table(["name", "reason", "format", "size", "quarantined (UTC)", "user"],
-               [[r["name"], r.get("reason"), r.get("format_guess"), r.get("size"), r.get("quarantined_at"),
-                 r.get("user_id")] for r in rows])
+    echo_table(
+        ["name", "reason", "format", "size", "quarantined (UTC)", "user"],
+        [
+            [
+                r["name"],
+                r.get("reason"),
+                r.get("format_guess"),
+                r.get("size"),
+                r.get("quarantined_at"),
+                r.get("user_id"),
+            ]
+            for r in rows
+        ],
+    )
 
 
 @quarantine.command()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+
 import click
 
-from worker.analysis import EXTRACTOR_VERSION, store
+from worker.analysis import EXTRACTOR_VERSION, runner
 from worker.analysis.classify import TYPES
 from worker.cli.output import echo_json
 from worker.cli.progress import progress
@@ -13,25 +14,33 @@ from worker.runtime import bootstrap
 
 
 @click.command()
-@click.option("--type", "doc_type", type=click.Choice(TYPES + ("unknown",)),
-              help="Only documents currently analysed as this type.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Only documents stored on or after this date (YYYY-MM-DD, UTC).")
-@click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1, 1000),
-              help="Documents per database batch.")
+@click.option(
+    "--type",
+    "doc_type",
+    type=click.Choice(TYPES + ("unknown",)),
+    help="Only documents currently analysed as this type.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only documents stored on or after this date (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--batch-size", default=50, show_default=True, type=click.IntRange(1, 1000), help="Documents per database batch."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for machines.")
 def reanalyze(doc_type: str | None, since: _dt.datetime | None, batch_size: int, as_json: bool) -> None:
     """Re-run the current extractor over stored documents (all, or filtered by --type/--since),
     in batches, with a progress bar; each document's analysis is replaced."""
     bootstrap()
-    since_utc = since.replace(tzinfo=_dt.timezone.utc) if since else None
-    query = store.select_for_reanalysis(doc_type, since_utc)
+    since_utc = since.replace(tzinfo=_dt.UTC) if since else None
+    query = runner.select_for_reanalysis(doc_type, since_utc)
     total = query.count()
     done = failed = 0
     with progress("reanalysing", total) as bar:
-        for ids in store.batches(query, batch_size):
+        for ids in runner.batches(query, batch_size):
             for document_id in ids:
-                if store.analyze_safely(document_id):
+                if runner.analyze_safely(document_id):
                     done += 1
                 else:
                     failed += 1
@@ -41,4 +50,3 @@ def reanalyze(doc_type: str | None, since: _dt.datetime | None, batch_size: int,
         echo_json(summary)
     else:
         click.echo(f"{done} analysed, {failed} failed (extractor version {EXTRACTOR_VERSION})")
-

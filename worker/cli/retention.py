@@ -12,18 +12,25 @@ from pathlib import Path
 import click
 import peewee
 
+from models.clock import utcnow
 from worker.cli.output import echo_json, echo_table
 from worker.cli.progress import progress
-from worker.periodic import safe_error
+from worker.errors import safe_error
 from worker.queue import build_huey
-from worker.retention import erase, export, prune as pruning, sweep as sweeping
+from worker.retention import erase, export
+from worker.retention import prune as pruning
+from worker.retention import sweep as sweeping
 from worker.retention.chunks import DEFAULT_CHUNK
 from worker.retention.paths import InvalidUserId, validate_user_id
 from worker.runtime import bootstrap
-from models.clock import utcnow
 
-_BATCH = click.option("--batch-size", default=DEFAULT_CHUNK, show_default=True, type=click.IntRange(1, 100_000),
-                      help="Rows per delete transaction.")
+_BATCH = click.option(
+    "--batch-size",
+    default=DEFAULT_CHUNK,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows per delete transaction.",
+)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
@@ -40,8 +47,13 @@ def _database_failure(exc: Exception) -> click.ClickException:
 
 @click.command()
 @_BATCH
-@click.option("--budget", default=600.0, show_default=True, type=click.FloatRange(1, 86_400),
-              help="Stop after this many seconds (the next run resumes).")
+@click.option(
+    "--budget",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(1, 86_400),
+    help="Stop after this many seconds (the next run resumes).",
+)
 @_JSON
 def sweep(batch_size: int, budget: float, as_json: bool) -> None:
     """Delete expired cache entries, expired leases, old job runs and huey leftovers now, in short
@@ -56,9 +68,11 @@ def sweep(batch_size: int, budget: float, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
     else:
-        click.echo(f"{summary['api_cache']} cache rows, {summary['leases']} leases, {summary['job_runs']} job runs, "
-                   f"{summary['huey_keys']} huey keys deleted; {summary['vacuumed_pages']} pages vacuumed"
-                   + ("" if summary["complete"] else " (time budget spent: run again to finish)"))
+        click.echo(
+            f"{summary['api_cache']} cache rows, {summary['leases']} leases, {summary['job_runs']} job runs, "
+            f"{summary['huey_keys']} huey keys deleted; {summary['vacuumed_pages']} pages vacuumed"
+            + ("" if summary["complete"] else " (time budget spent: run again to finish)")
+        )
 
 
 @click.command()
@@ -71,17 +85,30 @@ def prune(dry_run: bool, batch_size: int, as_json: bool) -> None:
     runtime = bootstrap()
     try:
         with progress("pruning categories", len(pruning.CATEGORIES)) as bar:
-            results = pruning.prune(runtime.settings, dry_run=dry_run, chunk=batch_size,
-                                    on_category=lambda _result: bar.update(1))
+            results = pruning.prune(
+                runtime.settings, dry_run=dry_run, chunk=batch_size, on_category=lambda _result: bar.update(1)
+            )
     except peewee.DatabaseError as exc:
         raise _database_failure(exc) from None
     if as_json:
         echo_json({"dry_run": dry_run, "categories": [r.as_dict() for r in results]})
         return
     click.echo("would delete (dry run):" if dry_run else "deleted:")
-    echo_table(["category", "cutoff (UTC)", "rows", "files", "bytes", "held", "complete"],
-               [[r.category, r.cutoff.strftime("%Y-%m-%d %H:%M"), r.rows, r.files, r.bytes, r.held,
-                 "yes" if r.complete else "no"] for r in results])
+    echo_table(
+        ["category", "cutoff (UTC)", "rows", "files", "bytes", "held", "complete"],
+        [
+            [
+                r.category,
+                r.cutoff.strftime("%Y-%m-%d %H:%M"),
+                r.rows,
+                r.files,
+                r.bytes,
+                r.held,
+                "yes" if r.complete else "no",
+            ]
+            for r in results
+        ],
+    )
 
 
 @click.command("erase-user")
@@ -101,8 +128,10 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
     if as_json:
         echo_json(result.as_dict())
     else:
-        click.echo(f"erasure {result.user_key[:12]}: {result.state}; "
-                   + ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())))
+        click.echo(
+            f"erasure {result.user_key[:12]}: {result.state}; "
+            + ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
+        )
     if result.state != "done":
         click.echo("WAL checkpoint blocked by a reader: the erasure_backlog job finishes it", err=True)
         sys.exit(3)
@@ -110,8 +139,12 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 
 @click.command("export-user")
 @click.argument("user_id", callback=_user_id)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON here (0600, atomically) instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON here (0600, atomically) instead of standard output.",
+)
 def export_user(user_id: str, output: Path | None) -> None:
     """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md)."""
     runtime = bootstrap()
@@ -122,6 +155,7 @@ def export_user(user_id: str, output: Path | None) -> None:
     try:
         size = export.write_export(data, output)
     except OSError as exc:
-        raise click.ClickException(f"cannot write the export ({exc.strerror or type(exc).__name__}); "
-                                   "nothing was written") from None
+        raise click.ClickException(
+            f"cannot write the export ({exc.strerror or type(exc).__name__}); nothing was written"
+        ) from None
     click.echo(f"exported to {output} ({size} bytes)", err=True)

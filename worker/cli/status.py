@@ -28,6 +28,8 @@ def status(as_json: bool) -> None:
     click.echo("")
     echo_table(
         ["periodic job", "every", "last run", "last success", "next due", "last error"],
-        [[j["name"], f"{j['interval_seconds']}s", j["last_run"], j["last_success"], j["next_due"], j["last_error"]]
-         for j in data["periodic_jobs"]],
+        [
+            [j["name"], f"{j['interval_seconds']}s", j["last_run"], j["last_success"], j["next_due"], j["last_error"]]
+            for j in data["periodic_jobs"]
+        ],
     )

@@ -18,9 +18,8 @@ def watch() -> None:
     at a time (a database lease); a second one stands by."""
     runtime = bootstrap()
     from tasks.ingest import enqueue_paths  # registers the analysis trigger too
-    from worker.ingest.watcher import InboxWatcher
-
     from worker import memory
+    from worker.ingest.watcher import InboxWatcher
 
     watcher = InboxWatcher(runtime.settings, enqueue_paths)
     memory.start_trimmer()  # inline ingestion frees what it allocates; give it back (worker/memory.py)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from huey import Huey
 

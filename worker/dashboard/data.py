@@ -21,8 +21,8 @@ from models.clock import utcnow
 from models.json_paths import json_text
 from worker import heartbeat, leases
 from worker.config import Settings
-from worker.logsetup import short_id
 from worker.dashboard import quarantine
+from worker.logsetup import short_id
 from worker.periodic import job_status
 from worker.schedule import PERIODIC_JOBS
 
@@ -43,8 +43,9 @@ def error_type(text: str | None) -> str | None:
 
 def task_stats(huey: Huey) -> huey_stats.HueyStats | None:
     """A reader over huey's stats tables in the data database, or None when the consumer writes none."""
-    if not (_table_exists(huey_stats.HueyEvent._meta.table_name)
-            and _table_exists(huey_stats.HueyInflight._meta.table_name)):
+    if not (
+        _table_exists(huey_stats.HueyEvent._meta.table_name) and _table_exists(huey_stats.HueyInflight._meta.table_name)
+    ):
         return None
     huey_stats.database.initialize(db.obj)  # huey's stats models use their own proxy: bind it to ours
     return huey_stats.HueyStats(huey, db.obj, create_tables=False)
@@ -52,10 +53,13 @@ def task_stats(huey: Huey) -> huey_stats.HueyStats | None:
 
 def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
     """Queue depth, task throughput and error rate, consumers' heartbeats, the watcher's lease."""
-    out: dict[str, Any] = {"queue": huey_stats.live_counts(huey), "stats": None,
-                           "pending": huey_stats.pending_tasks(huey, 20),
-                           "consumers": heartbeat.live_consumers(),
-                           "watcher": leases.holder_of(leases.watcher_lease(settings.inbox)) is not None}
+    out: dict[str, Any] = {
+        "queue": huey_stats.live_counts(huey),
+        "stats": None,
+        "pending": huey_stats.pending_tasks(huey, 20),
+        "consumers": heartbeat.live_consumers(),
+        "watcher": leases.holder_of(leases.watcher_lease(settings.inbox)) is not None,
+    }
     out["queue"].pop("results", None)
     stats = task_stats(huey)
     if stats is not None:
@@ -66,8 +70,10 @@ def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
             "hour": {k: hour[k] for k in ("completed", "errors", "retries", "error_rate")},
             "day": {k: day[k] for k in ("completed", "errors", "retries", "error_rate")},
             "throughput": stats.throughput(THROUGHPUT_MINUTES),
-            "tasks": [{k: r[k] for k in ("task", "executed", "completed", "errors", "retries", "avg")}
-                      for r in stats.task_breakdown()],
+            "tasks": [
+                {k: r[k] for k in ("task", "executed", "completed", "errors", "retries", "avg")}
+                for r in stats.task_breakdown()
+            ],
         }
     return out
 
@@ -82,10 +88,11 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
         if 0 <= slot < 24:
             per_hour[slot] += 1
     doc_type = json_text(Document.analysis, "document_type")
-    by_type = {(t or "not analysed"): n for t, n in
-               Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type).tuples()}
-    by_status = dict(Document.select(Document.status, peewee.fn.COUNT(Document.id))
-                     .group_by(Document.status).tuples())
+    by_type = {
+        (t or "not analysed"): n
+        for t, n in Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type).tuples()
+    }
+    by_status = dict(Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status).tuples())
     return {
         "total": Document.select().count(),
         "hours": [(start + _dt.timedelta(hours=i)).strftime("%H:00") for i in range(24)],
@@ -100,25 +107,63 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
 def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
     """The newest documents by id and sha256 prefix (never file name, owner or text)."""
     doc_type = json_text(Document.analysis, "document_type")
-    query = (Document.select(Document.id, Document.sha256, Document.format, Document.status, Document.created_at,
-                             doc_type.alias("doc_type"))
-             .order_by(Document.id.desc()).limit(limit).dicts())
-    return [{"id": r["id"], "sha256": short_id(r["sha256"]), "format": r["format"], "status": r["status"],
-             "type": r["doc_type"] or "not analysed", "stored": r["created_at"].isoformat()} for r in query]
+    query = (
+        Document.select(
+            Document.id,
+            Document.sha256,
+            Document.format,
+            Document.status,
+            Document.created_at,
+            doc_type.alias("doc_type"),
+        )
+        .order_by(Document.id.desc())
+        .limit(limit)
+        .dicts()
+    )
+    return [
+        {
+            "id": r["id"],
+            "sha256": short_id(r["sha256"]),
+            "format": r["format"],
+            "status": r["status"],
+            "type": r["doc_type"] or "not analysed",
+            "stored": r["created_at"].isoformat(),
+        }
+        for r in query
+    ]
 
 
 def cache(now: _dt.datetime | None = None) -> list[dict[str, Any]]:
     """Per source: entries fresh/stale/expired, reads served, upstream errors and the last one (type only)."""
     now = now or utcnow()
-    state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")],
-                        "expired")
+    state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")], "expired")
     rows: dict[str, dict[str, Any]] = {}
-    query = (ApiCache.select(ApiCache.source, state.alias("state"), peewee.fn.COUNT(ApiCache.id),
-                             peewee.fn.SUM(ApiCache.hits), peewee.fn.SUM(ApiCache.error_count))
-             .group_by(ApiCache.source, state).tuples())
+    query = (
+        ApiCache.select(
+            ApiCache.source,
+            state.alias("state"),
+            peewee.fn.COUNT(ApiCache.id),
+            peewee.fn.SUM(ApiCache.hits),
+            peewee.fn.SUM(ApiCache.error_count),
+        )
+        .group_by(ApiCache.source, state)
+        .tuples()
+    )
     for source, st, n, hits, errors in query:
-        row = rows.setdefault(source, {"source": source, "fresh": 0, "stale": 0, "expired": 0, "entries": 0,
-                                       "hits": 0, "errors": 0, "last_error": None, "last_error_at": None})
+        row = rows.setdefault(
+            source,
+            {
+                "source": source,
+                "fresh": 0,
+                "stale": 0,
+                "expired": 0,
+                "entries": 0,
+                "hits": 0,
+                "errors": 0,
+                "last_error": None,
+                "last_error_at": None,
+            },
+        )
         row[st] += n
         row["entries"] += n
         row["hits"] += int(hits or 0)
@@ -126,9 +171,12 @@ def cache(now: _dt.datetime | None = None) -> list[dict[str, Any]]:
     for row in rows.values():
         # Each entry was fetched at least once (a miss); hits are reads served from the row since.
         row["hit_ratio"] = row["hits"] / (row["hits"] + row["entries"]) if row["entries"] else None
-        last = (ApiCache.select(ApiCache.last_error, ApiCache.last_error_at)
-                .where((ApiCache.source == row["source"]) & ApiCache.last_error_at.is_null(False))
-                .order_by(ApiCache.last_error_at.desc()).first())
+        last = (
+            ApiCache.select(ApiCache.last_error, ApiCache.last_error_at)
+            .where((ApiCache.source == row["source"]) & ApiCache.last_error_at.is_null(False))
+            .order_by(ApiCache.last_error_at.desc())
+            .first()
+        )
         if last is not None:
             row["last_error"] = error_type(last.last_error)
             row["last_error_at"] = last.last_error_at.isoformat(timespec="seconds")
@@ -139,22 +187,34 @@ def jobs(runs_per_job: int = 24) -> list[dict[str, Any]]:
     """Each periodic job's status (last run, next due, duration, last error type) and recent durations."""
     out = []
     for job in job_status(PERIODIC_JOBS):
-        recent = (JobRun.select(JobRun.duration_ms, JobRun.ok).where(JobRun.job == job["name"])
-                  .order_by(JobRun.started_at.desc()).limit(runs_per_job))
+        recent = (
+            JobRun.select(JobRun.duration_ms, JobRun.ok)
+            .where(JobRun.job == job["name"])
+            .order_by(JobRun.started_at.desc())
+            .limit(runs_per_job)
+        )
         job["recent"] = [(r.duration_ms or 0, bool(r.ok)) for r in reversed(list(recent))]
         job["last_error"] = error_type(job["last_error"])
         out.append(job)
     return out
 
 
-AUDIT_COLUMNS = ("started_at", "category", "cutoff", "deleted_rows", "deleted_files", "freed_bytes", "held_rows",
-                 "complete", "duration_ms")
+AUDIT_COLUMNS = (
+    "started_at",
+    "category",
+    "cutoff",
+    "deleted_rows",
+    "deleted_files",
+    "freed_bytes",
+    "held_rows",
+    "complete",
+    "duration_ms",
+)
 
 
 def retention_audit(limit: int = 100) -> dict[str, Any]:
     """The retention audit log (counts and cutoffs only), newest first."""
-    query = (RetentionAudit.select().order_by(RetentionAudit.started_at.desc(), RetentionAudit.id.desc())
-             .limit(limit))
+    query = RetentionAudit.select().order_by(RetentionAudit.started_at.desc(), RetentionAudit.id.desc()).limit(limit)
     rows = [[_cell(getattr(row, column)) for column in AUDIT_COLUMNS] for row in query]
     return {"available": True, "columns": list(AUDIT_COLUMNS), "rows": rows}
 

@@ -53,11 +53,16 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
         reason = str(meta.get("reason") or "unknown")
         if meta.get("message"):
             reason = f"{reason}: {meta['message']}"
-        out.append(QuarantineEntry(
-            ref=ref_of(q.name), name=q.name, reason=_clean_reason(reason, q.name),
-            format=_text(meta.get("format_guess"), 32),
-            size=meta["size"] if isinstance(meta.get("size"), int) else None,
-            time=_text(meta.get("quarantined_at"), 19)))
+        out.append(
+            QuarantineEntry(
+                ref=ref_of(q.name),
+                name=q.name,
+                reason=_clean_reason(reason, q.name),
+                format=_text(meta.get("format_guess"), 32),
+                size=meta["size"] if isinstance(meta.get("size"), int) else None,
+                time=_text(meta.get("quarantined_at"), 19),
+            )
+        )
         if len(out) >= limit:
             break
     return out

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -27,8 +28,11 @@ log = logging.getLogger("mediflux.dashboard")
 HOST = "127.0.0.1"
 MAX_FORM_BYTES = 4096
 SECURITY_HEADERS = [
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
@@ -64,7 +68,7 @@ class DashboardApp:
         if path.startswith("/actions/"):
             if method != "POST":
                 return self._plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED, "POST only", [("Allow", "POST")])
-            return self._action(environ, start_response, path[len("/actions/"):])
+            return self._action(environ, start_response, path[len("/actions/") :])
         if path not in self.routes:
             return self._plain(start_response, HTTPStatus.NOT_FOUND, "not found")
         if method not in ("GET", "HEAD"):
@@ -76,8 +80,11 @@ class DashboardApp:
                 body = pages.layout(title, path, render(), message=message[:300] if message else None)
         except Exception as exc:  # noqa: BLE001 — a traceback may quote row values: log the type only
             log.warning("dashboard page %s failed: %s", path, type(exc).__name__)
-            return self._plain(start_response, HTTPStatus.INTERNAL_SERVER_ERROR,
-                               f"this page failed ({type(exc).__name__}); see the dashboard's log")
+            return self._plain(
+                start_response,
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"this page failed ({type(exc).__name__}); see the dashboard's log",
+            )
         return self._send(start_response, HTTPStatus.OK, body, "text/html; charset=utf-8")
 
     def _host_ok(self, environ: dict[str, Any]) -> bool:
@@ -106,8 +113,10 @@ class DashboardApp:
                 message = actions.perform(name, self.settings, self.huey, form)
         except actions.ActionError as exc:
             message = f"refused: {exc}"
-        start_response("303 See Other", [("Location", f"{back}?message={quote(message)}"),
-                                         ("Content-Length", "0")] + SECURITY_HEADERS)
+        start_response(
+            "303 See Other",
+            [("Location", f"{back}?message={quote(message)}"), ("Content-Length", "0")] + SECURITY_HEADERS,
+        )
         return [b""]
 
     @staticmethod
@@ -122,17 +131,24 @@ class DashboardApp:
         raw = environ["wsgi.input"].read(length).decode("utf-8", "replace")
         return {k: v[0] for k, v in parse_qs(raw).items()}
 
-    def _plain(self, start_response: StartResponse, status: HTTPStatus, text: str,
-               extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+    def _plain(
+        self, start_response: StartResponse, status: HTTPStatus, text: str, extra: list[tuple[str, str]] | None = None
+    ) -> Iterable[bytes]:
         return self._send(start_response, status, text + "\n", "text/plain; charset=utf-8", extra)
 
     @staticmethod
-    def _send(start_response: StartResponse, status: HTTPStatus, body: str, ctype: str,
-              extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+    def _send(
+        start_response: StartResponse,
+        status: HTTPStatus,
+        body: str,
+        ctype: str,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> Iterable[bytes]:
         payload = body.encode("utf-8")
-        start_response(f"{status.value} {status.phrase}",
-                       [("Content-Type", ctype), ("Content-Length", str(len(payload)))]
-                       + SECURITY_HEADERS + (extra or []))
+        start_response(
+            f"{status.value} {status.phrase}",
+            [("Content-Type", ctype), ("Content-Length", str(len(payload)))] + SECURITY_HEADERS + (extra or []),
+        )
         return [payload]
 
 
@@ -141,7 +157,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — wsgiref's signature
+    def log_message(self, format: str, *args: Any) -> None:
         # Paths only (query strings can carry action messages); at debug level.
         log.debug("%s %s", self.command, urlsplit(self.path).path)
 

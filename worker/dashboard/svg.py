@@ -6,16 +6,24 @@ Each bar carries its value in ``data-value`` and a ``<title>`` tooltip, so tests
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 COLOURS = ("#2f6f9f", "#c0392b", "#7f8c8d")
 GOOD, BAD, WARM, COLD = "#2f6f9f", "#c0392b", "#d68910", "#95a5a6"
 
 
-def bar_chart(series: Sequence[tuple[str, Sequence[float]]], labels: Sequence[str], *, chart_id: str,
-              width: int = 720, height: int = 160, label_every: int = 1, unit: str = "",
-              colours: Sequence[str] = COLOURS) -> str:
+def bar_chart(
+    series: Sequence[tuple[str, Sequence[float]]],
+    labels: Sequence[str],
+    *,
+    chart_id: str,
+    width: int = 720,
+    height: int = 160,
+    label_every: int = 1,
+    unit: str = "",
+    colours: Sequence[str] = COLOURS,
+) -> str:
     """Stacked bars: ``series`` is [(name, values)] with one value per label (first series at the bottom)."""
     count = len(labels)
     if count == 0 or not series:
@@ -46,14 +54,19 @@ def bar_chart(series: Sequence[tuple[str, Sequence[float]]], labels: Sequence[st
                 f'<rect class="bar s{k}" data-series="{escape(name)}" data-label="{escape(label)}" '
                 f'data-value="{_fmt(value)}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{colours[k % len(colours)]}"><title>{escape(label)}: {_fmt(value)}{escape(unit)} '
-                f'{escape(name)}</title></rect>')
+                f"{escape(name)}</title></rect>"
+            )
         if i % label_every == 0:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
-                         f'class="axis">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
+                f'class="axis">{escape(label)}</text>'
+            )
     parts.append("</svg>")
     if len(series) > 1:
-        legend = " ".join(f'<span class="key" style="color:{colours[k % len(colours)]}">■</span> {escape(n)}'
-                          for k, (n, _) in enumerate(series))
+        legend = " ".join(
+            f'<span class="key" style="color:{colours[k % len(colours)]}">■</span> {escape(n)}'
+            for k, (n, _) in enumerate(series)
+        )
         parts.append(f'<p class="legend">{legend}</p>')
     return "".join(parts)
 

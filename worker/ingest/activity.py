@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _changed = threading.Condition()
 _active = 0  # batches running or waiting for their turn in this process

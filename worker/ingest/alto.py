@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.ingest.model import Page, ParsedDocument, ParseError, mean
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, mean
 from worker.ingest.xmlsafe import feed_xml, local
 
 
@@ -72,8 +72,9 @@ class _AltoTarget:
             self._lines = []
         elif name == "Page:open":
             self._in_page = False
-            self.pages.append(Page(len(self.pages) + 1, "\n\n".join(self._blocks), mean(self._confidences),
-                                   self._words))
+            self.pages.append(
+                Page(len(self.pages) + 1, "\n\n".join(self._blocks), mean(self._confidences), self._words)
+            )
         elif name == "softwareName" and self._software is not None:
             software = "".join(self._software).strip()
             self._software = None

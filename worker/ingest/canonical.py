@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from worker.ingest.model import Page, ParsedDocument, ParseError, count_words
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, count_words
 
 SCHEMA = "mediflux.ocr/1"
 MAX_PAGES = 10_000
@@ -43,9 +43,10 @@ def _engine(value: Any) -> dict[str, str] | None:
         return None
     if isinstance(value, str) and "\x00" not in value:  # tolerated shorthand: the engine name alone
         return {"name": value[:64]}
-    if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) and "\x00" not in value.get(k, "")
-                                              for k in ("name", "version")):
-        raise _fail("'engine' must be {\"name\": str, \"version\": str}")
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(k, ""), str) and "\x00" not in value.get(k, "") for k in ("name", "version")
+    ):
+        raise _fail('\'engine\' must be {"name": str, "version": str}')
     return {k: value[k][:64] for k in ("name", "version") if k in value}
 
 
@@ -57,8 +58,9 @@ def _page(raw: Any, index: int) -> Page:
         raise _fail(f"pages[{index}].number must be a whole number from 1")
     if not isinstance(text, str) or "\x00" in text:
         raise _fail(f"pages[{index}].text is required and must be a string without NUL characters")
-    if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))
-                             or not math.isfinite(conf) or not 0 <= conf <= 1):
+    if conf is not None and (
+        isinstance(conf, bool) or not isinstance(conf, (int, float)) or not math.isfinite(conf) or not 0 <= conf <= 1
+    ):
         raise _fail(f"pages[{index}].confidence must be a number from 0 to 1")
     return Page(number, text, None if conf is None else round(float(conf), 3), count_words(text))
 
@@ -85,7 +87,10 @@ def parse_canonical(text: str) -> ParsedDocument:
     if user_id is not None and not valid_user_id(user_id):
         raise _fail("'user_id' must be letters, digits, '.', '_', '@' or '-' (at most 128)")
     return ParsedDocument(
-        format="json", pages=sorted(parsed, key=lambda p: p.number), engine=_engine(doc.get("engine")),
-        user_id=user_id, source_filename=_text_field(doc, "source_filename"),
+        format="json",
+        pages=sorted(parsed, key=lambda p: p.number),
+        engine=_engine(doc.get("engine")),
+        user_id=user_id,
+        source_filename=_text_field(doc, "source_filename"),
         document_type_hint=_text_field(doc, "document_type_hint", 64),
     )

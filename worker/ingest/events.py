@@ -9,7 +9,7 @@ listener failure (queue down) is logged and swallowed: the rows are committed, a
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("mediflux.ingest")
 _listeners: list[Callable[[list[int]], None]] = []
@@ -29,7 +29,7 @@ def remove_listener(callback: Callable[[list[int]], None]) -> None:
 def notify(ids: list[int]) -> None:
     if not ids:
         return
-    for callback in list(_listeners):
+    for callback in _listeners:
         try:
             callback(list(ids))
         except Exception as exc:  # noqa: BLE001 — the commit stands; the backlog job is the safety net

@@ -20,8 +20,20 @@ from worker.ingest.canonical import valid_user_id
 
 NO_USER = "_nouser"
 # errnos that mean "try again later", never "bad file"
-TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO,
-                    errno.ENOMEM, errno.ETIMEDOUT, errno.ESTALE, errno.EMFILE, errno.ENFILE, errno.ELOOP}
+TRANSIENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EAGAIN,
+    errno.EBUSY,
+    errno.EINTR,
+    errno.EIO,
+    errno.ENOMEM,
+    errno.ETIMEDOUT,
+    errno.ESTALE,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ELOOP,
+}
 
 
 class Transient(Exception):
@@ -98,7 +110,7 @@ def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, 
     real_parent, real_root = real[parent_dir], real[root]
     if real_parent != real_root and not _under(real_parent, real_root):
         raise Skipped("outside_inbox")  # a symlinked folder pointing out of the inbox
-    return absolute[len(root.rstrip(os.sep)) + 1:]
+    return absolute[len(root.rstrip(os.sep)) + 1 :]
 
 
 def _stat(path: str, follow_symlinks: bool) -> os.stat_result:
@@ -129,15 +141,21 @@ def user_of(rel: str) -> str | None:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISFIFO, "fifo"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return "special file"
 
 
-def read_landed(path: str, inbox: Path, max_bytes: int,
-                real_dirs: dict[str, tuple[str, int, int]] | None = None) -> Landed:
+def read_landed(
+    path: str, inbox: Path, max_bytes: int, real_dirs: dict[str, tuple[str, int, int]] | None = None
+) -> Landed:
     """Read one inbox file safely (see module doc); raises Transient, Refused, Gone or Skipped."""
     rel = inbox_relative(path, inbox, real_dirs)
     user_id = user_of(rel)
@@ -186,8 +204,16 @@ def read_landed(path: str, inbox: Path, max_bytes: int,
         raise Gone() from None
     if now.st_ino != before.st_ino or now.st_mtime_ns != before.st_mtime_ns or now.st_size != len(data):
         raise Transient("replaced")
-    return Landed(path, printable(rel), user_id, data, before.st_ino, before.st_mtime_ns, before.st_mtime,
-                  round((time.perf_counter() - t0) * 1000, 2))
+    return Landed(
+        path,
+        printable(rel),
+        user_id,
+        data,
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_mtime,
+        round((time.perf_counter() - t0) * 1000, 2),
+    )
 
 
 def remove(path: str) -> None:

@@ -117,8 +117,11 @@ class StabilityGate:
                     entry.retry_at = now + 1.0
                     continue
                 signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                stable = (not stat.S_ISREG(st.st_mode) or entry.signature == signature
-                          or (entry.closed and entry.signature is None and entry.attempts == 0))
+                stable = (
+                    not stat.S_ISREG(st.st_mode)
+                    or entry.signature == signature
+                    or (entry.closed and entry.signature is None and entry.attempts == 0)
+                )
                 if not stable:
                     entry.signature = signature
                     entry.last_event = now  # look again one quiet period later

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from worker.ingest.model import Page, ParsedDocument, ParseError, mean
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, mean
 from worker.ingest.xmlsafe import feed_xml, local
 
 _WCONF = re.compile(r"x_wconf\s+(-?\d+(?:\.\d+)?)")
@@ -72,8 +72,9 @@ class _HocrTarget:
             self._in_page = False
             self._end_block()
             text = "\n\n".join(self._blocks)
-            self.pages.append(Page(len(self.pages) + 1, text, mean(self._confidences),
-                                   len(self._confidences) or len(text.split())))
+            self.pages.append(
+                Page(len(self.pages) + 1, text, mean(self._confidences), len(self._confidences) or len(text.split()))
+            )
 
     def _end_block(self) -> None:
         if self._lines:

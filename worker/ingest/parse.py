@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from worker.ingest.alto import parse_alto
 from worker.ingest.canonical import parse_canonical
 from worker.ingest.hocr import parse_hocr
-from worker.ingest.model import ParsedDocument, ParseError
+from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.plaintext import parse_text
 from worker.ingest.sniff import decode, hint_from_name, sniff
 from worker.ingest.tsv import parse_tsv
 from worker.privacy import mask_nirs
 
 PARSERS: dict[str, Callable[[str], ParsedDocument]] = {
-    "json": parse_canonical, "hocr": parse_hocr, "alto": parse_alto, "tsv": parse_tsv, "text": parse_text,
+    "json": parse_canonical,
+    "hocr": parse_hocr,
+    "alto": parse_alto,
+    "tsv": parse_tsv,
+    "text": parse_text,
 }
 
 

@@ -23,7 +23,7 @@ def encode_path(path: str) -> str:
 
 def decode_path(value: str) -> str:
     if value.startswith(_PREFIX):
-        return os.fsdecode(base64.b64decode(value[len(_PREFIX):]))
+        return os.fsdecode(base64.b64decode(value[len(_PREFIX) :]))
     return value
 
 

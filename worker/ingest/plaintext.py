@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.ingest.model import Page, ParsedDocument, count_words
+from worker.ingest.parsed import Page, ParsedDocument, count_words
 
 
 def parse_text(text: str) -> ParsedDocument:

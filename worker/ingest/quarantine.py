@@ -48,7 +48,7 @@ def _name_for(directory: Path, name: str) -> str:
     room = NAME_MAX - len(SIDECAR) - 12
     if len(raw) > room:
         digest = hashlib.sha256(raw).hexdigest()[:10]
-        raw = raw[:room - 11].decode("utf-8", "ignore").encode() + b"-" + digest.encode()
+        raw = raw[: room - 11].decode("utf-8", "ignore").encode() + b"-" + digest.encode()
     candidate = os.fsdecode(raw)
     n = 1
     while os.path.lexists(directory / candidate):
@@ -64,8 +64,16 @@ def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def quarantine(path: str, home: Path, reason: str, message: str, *, format_guess: str | None = None,
-               size: int | None = None, user_id: str | None = None) -> Quarantined | None:
+def quarantine(
+    path: str,
+    home: Path,
+    reason: str,
+    message: str,
+    *,
+    format_guess: str | None = None,
+    size: int | None = None,
+    user_id: str | None = None,
+) -> Quarantined | None:
     """Move ``path`` into quarantine with its sidecar; None when it could not be moved (logged, left in place).
 
     The sidecar is written first, then the file renamed next to it: a crash in between leaves the file in the
@@ -78,9 +86,15 @@ def quarantine(path: str, home: Path, reason: str, message: str, *, format_guess
         st = os.lstat(path)
     except FileNotFoundError:
         return None
-    sidecar = {"reason": reason, "message": message, "format_guess": format_guess,
-               "size": size if size is not None else st.st_size, "quarantined_at": utcnow().isoformat(),
-               "user_id": user_id, "original_name": printable(os.path.basename(path))}
+    sidecar = {
+        "reason": reason,
+        "message": message,
+        "format_guess": format_guess,
+        "size": size if size is not None else st.st_size,
+        "quarantined_at": utcnow().isoformat(),
+        "user_id": user_id,
+        "original_name": printable(os.path.basename(path)),
+    }
     sidecar_path = target_dir / (name + SIDECAR)
     _write_sidecar(sidecar_path, sidecar)
     try:
@@ -94,8 +108,12 @@ def quarantine(path: str, home: Path, reason: str, message: str, *, format_guess
             os.unlink(path)
         else:
             sidecar_path.unlink(missing_ok=True)
-            log.warning("cannot quarantine %s (%s): %s; left in place", ref(path), reason,
-                        errno.errorcode.get(exc.errno or 0, "error"))
+            log.warning(
+                "cannot quarantine %s (%s): %s; left in place",
+                ref(path),
+                reason,
+                errno.errorcode.get(exc.errno or 0, "error"),
+            )
             return None
     log.warning("quarantined %s: %s", ref(path), reason)
     return Quarantined(name, sidecar)

@@ -20,8 +20,8 @@ from typing import Any
 
 from worker import leases
 from worker.config import Settings
+from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.scan import IgnoreRules, walk
-from worker.ingest.store import IngestReport, ingest_batch
 from worker.periodic import JobContext
 
 MIN_AGE_SECONDS = 30.0
@@ -64,11 +64,12 @@ def run(ctx: JobContext) -> dict[str, Any]:
     found, left_to_watcher = len(pending), 0
     while pending and ctx.time_left() >= 10:
         cutoff = time.time() - min_age(settings)
-        batch = [path for landed, path in pending[:settings.ingest_batch] if landed <= cutoff]
+        batch = [path for landed, path in pending[: settings.ingest_batch] if landed <= cutoff]
         if not batch:  # oldest first: nothing after it is old enough either
             left_to_watcher = len(pending)
             break
-        pending = pending[len(batch):]
+        pending = pending[len(batch) :]
         report.merge(ingest_batch(batch, settings))
-    return ({"found": found, "left_to_watcher": left_to_watcher}
-            | {k: v for k, v in report.summary().items() if k != "reasons"})
+    return {"found": found, "left_to_watcher": left_to_watcher} | {
+        k: v for k, v in report.summary().items() if k != "reasons"
+    }

@@ -10,14 +10,25 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from worker.ingest.files import ref
 
 log = logging.getLogger("mediflux.ingest")
-DEFAULT_IGNORE = ("*.part", "*.tmp", "*.filepart", "~$*", "._*", ".DS_Store", "Thumbs.db", "desktop.ini",
-                  "@eaDir/", ".stfolder/", ".*/")
+DEFAULT_IGNORE = (
+    "*.part",
+    "*.tmp",
+    "*.filepart",
+    "~$*",
+    "._*",
+    ".DS_Store",
+    "Thumbs.db",
+    "desktop.ini",
+    "@eaDir/",
+    ".stfolder/",
+    ".*/",
+)
 _LOGGED_MAX = 10_000
 
 

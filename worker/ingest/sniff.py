@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import codecs
 
-from worker.ingest.model import ParseError
+from worker.ingest.parsed import ParseError
 
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
-_HINTS = {".json": "json", ".hocr": "hocr", ".html": "hocr", ".htm": "hocr", ".xml": "xml", ".alto": "alto",
-          ".tsv": "tsv", ".txt": "text", ".text": "text"}
+_HINTS = {
+    ".json": "json",
+    ".hocr": "hocr",
+    ".html": "hocr",
+    ".htm": "hocr",
+    ".xml": "xml",
+    ".alto": "alto",
+    ".tsv": "tsv",
+    ".txt": "text",
+    ".text": "text",
+}
 _SNIFF_CHARS = 4096
 
 
@@ -33,7 +42,7 @@ def decode(data: bytes) -> str:
     if not data:
         raise ParseError("empty", "empty file")
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
         encoding = "utf-8"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from worker.ingest.model import Page, ParsedDocument, ParseError, mean
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, mean
 from worker.ingest.sniff import TSV_HEADER
 
 _COLUMNS = len(TSV_HEADER.split("\t"))
@@ -53,6 +53,8 @@ def parse_tsv(text: str) -> ParsedDocument:
             texts[page].append("")
         texts[page].append(" ".join(lines[key]))
         previous[page] = key
-    pages = [Page(n, "\n".join(texts[n]), mean(confidences[n]), sum(len(lines[k]) for k in lines if k[0] == n))
-             for n in sorted(pages_seen)]
+    pages = [
+        Page(n, "\n".join(texts[n]), mean(confidences[n]), sum(len(lines[k]) for k in lines if k[0] == n))
+        for n in sorted(pages_seen)
+    ]
     return ParsedDocument(format="tsv", pages=pages, engine={"name": "tesseract"})

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -26,10 +26,10 @@ from watchdog.observers.polling import PollingObserver
 
 from worker import leases
 from worker.config import Settings
+from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.files import ref
 from worker.ingest.gate import StabilityGate
 from worker.ingest.scan import IgnoreRules, walk
-from worker.ingest.store import IngestReport, ingest_batch
 
 log = logging.getLogger("mediflux.watcher")
 IGNORED_EVENTS = {"opened", "closed_no_write", "attrib"}  # metadata only: never a new version
@@ -42,7 +42,7 @@ def lease_name(settings: Settings) -> str:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: "InboxWatcher") -> None:
+    def __init__(self, watcher: InboxWatcher) -> None:
         self.watcher = watcher
 
     def dispatch(self, event: FileSystemEvent) -> None:
@@ -56,8 +56,9 @@ class _Handler(FileSystemEventHandler):
 class InboxWatcher:
     """Watch ``settings.inbox`` until :meth:`stop`. ``enqueue(paths)`` sends a batch to the consumer."""
 
-    def __init__(self, settings: Settings, enqueue: Callable[[list[str]], object],
-                 lease_ttl: _dt.timedelta | None = None) -> None:
+    def __init__(
+        self, settings: Settings, enqueue: Callable[[list[str]], object], lease_ttl: _dt.timedelta | None = None
+    ) -> None:
         self.settings = settings
         self.enqueue = enqueue
         self.inline = settings.watch_inline
@@ -152,8 +153,11 @@ class InboxWatcher:
             return True
         name = lease_name(self.settings)
         try:
-            ok = (leases.renew(name, self.holder, self.lease_ttl) if self._holding
-                  else leases.acquire(name, self.holder, self.lease_ttl))
+            ok = (
+                leases.renew(name, self.holder, self.lease_ttl)
+                if self._holding
+                else leases.acquire(name, self.holder, self.lease_ttl)
+            )
         except Exception as exc:  # noqa: BLE001 — database briefly unavailable: keep going, retry soon
             log.warning("lease %s not renewed: %s", name, type(exc).__name__)
             return self._holding
@@ -195,7 +199,7 @@ class InboxWatcher:
             self._stop_observer()
             return 0
         for start in range(0, len(backlog), self.settings.ingest_batch):
-            self.enqueue(backlog[start:start + self.settings.ingest_batch])
+            self.enqueue(backlog[start : start + self.settings.ingest_batch])
         if backlog:
             log.info("scan: %d files sent to the consumer", len(backlog))
         return len(backlog)
@@ -206,7 +210,7 @@ class InboxWatcher:
         paths = [p for p, _ in ready]
         size = self.settings.ingest_batch
         for start in range(0, len(paths), size):
-            chunk = paths[start:start + size]
+            chunk = paths[start : start + size]
             if self.inline:
                 self._ingest_inline(chunk)
             else:

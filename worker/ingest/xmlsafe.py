@@ -16,12 +16,13 @@ Together they cost about a third of defusedxml's parse plus a tree walk.
 from __future__ import annotations
 
 from typing import Protocol
-from xml.etree.ElementTree import ParseError as XmlSyntaxError, XMLParser
+from xml.etree.ElementTree import ParseError as XmlSyntaxError
+from xml.etree.ElementTree import XMLParser
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from worker.ingest.model import ParseError
+from worker.ingest.parsed import ParseError
 
 
 class Target(Protocol):
@@ -57,8 +58,9 @@ def feed_xml(text: str, target: Target) -> None:
     except DefusedXmlException as exc:
         raise ParseError("xml_forbidden", f"XML refused: {type(exc).__name__}") from None
     except XmlSyntaxError as exc:
-        raise ParseError("invalid_xml", f"invalid XML ({exc.code and 'code ' + str(exc.code) or 'syntax'}, "
-                                        f"line {exc.position[0]})") from None
+        raise ParseError(
+            "invalid_xml", f"invalid XML ({(exc.code and 'code ' + str(exc.code)) or 'syntax'}, line {exc.position[0]})"
+        ) from None
 
 
 def local(tag: str) -> str:

@@ -6,7 +6,6 @@ checkpoint), ``paths`` (user ids that cannot escape the data folders),
 ``sweep``, ``prune``, ``erase``, ``export``.
 """
 
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,5 +18,6 @@ def job_settings(ctx: "JobContext") -> "Settings":
     settings = ctx.resources.get("settings")
     if settings is None:
         from worker.runtime import bootstrap  # cached: the consumer bootstrapped at import
+
         settings = bootstrap().settings
     return settings

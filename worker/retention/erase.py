@@ -19,17 +19,28 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import peewee
 
-from models import (ApiCache, CarePathway, Document, ErasureRequest, PathwayDecision, QuerySession,
-                    SessionSummary, User, db)
+from models import (
+    ApiCache,
+    CarePathway,
+    Document,
+    ErasureRequest,
+    PathwayDecision,
+    QuerySession,
+    SessionSummary,
+    User,
+    db,
+)
 from models.clock import utcnow
-from worker.config import Settings
 from worker import metrics
-from worker.periodic import JobContext, safe_error
+from worker.config import Settings
+from worker.errors import safe_error
+from worker.periodic import JobContext
 from worker.retention import files, job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
 from worker.retention.paths import InvalidUserId, user_dir, user_key, validate_user_id
@@ -55,10 +66,14 @@ class ErasureResult:
 def _start(key: str) -> ErasureRequest:
     now = utcnow()
     with short_transaction():
-        (ErasureRequest.insert(user_key=key, state="running", requested_at=now, updated_at=now)
-         .on_conflict_ignore().execute())
-        ErasureRequest.update(state="running", attempts=ErasureRequest.attempts + 1, updated_at=now,
-                              finished_at=None).where(ErasureRequest.user_key == key).execute()
+        (
+            ErasureRequest.insert(user_key=key, state="running", requested_at=now, updated_at=now)
+            .on_conflict_ignore()
+            .execute()
+        )
+        ErasureRequest.update(
+            state="running", attempts=ErasureRequest.attempts + 1, updated_at=now, finished_at=None
+        ).where(ErasureRequest.user_key == key).execute()
     return ErasureRequest.get(ErasureRequest.user_key == key)
 
 
@@ -82,9 +97,12 @@ def cache_rows_of(user_id: str, chunk: int) -> Iterator[list[int]]:
     candidate = peewee.Expression(ApiCache.params.cast("text"), peewee.OP.ILIKE, pattern)
     last = 0
     while True:
-        rows = list(ApiCache.select(ApiCache.id, ApiCache.params)
-                    .where((ApiCache.id > last) & candidate)
-                    .order_by(ApiCache.id).limit(chunk))
+        rows = list(
+            ApiCache.select(ApiCache.id, ApiCache.params)
+            .where((ApiCache.id > last) & candidate)
+            .order_by(ApiCache.id)
+            .limit(chunk)
+        )
         if not rows:
             return
         last = rows[-1].id
@@ -105,8 +123,7 @@ def _erase_files(settings: Settings, user_id: str, user: User | None, count: fil
             files.remove_quarantine_entry(data, sidecar, count)
 
 
-def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, int],
-                save: Callable[[], None]) -> None:
+def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, int], save: Callable[[], None]) -> None:
     cache = 0
     for ids in cache_rows_of(user_id, chunk):
         if ids:
@@ -157,7 +174,8 @@ def _record_failure(key: str, exc: BaseException) -> None:
     log.warning("erasure %s failed: %s (re-run or wait for erasure_backlog)", key[:12], safe_error(exc))
     try:
         ErasureRequest.update(last_error=safe_error(exc), updated_at=utcnow()).where(
-            ErasureRequest.user_key == key).execute()
+            ErasureRequest.user_key == key
+        ).execute()
     except peewee.DatabaseError:
         pass  # e.g. the disk is full: the request row still says "running", the backlog retries
 

@@ -26,7 +26,6 @@ from worker.retention import files
 from worker.retention.erase import cache_rows_of, erased_at
 from worker.retention.paths import user_dir, validate_user_id
 
-
 FORMAT = "mediflux.export/1"
 
 
@@ -39,8 +38,11 @@ def _file_entry(home: Path, path: Path) -> dict[str, Any]:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return {"path": str(path.relative_to(home)) if path.is_relative_to(home) else str(path),
-            "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {
+        "path": str(path.relative_to(home)) if path.is_relative_to(home) else str(path),
+        "size": path.stat().st_size,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def _files_under(home: Path, folder: Path) -> list[dict[str, Any]]:
@@ -69,40 +71,80 @@ def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
     user = User.get_or_none(User.user_id == user_id)
     cache_ids = [i for ids in cache_rows_of(user_id, 500) for i in ids]
     out: dict[str, Any] = {
-        "format": FORMAT, "exported_at": _iso(utcnow()), "user_id": user_id, "found": user is not None,
+        "format": FORMAT,
+        "exported_at": _iso(utcnow()),
+        "user_id": user_id,
+        "found": user is not None,
         "erased_at": _iso(erased_at(user_id)),
-        "profile": None, "sessions": [], "session_summary": None, "documents": [], "care_pathways": [],
+        "profile": None,
+        "sessions": [],
+        "session_summary": None,
+        "documents": [],
+        "care_pathways": [],
         "cache_entries": [
             {"source": c.source, "endpoint": c.endpoint, "params": c.params, "fetched_at": _iso(c.fetched_at)}
-            for c in ApiCache.select().where(ApiCache.id.in_(cache_ids))] if cache_ids else [],
+            for c in ApiCache.select().where(ApiCache.id.in_(cache_ids))
+        ]
+        if cache_ids
+        else [],
         "files": _files(settings, user_id),
     }
     if user is None:
         return out
-    out["profile"] = {"profile": user.profile, "legal_hold": user.legal_hold, "created_at": _iso(user.created_at),
-                      "updated_at": _iso(user.updated_at)}
+    out["profile"] = {
+        "profile": user.profile,
+        "legal_hold": user.legal_hold,
+        "created_at": _iso(user.created_at),
+        "updated_at": _iso(user.updated_at),
+    }
     out["sessions"] = [
         {"query_text": s.query_text, "intent": s.intent, "result": s.result, "created_at": _iso(s.created_at)}
-        for s in QuerySession.select().where(QuerySession.user == user.id).order_by(QuerySession.id)]
+        for s in QuerySession.select().where(QuerySession.user == user.id).order_by(QuerySession.id)
+    ]
     summary = SessionSummary.get_or_none(SessionSummary.user == user.id)
     if summary is not None:
-        out["session_summary"] = {"sessions": summary.sessions, "intents": summary.intents, "months": summary.months,
-                                  "first_at": _iso(summary.first_at), "last_at": _iso(summary.last_at)}
+        out["session_summary"] = {
+            "sessions": summary.sessions,
+            "intents": summary.intents,
+            "months": summary.months,
+            "first_at": _iso(summary.first_at),
+            "last_at": _iso(summary.last_at),
+        }
     out["documents"] = [
-        {"id": d.id, "original_filename": d.original_filename, "sha256": d.sha256, "format": d.format,
-         "status": d.status, "created_at": _iso(d.created_at), "text": d.text, "pages": d.pages, "meta": d.meta,
-         "analysis": d.analysis}
-        for d in Document.select().where(Document.user == user.id).order_by(Document.id)]
+        {
+            "id": d.id,
+            "original_filename": d.original_filename,
+            "sha256": d.sha256,
+            "format": d.format,
+            "status": d.status,
+            "created_at": _iso(d.created_at),
+            "text": d.text,
+            "pages": d.pages,
+            "meta": d.meta,
+            "analysis": d.analysis,
+        }
+        for d in Document.select().where(Document.user == user.id).order_by(Document.id)
+    ]
     pathways = list(CarePathway.select().where(CarePathway.user == user.id).order_by(CarePathway.id))
     decisions: dict[int, list[dict[str, Any]]] = {}
     if pathways:
-        for d in PathwayDecision.select().where(PathwayDecision.pathway.in_([p.id for p in pathways])).order_by(
-                PathwayDecision.id):
+        for d in (
+            PathwayDecision.select()
+            .where(PathwayDecision.pathway.in_([p.id for p in pathways]))
+            .order_by(PathwayDecision.id)
+        ):
             decisions.setdefault(d.pathway_id, []).append(
-                {"step": d.step, "decision": d.decision, "decided_at": _iso(d.decided_at)})
+                {"step": d.step, "decision": d.decision, "decided_at": _iso(d.decided_at)}
+            )
     out["care_pathways"] = [
-        {"condition": p.condition, "pathway": p.pathway, "created_at": _iso(p.created_at),
-         "decisions": decisions.get(p.id, [])} for p in pathways]
+        {
+            "condition": p.condition,
+            "pathway": p.pathway,
+            "created_at": _iso(p.created_at),
+            "decisions": decisions.get(p.id, []),
+        }
+        for p in pathways
+    ]
     return out
 
 

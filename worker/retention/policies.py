@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
 
 MAX_DAYS = 36_500
 
@@ -111,8 +111,11 @@ def read_file(variable: str, path: Path) -> dict[str, object]:
 def check(policies: RetentionPolicies, variable: str) -> RetentionPolicies:
     """Refuse combinations that would orphan data: rows must outlive the files they describe."""
     if policies.documents < policies.processed:
-        raise PolicyError(variable, f"documents ({policies.documents} days) kept shorter than their processed files "
-                                    f"({policies.processed} days): rows would vanish before the files they describe")
+        raise PolicyError(
+            variable,
+            f"documents ({policies.documents} days) kept shorter than their processed files "
+            f"({policies.processed} days): rows would vanish before the files they describe",
+        )
     return policies
 
 

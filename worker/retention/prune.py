@@ -12,16 +12,26 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import peewee
 
-from models import (ApiCache, CarePathway, Document, PathwayDecision, QuerySession, RetentionAudit, SessionSummary,
-                    User, db)
+from models import (
+    ApiCache,
+    CarePathway,
+    Document,
+    PathwayDecision,
+    QuerySession,
+    RetentionAudit,
+    SessionSummary,
+    User,
+    db,
+)
 from models.clock import utcnow
-from worker.config import Settings
 from worker import metrics
+from worker.config import Settings
 from worker.periodic import JobContext
 from worker.retention import files, job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
@@ -64,15 +74,21 @@ class _Run:
 
 
 def _held() -> peewee.SelectQuery:
-    return User.select(User.id).where(User.legal_hold == True)  # noqa: E712 (peewee expression)
+    return User.select(User.id).where(User.legal_hold == True)
 
 
 def _not_held(field: peewee.ForeignKeyField) -> peewee.Expression:
     return field.is_null() | field.not_in(_held()) if field.null else field.not_in(_held())
 
 
-def _rows(run: _Run, result: CategoryResult, model: Any, where: peewee.Expression,
-          held_where: peewee.Expression | None, before_delete: Callable[[Sequence[Any]], None] | None = None) -> None:
+def _rows(
+    run: _Run,
+    result: CategoryResult,
+    model: Any,
+    where: peewee.Expression,
+    held_where: peewee.Expression | None,
+    before_delete: Callable[[Sequence[Any]], None] | None = None,
+) -> None:
     if held_where is not None:
         result.held = model.select().where(held_where).count()
     if run.dry_run:
@@ -86,15 +102,17 @@ def _rows(run: _Run, result: CategoryResult, model: Any, where: peewee.Expressio
 def _sessions(run: _Run, result: CategoryResult) -> None:
     old = QuerySession.created_at < result.cutoff
     summarize = _summarize if run.settings.retention.summarize_sessions else None
-    _rows(run, result, QuerySession, old & _not_held(QuerySession.user), old & QuerySession.user.in_(_held()),
-          summarize)
+    _rows(
+        run, result, QuerySession, old & _not_held(QuerySession.user), old & QuerySession.user.in_(_held()), summarize
+    )
 
 
 def _summarize(ids: Sequence[int]) -> None:
     """Fold these sessions into their users' summaries (same transaction as their deletion)."""
     per_user: dict[int, list[tuple[str | None, _dt.datetime]]] = {}
     query = QuerySession.select(QuerySession.user, QuerySession.intent, QuerySession.created_at).where(
-        QuerySession.id.in_(list(ids)))
+        QuerySession.id.in_(list(ids))
+    )
     for row in query:
         per_user.setdefault(row.user_id, []).append((row.intent, row.created_at))
     for user_id, rows in per_user.items():
@@ -186,7 +204,8 @@ def _api_cache(run: _Run, result: CategoryResult) -> None:
 
 def _pathways(run: _Run, result: CategoryResult) -> None:
     recent = PathwayDecision.select(PathwayDecision.id).where(
-        (PathwayDecision.pathway == CarePathway.id) & (PathwayDecision.decided_at >= result.cutoff))
+        (PathwayDecision.pathway == CarePathway.id) & (PathwayDecision.decided_at >= result.cutoff)
+    )
     idle = (CarePathway.created_at < result.cutoff) & ~peewee.fn.EXISTS(recent)
     decisions = 0
 
@@ -194,8 +213,14 @@ def _pathways(run: _Run, result: CategoryResult) -> None:
         nonlocal decisions
         decisions += PathwayDecision.delete().where(PathwayDecision.pathway.in_(list(ids))).execute()
 
-    _rows(run, result, CarePathway, idle & _not_held(CarePathway.user), idle & CarePathway.user.in_(_held()),
-          delete_decisions)
+    _rows(
+        run,
+        result,
+        CarePathway,
+        idle & _not_held(CarePathway.user),
+        idle & CarePathway.user.in_(_held()),
+        delete_decisions,
+    )
     if run.dry_run:
         decisions = PathwayDecision.select().join(CarePathway).where(idle & _not_held(CarePathway.user)).count()
     result.rows += decisions
@@ -205,8 +230,9 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
     limit = result.cutoff.timestamp()
     events, inflight = HUEY_EVENT.bind(db), HUEY_INFLIGHT.bind(db)
     if run.dry_run:
-        result.rows = (events.select().where(events.ts < limit).count()
-                       + inflight.select().where(inflight.started < limit).count())
+        result.rows = (
+            events.select().where(events.ts < limit).count() + inflight.select().where(inflight.started < limit).count()
+        )
         return
     stats = delete_chunked(events, events.id, events.ts < limit, chunk=run.chunk, deadline=run.deadline)
     stale = delete_chunked(inflight, inflight.task_id, inflight.started < limit, chunk=run.chunk, deadline=run.deadline)
@@ -214,19 +240,30 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
 
 
 _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
-    "sessions": _sessions, "documents": _documents, "processed": _processed, "quarantine": _quarantine,
-    "api_cache": _api_cache, "pathways": _pathways, "huey_events": _huey_events,
+    "sessions": _sessions,
+    "documents": _documents,
+    "processed": _processed,
+    "quarantine": _quarantine,
+    "api_cache": _api_cache,
+    "pathways": _pathways,
+    "huey_events": _huey_events,
 }
 _POLICY = {"api_cache": "cache_revalidate"}
 
 
-def prune(settings: Settings, now: _dt.datetime | None = None, *, dry_run: bool = False,
-          deadline: float | None = None, chunk: int = DEFAULT_CHUNK,
-          categories: Sequence[str] = CATEGORIES,
-          on_category: Callable[[CategoryResult], None] | None = None) -> list[CategoryResult]:
+def prune(
+    settings: Settings,
+    now: _dt.datetime | None = None,
+    *,
+    dry_run: bool = False,
+    deadline: float | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    categories: Sequence[str] = CATEGORIES,
+    on_category: Callable[[CategoryResult], None] | None = None,
+) -> list[CategoryResult]:
     """Apply every policy at ``now``; a real run writes one audit row per category."""
     now = now or utcnow()
-    held_ids = {u.user_id for u in User.select(User.user_id).where(User.legal_hold == True)}  # noqa: E712
+    held_ids = {u.user_id for u in User.select(User.user_id).where(User.legal_hold == True)}
     run = _Run(settings, now, dry_run, deadline, chunk, held_ids)
     results = []
     for category in categories:
@@ -239,12 +276,27 @@ def prune(settings: Settings, now: _dt.datetime | None = None, *, dry_run: bool 
         result.duration_ms = int((time.monotonic() - t0) * 1000)
         if not dry_run:
             metrics.record_deleted("prune", category, result.rows + result.files)
-            RetentionAudit.create(category=category, cutoff=result.cutoff, deleted_rows=result.rows,
-                                  deleted_files=result.files, freed_bytes=result.bytes, held_rows=result.held,
-                                  complete=result.complete, duration_ms=result.duration_ms, started_at=now)
-        log.info("prune %s%s: %s rows, %s files deleted, %s kept under legal hold (cutoff %s)%s",
-                 category, " (dry run)" if dry_run else "", result.rows, result.files, result.held,
-                 result.cutoff.isoformat(), "" if result.complete else "; time budget spent")
+            RetentionAudit.create(
+                category=category,
+                cutoff=result.cutoff,
+                deleted_rows=result.rows,
+                deleted_files=result.files,
+                freed_bytes=result.bytes,
+                held_rows=result.held,
+                complete=result.complete,
+                duration_ms=result.duration_ms,
+                started_at=now,
+            )
+        log.info(
+            "prune %s%s: %s rows, %s files deleted, %s kept under legal hold (cutoff %s)%s",
+            category,
+            " (dry run)" if dry_run else "",
+            result.rows,
+            result.files,
+            result.held,
+            result.cutoff.isoformat(),
+            "" if result.complete else "; time budget spent",
+        )
         results.append(result)
         if on_category is not None:
             on_category(result)

@@ -35,8 +35,13 @@ def freelist_count(database: peewee.Database) -> int:
     return int(database.execute_sql("PRAGMA freelist_count").fetchone()[0])
 
 
-def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, step: int = 16,
-                       seconds: float = VACUUM_SECONDS, max_freelist: int = VACUUM_MAX_FREELIST) -> dict[str, int]:
+def incremental_vacuum(
+    database: peewee.Database,
+    pages: int = VACUUM_PAGES,
+    step: int = 16,
+    seconds: float = VACUUM_SECONDS,
+    max_freelist: int = VACUUM_MAX_FREELIST,
+) -> dict[str, int]:
     """Release up to ``pages`` free pages to the file system, within ``seconds``, in short transactions.
 
     Each step is its own write transaction (it relocates live pages from the end
@@ -52,8 +57,11 @@ def incremental_vacuum(database: peewee.Database, pages: int = VACUUM_PAGES, ste
         return {"freelist_before": 0, "freelist_after": 0, "vacuumed_pages": 0, "vacuum_skipped": 0}
     before = left = freelist_count(database)
     if before > max_freelist:
-        log.warning("freelist of %s pages: incremental vacuum skipped (too slow at this size); "
-                    "run VACUUM in a maintenance window to shrink the file", before)
+        log.warning(
+            "freelist of %s pages: incremental vacuum skipped (too slow at this size); "
+            "run VACUUM in a maintenance window to shrink the file",
+            before,
+        )
         return {"freelist_before": before, "freelist_after": before, "vacuumed_pages": 0, "vacuum_skipped": 1}
     remaining, stop = pages, time.monotonic() + seconds
     while left and remaining > 0 and time.monotonic() < stop:  # never incremental_vacuum(0): the whole freelist

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from typing import Any
 
@@ -15,8 +16,26 @@ _AMC = re.compile(r"\ba ?m ?[ck]\b")
 _ADHERENT = re.compile(r"adh[ea]?rent")
 _VALIDITY = re.compile(r"valable|validit|periode|valid")
 _BENEFICIARIES = re.compile(r"beneficiaire")
-CODES = ("PHAR", "MED", "SVIL", "CSTE", "TRAN", "DESO", "DEPR", "DEOR", "OPAU", "HOSP", "EXTE", "PHCO", "PHNO",
-         "PHOR", "MEDE", "AUDI", "DENT", "OPTI")
+CODES = (
+    "PHAR",
+    "MED",
+    "SVIL",
+    "CSTE",
+    "TRAN",
+    "DESO",
+    "DEPR",
+    "DEOR",
+    "OPAU",
+    "HOSP",
+    "EXTE",
+    "PHCO",
+    "PHNO",
+    "PHOR",
+    "MEDE",
+    "AUDI",
+    "DENT",
+    "OPTI",
+)
 _COVERAGE = re.compile(r"\b(" + "|".join(c.lower() for c in CODES) + r") ?:? ?(\d{1,3} ?%(?: ?br\b)?|pec\b|non\b)")
 
 
@@ -38,9 +57,9 @@ def insurer(pages: list[Page]) -> dict[str, Any] | None:
     """The card's issuer: its first line that is not a title or a labelled number."""
     page = pages[0]
     for ln in page.lines[:3]:
-        norm = page.norm[ln.start:ln.end]
+        norm = page.norm[ln.start : ln.end]
         if len(norm.strip()) >= 3 and not _TITLE.match(norm) and not re.search(r"\d{4}", norm):
-            return located(page.text[ln.start:ln.end].strip(), 0.6, page, ln.start, ln.end)
+            return located(page.text[ln.start : ln.end].strip(), 0.6, page, ln.start, ln.end)
     return None
 
 
@@ -48,16 +67,18 @@ def validity(pages: list[Page]) -> tuple[dict[str, Any] | None, dict[str, Any] |
     """Validity period: two ordered dates on the validity line; else the first ordered pair on any line."""
     fallback = None
     for page in pages:
-        for i, ln in enumerate(page.lines):
+        for ln in page.lines:
             found = checks.dates(page, ln.start, ln.end)
-            pairs = [(a, b) for a, b in zip(found, found[1:]) if checks.plausible_validity(a.value, b.value)]
+            pairs = [(a, b) for a, b in itertools.pairwise(found) if checks.plausible_validity(a.value, b.value)]
             if not pairs:
                 continue
             a, b = pairs[0]
-            labelled = bool(_VALIDITY.search(page.norm[ln.start:ln.end]))
+            labelled = bool(_VALIDITY.search(page.norm[ln.start : ln.end]))
             conf = 0.92 if labelled else 0.65
-            result = (located(a.value.isoformat(), conf, page, a.start, a.end),
-                      located(b.value.isoformat(), conf, page, b.start, b.end))
+            result = (
+                located(a.value.isoformat(), conf, page, a.start, a.end),
+                located(b.value.isoformat(), conf, page, b.start, b.end),
+            )
             if labelled:
                 return result
             fallback = fallback or result
@@ -84,9 +105,9 @@ def beneficiaries(pages: list[Page]) -> list[dict[str, Any]]:
         header = _BENEFICIARIES.search(page.norm)
         if not header:
             continue
-        for ln in page.lines[page.line_at(header.start()) + 1:]:
+        for ln in page.lines[page.line_at(header.start()) + 1 :]:
             found = checks.dates(page, ln.start, ln.end)
-            if _COVERAGE.search(page.norm[ln.start:ln.end]):
+            if _COVERAGE.search(page.norm[ln.start : ln.end]):
                 break
             if not found:
                 continue

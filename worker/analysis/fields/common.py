@@ -5,16 +5,45 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from worker.analysis import checks
 from worker.analysis.text import Page, located
 
 RPPS_LABEL = re.compile(r"r ?p ?p ?[s5]")
 _NAME_TOKEN = re.compile(r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’\-]*\.?")
-_NOT_NAME = {"tel", "tél", "rpps", "n°", "le", "mme", "m.", "mr", "madame", "monsieur", "patient", "date", "fait",
-             "paris", "signature", "medecin", "médecin", "generaliste", "généraliste", "ordonnance", "rue", "avenue",
-             "specialiste", "spécialiste", "am", "n", "nom", "prenom", "prénom"}
+_NOT_NAME = {
+    "tel",
+    "tél",
+    "rpps",
+    "n°",
+    "le",
+    "mme",
+    "m.",
+    "mr",
+    "madame",
+    "monsieur",
+    "patient",
+    "date",
+    "fait",
+    "paris",
+    "signature",
+    "medecin",
+    "médecin",
+    "generaliste",
+    "généraliste",
+    "ordonnance",
+    "rue",
+    "avenue",
+    "specialiste",
+    "spécialiste",
+    "am",
+    "n",
+    "nom",
+    "prenom",
+    "prénom",
+}
 _DOCTOR = re.compile(r"\b(?:dr|docteur|pr|professeur)\b\.? ?")
 _BIRTH = re.compile(r"(?:ne|nee|naissance|ne\(e\))\s*(?:le|:)?\s*$")
 
@@ -44,17 +73,17 @@ def rpps(pages: list[Page]) -> dict[str, Any] | None:
 
 
 def _is_birth(page: Page, start: int) -> bool:
-    return bool(_BIRTH.search(page.norm[max(0, start - 30):start]))
+    return bool(_BIRTH.search(page.norm[max(0, start - 30) : start]))
 
 
 def document_dates(pages: list[Page], today: _dt.date) -> list[tuple[Page, checks.DateCandidate]]:
     """Dates that can be the document's own date: plausible, and not someone's birth date."""
-    out = []
-    for page in pages:
-        for cand in checks.dates(page):
-            if checks.plausible_document_date(cand.value, today) and not _is_birth(page, cand.start):
-                out.append((page, cand))
-    return out
+    return [
+        (page, cand)
+        for page in pages
+        for cand in checks.dates(page)
+        if checks.plausible_document_date(cand.value, today) and not _is_birth(page, cand.start)
+    ]
 
 
 def labelled_date(pages: list[Page], today: _dt.date, label: re.Pattern[str]) -> dict[str, Any] | None:
@@ -64,7 +93,7 @@ def labelled_date(pages: list[Page], today: _dt.date, label: re.Pattern[str]) ->
         return None
     for page, cand in found:
         ln = page.lines[page.line_at(cand.start)]
-        if label.search(page.norm[ln.start:cand.start]):
+        if label.search(page.norm[ln.start : cand.start]):
             return located(cand.value.isoformat(), 0.93, page, cand.start, cand.end)
     counts = Counter(c.value for _, c in found)
     value, n = counts.most_common(1)[0]
@@ -107,7 +136,7 @@ def doctor_name(pages: list[Page], section: re.Pattern[str] | None = None) -> di
             line = page.line_at(m.start())
             for i in range(line + 1, min(line + 4, len(page.lines))):
                 ln = page.lines[i]
-                label = re.search(r"nom(?: et| &)? prenom ?:?", page.norm[ln.start:ln.end])
+                label = re.search(r"nom(?: et| &)? prenom ?:?", page.norm[ln.start : ln.end])
                 if label:
                     found = name_after(page, ln.start + label.end())
                     if found:

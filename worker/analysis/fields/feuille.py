@@ -19,17 +19,44 @@ _PRACTITIONER = re.compile(r"identification du (?:medecin|praticien)|praticien|m
 _DATE_LABEL = re.compile(r"\bdate\b|\bacquitte le\b|\ble\b")
 _TOTAL = re.compile(r"\btotal\b")
 # NGAP letter keys seen on general-practice forms, and the CCAM code shape (4 letters, 3 digits).
-NGAP = ("G", "GS", "C", "CS", "CSC", "APC", "MPC", "MD", "VG", "V", "VS", "COE", "MEG", "TCG", "CA", "CCP", "APY",
-        "MCS", "MCG", "MTA", "ALQP", "K", "KC", "AMI", "AMK")
-_CODE = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(sorted(NGAP, key=len, reverse=True)) +
-                   r"|[A-Z]{4}\d{3})(?![A-Za-z0-9])", re.IGNORECASE)
+NGAP = (
+    "G",
+    "GS",
+    "C",
+    "CS",
+    "CSC",
+    "APC",
+    "MPC",
+    "MD",
+    "VG",
+    "V",
+    "VS",
+    "COE",
+    "MEG",
+    "TCG",
+    "CA",
+    "CCP",
+    "APY",
+    "MCS",
+    "MCG",
+    "MTA",
+    "ALQP",
+    "K",
+    "KC",
+    "AMI",
+    "AMK",
+)
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9])(" + "|".join(sorted(NGAP, key=len, reverse=True)) + r"|[A-Z]{4}\d{3})(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
 _ACT_ZONE = re.compile(r"code de l.acte|code acte|\bactes?\b.{0,20}montant|montant")
 
 
 def _act_codes(page: Page, start: int) -> list[tuple[str, int, int]]:
     codes = []
-    for ln in page.lines[page.line_at(start):]:
-        if _TOTAL.search(page.norm[ln.start:ln.end]):
+    for ln in page.lines[page.line_at(start) :]:
+        if _TOTAL.search(page.norm[ln.start : ln.end]):
             break
         line_dates = checks.dates(page, ln.start, ln.end)
         if not line_dates:
@@ -71,10 +98,12 @@ def acts_and_total(pages: list[Page]) -> tuple[list[dict[str, Any]], dict[str, A
         acts = []
         for i, amount in enumerate(rest):
             code = codes[i] if len(codes) == len(rest) else None
-            acts.append({
-                "code": located(code[0], 0.8, page, code[1], code[2]) if code else None,
-                "amount": located(amount.value, 0.85 if amount.currency else 0.7, page, amount.start, amount.end),
-            })
+            acts.append(
+                {
+                    "code": located(code[0], 0.8, page, code[1], code[2]) if code else None,
+                    "amount": located(amount.value, 0.85 if amount.currency else 0.7, page, amount.start, amount.end),
+                }
+            )
         return acts, (located(total.value, total_conf, page, total.start, total.end) if total else None)
     return [], None
 

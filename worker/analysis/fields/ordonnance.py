@@ -11,13 +11,33 @@ from worker.analysis.text import Page, located
 
 _DATE_LABEL = re.compile(r"(?:\ble\b|\bdate\b|\bfait\b)")
 _STRENGTH = re.compile(
-    r"(?<![a-z])(\d+(?:[.,]\d+)?) ?(mg|µg|ug|mcg|g|ml|ui|%)(?: ?/ ?(\d+(?:[.,]\d+)?) ?(mg|ml|g|dose))?(?![a-z])")
+    r"(?<![a-z])(\d+(?:[.,]\d+)?) ?(mg|µg|ug|mcg|g|ml|ui|%)(?: ?/ ?(\d+(?:[.,]\d+)?) ?(mg|ml|g|dose))?(?![a-z])"
+)
 _BULLET = re.compile(r"^\s*(?:\d{1,2} ?[).]|[-•*>])\s*")
 _NAME_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’\-/]*")
-_FORMS = ("comprime", "gelule", "sachet", "poudre", "solution", "suspension", "sirop", "lyophilisat", "collyre",
-          "creme", "pommade", "gel", "capsule", "ampoule", "suppositoire", "granule", "cp")
-_POSOLOGY = re.compile(r"\b(?:par jour|fois|matin|midi|soir|si besoin|/ ?j|bouffee|sachet|cp|comprime|gelule|"
-                       r"cuillere|goutte|au coucher|a jeun)")
+_FORMS = (
+    "comprime",
+    "gelule",
+    "sachet",
+    "poudre",
+    "solution",
+    "suspension",
+    "sirop",
+    "lyophilisat",
+    "collyre",
+    "creme",
+    "pommade",
+    "gel",
+    "capsule",
+    "ampoule",
+    "suppositoire",
+    "granule",
+    "cp",
+)
+_POSOLOGY = re.compile(
+    r"\b(?:par jour|fois|matin|midi|soir|si besoin|/ ?j|bouffee|sachet|cp|comprime|gelule|"
+    r"cuillere|goutte|au coucher|a jeun)"
+)
 _DURATION = re.compile(r"pendant \d+ ?(?:jours?|mois|semaines?)")
 _QUANTITY = re.compile(r"\bqsp \d+ ?(?:jours?|mois|semaines?)|\b\d+ ?boites?\b")
 _RENEW = re.compile(r"renouve(?:ler|lable)(?: ?:)? ?(\d{1,2}|une|deux|trois) ?fois")
@@ -52,19 +72,29 @@ def _follow_lines(page: Page, line: int) -> tuple[dict[str, Any] | None, dict[st
     posology = duration = quantity = None
     for i in range(line + 1, min(line + 3, len(page.lines))):
         ln = page.lines[i]
-        norm = page.norm[ln.start:ln.end]
+        norm = page.norm[ln.start : ln.end]
         if _STRENGTH.search(norm) and not _POSOLOGY.match(norm.strip()):
             break
         if posology is None and _POSOLOGY.search(norm):
-            posology = located(page.text[ln.start:ln.end].strip(), 0.7, page, ln.start, ln.end)
+            posology = located(page.text[ln.start : ln.end].strip(), 0.7, page, ln.start, ln.end)
             d = _DURATION.search(norm)
             if d:
-                duration = located(page.text[ln.start + d.start():ln.start + d.end()], 0.8, page,
-                                   ln.start + d.start(), ln.start + d.end())
+                duration = located(
+                    page.text[ln.start + d.start() : ln.start + d.end()],
+                    0.8,
+                    page,
+                    ln.start + d.start(),
+                    ln.start + d.end(),
+                )
         q = _QUANTITY.search(norm)
         if q and quantity is None:
-            quantity = located(page.text[ln.start + q.start():ln.start + q.end()], 0.75, page,
-                               ln.start + q.start(), ln.start + q.end())
+            quantity = located(
+                page.text[ln.start + q.start() : ln.start + q.end()],
+                0.75,
+                page,
+                ln.start + q.start(),
+                ln.start + q.end(),
+            )
     return posology, duration, quantity
 
 
@@ -73,25 +103,30 @@ def medications(pages: list[Page]) -> list[dict[str, Any]]:
     out = []
     for page in pages:
         for i, ln in enumerate(page.lines):
-            norm = page.norm[ln.start:ln.end]
+            norm = page.norm[ln.start : ln.end]
             m = _STRENGTH.search(norm)
-            if not m or _NOT_MEDICATION.search(norm[:m.start()]):
+            if not m or _NOT_MEDICATION.search(norm[: m.start()]):
                 continue
             name = _name_before(page, ln.start, ln.start + m.start())
             if not name:
                 continue
             s0, s1 = ln.start + m.start(), ln.start + m.end()
-            rest = norm[m.end():].lstrip(" ,;-")
+            rest = norm[m.end() :].lstrip(" ,;-")
             form = None
             if rest.startswith(_FORMS):
                 f0 = ln.end - len(rest)
-                form = located(page.text[f0:ln.end].strip(), 0.75, page, f0, ln.end)
+                form = located(page.text[f0 : ln.end].strip(), 0.75, page, f0, ln.end)
             posology, duration, quantity = _follow_lines(page, i)
-            out.append({
-                "name": located(name[0], 0.8, page, name[1], name[2]),
-                "strength": located(page.text[s0:s1], 0.85, page, s0, s1),
-                "form": form, "posology": posology, "duration": duration, "quantity": quantity,
-            })
+            out.append(
+                {
+                    "name": located(name[0], 0.8, page, name[1], name[2]),
+                    "strength": located(page.text[s0:s1], 0.85, page, s0, s1),
+                    "form": form,
+                    "posology": posology,
+                    "duration": duration,
+                    "quantity": quantity,
+                }
+            )
     return out
 
 

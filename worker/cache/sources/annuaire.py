@@ -14,7 +14,7 @@ from worker.cache.errors import InvalidAnswer, InvalidRequest
 from worker.cache.sources.base import HttpRequest, expect_dict, same_origin
 
 RESOURCE_TYPES = ("Practitioner", "PractitionerRole", "Organization", "HealthcareService")
-_ENDPOINT = re.compile(r"^(%s)(?:/([A-Za-z0-9\-.]{1,64}))?$" % "|".join(RESOURCE_TYPES))
+_ENDPOINT = re.compile(r"^({})(?:/([A-Za-z0-9\-.]{{1,64}}))?$".format("|".join(RESOURCE_TYPES)))
 FHIR_JSON = "application/fhir+json"
 
 
@@ -44,8 +44,13 @@ class Annuaire:
         if count is not None and (not str(count).isdigit() or not 1 <= int(count) <= 1000):
             raise InvalidRequest("annuaire: _count must be a whole number from 1 to 1000")
         secret_headers = {"ESANTE-API-KEY": secret} if secret else {}
-        return HttpRequest("GET", f"{base_url}/{endpoint}", params=_flatten(params),
-                           headers={"Accept": FHIR_JSON}, secret_headers=secret_headers)
+        return HttpRequest(
+            "GET",
+            f"{base_url}/{endpoint}",
+            params=_flatten(params),
+            headers={"Accept": FHIR_JSON},
+            secret_headers=secret_headers,
+        )
 
     def validate(self, endpoint: str, doc: Any) -> Any:
         doc = expect_dict(doc, "FHIR response")

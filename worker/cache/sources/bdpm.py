@@ -12,24 +12,31 @@ from worker.cache.errors import InvalidAnswer, InvalidRequest
 from worker.cache.sources.base import HttpRequest, SinglePage, expect_dict
 
 SUBSTANCE = "code_substance denominations dosage_substance reference_dosage nature_composant"
-PRESENTATION = ("CIP7 CIP13 libelle taux_remboursement prix_sans_honoraires prix_avec_honoraires "
-                "agrement_collectivites indications_remboursement")
-MEDICAMENT = ("CIS denomination forme_pharmaceutique voies_administration statut_admin_AMM "
-              "etat_commercialisation date_AMM surveillance_renforcee conditions_prescription titulaires "
-              f"substances {{ {SUBSTANCE} }} presentations {{ {PRESENTATION} }}")
+PRESENTATION = (
+    "CIP7 CIP13 libelle taux_remboursement prix_sans_honoraires prix_avec_honoraires "
+    "agrement_collectivites indications_remboursement"
+)
+MEDICAMENT = (
+    "CIS denomination forme_pharmaceutique voies_administration statut_admin_AMM "
+    "etat_commercialisation date_AMM surveillance_renforcee conditions_prescription titulaires "
+    f"substances {{ {SUBSTANCE} }} presentations {{ {PRESENTATION} }}"
+)
 # root field -> (argument types, required arguments, selection)
 ROOTS: dict[str, tuple[dict[str, str], tuple[str, ...], str]] = {
     "medicaments": ({"denomination": "StringFilter", "CIS": "[ID!]", "limit": "Int"}, (), MEDICAMENT),
     "medicament": ({"CIS": "ID!"}, ("CIS",), MEDICAMENT),
     "presentation": ({"CIP13": "ID!"}, ("CIP13",), f"{PRESENTATION} medicament {{ CIS denomination }}"),
-    "substances": ({"denominations": "StringFilter!", "limit": "Int"}, ("denominations",),
-                   f"{SUBSTANCE} medicaments {{ CIS denomination }}"),
+    "substances": (
+        {"denominations": "StringFilter!", "limit": "Int"},
+        ("denominations",),
+        f"{SUBSTANCE} medicaments {{ CIS denomination }}",
+    ),
 }
 
 
 def build_query(root: str, variables: dict[str, Any]) -> str:
     """The GraphQL document asking ``root`` with exactly the variables given."""
-    types, required, selection = ROOTS[root]
+    types, _required, selection = ROOTS[root]
     declared = ", ".join(f"${name}: {types[name]}" for name in sorted(variables))
     args = ", ".join(f"{name}: ${name}" for name in sorted(variables))
     head = f"query Mediflux({declared}) " if declared else "query Mediflux "
@@ -54,8 +61,7 @@ class Bdpm(SinglePage):
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000):
             raise InvalidRequest(f"bdpm {endpoint}: limit must be a whole number from 1 to 1000")
         body = {"query": build_query(endpoint, params), "variables": params}
-        return HttpRequest("POST", f"{base_url}/graphql", json_body=body,
-                           headers={"Content-Type": "application/json"})
+        return HttpRequest("POST", f"{base_url}/graphql", json_body=body, headers={"Content-Type": "application/json"})
 
     def validate(self, endpoint: str, doc: Any) -> Any:
         doc = expect_dict(doc, "GraphQL response")

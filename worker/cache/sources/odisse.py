@@ -57,8 +57,12 @@ class Odisse(SinglePage):
                     raise InvalidRequest(f"odisse: {name} must be a string or a list of strings")
                 query.append((name, v))
         query += [("limit", str(limit)), ("offset", str(offset))]
-        return HttpRequest("GET", f"{base_url}/catalog/datasets/{endpoint}/records", params=tuple(query),
-                           headers={"Accept": "application/json"})
+        return HttpRequest(
+            "GET",
+            f"{base_url}/catalog/datasets/{endpoint}/records",
+            params=tuple(query),
+            headers={"Accept": "application/json"},
+        )
 
     def validate(self, endpoint: str, doc: Any) -> Any:
         doc = expect_dict(doc, "records response")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import peewee
 
@@ -22,8 +23,8 @@ from worker import cache, memory
 from worker.analysis import medications
 from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
+from worker.errors import safe_error
 from worker.logsetup import doc_extra, short_id
-from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.analysis")
 
@@ -69,8 +70,13 @@ def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict
     analysis["analyzed_at"] = now.isoformat()
     medications.match_all(analysis, lookup or default_lookup(), now)
     _save(document_id, analysis)
-    log.info("analysed document %s [%s]: %s", document_id, short_id(doc.sha256), analysis["document_type"],
-             extra=doc_extra(doc.sha256))
+    log.info(
+        "analysed document %s [%s]: %s",
+        document_id,
+        short_id(doc.sha256),
+        analysis["document_type"],
+        extra=doc_extra(doc.sha256),
+    )
     return analysis
 
 
@@ -83,11 +89,23 @@ def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
         return False
     except Exception as exc:  # noqa: BLE001 — one bad document must not stop a batch
         sha = Document.select(Document.sha256).where(Document.id == document_id).scalar()
-        log.warning("analysis of document %s [%s] failed: %s", document_id, short_id(sha), type(exc).__name__,
-                    extra=doc_extra(sha))
-        _save(document_id, {"extractor_version": EXTRACTOR_VERSION, "document_type": "unknown",
-                            "status": "failed", "error": safe_error(exc).split(":")[0],
-                            "analyzed_at": utcnow().isoformat()})
+        log.warning(
+            "analysis of document %s [%s] failed: %s",
+            document_id,
+            short_id(sha),
+            type(exc).__name__,
+            extra=doc_extra(sha),
+        )
+        _save(
+            document_id,
+            {
+                "extractor_version": EXTRACTOR_VERSION,
+                "document_type": "unknown",
+                "status": "failed",
+                "error": safe_error(exc).split(":")[0],
+                "analyzed_at": utcnow().isoformat(),
+            },
+        )
         return False
 
 
@@ -97,9 +115,12 @@ def _version() -> peewee.Node:
 
 def pending_ids(limit: int) -> list[int]:
     """Documents never analysed, or analysed by an older extractor, oldest first."""
-    query = (Document.select(Document.id)
-             .where(Document.analysis.is_null() | (_version() < EXTRACTOR_VERSION))
-             .order_by(Document.id).limit(limit))
+    query = (
+        Document.select(Document.id)
+        .where(Document.analysis.is_null() | (_version() < EXTRACTOR_VERSION))
+        .order_by(Document.id)
+        .limit(limit)
+    )
     return [row.id for row in query]
 
 
@@ -118,10 +139,15 @@ def analyze_batch(ids: list[int], lookup: BdpmLookup | None = None) -> int:
 def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> int:
     """Retry BDPM matching for documents whose pending medications are due; returns documents retried."""
     now = utcnow()
-    query = (Document.select(Document.id, Document.analysis)
-             .where((json_text(Document.analysis, "bdpm_status") == "pending")
-                    & (json_text(Document.analysis, "bdpm_retry_after") <= now.isoformat()))
-             .order_by(Document.id).limit(limit))
+    query = (
+        Document.select(Document.id, Document.analysis)
+        .where(
+            (json_text(Document.analysis, "bdpm_status") == "pending")
+            & (json_text(Document.analysis, "bdpm_retry_after") <= now.isoformat())
+        )
+        .order_by(Document.id)
+        .limit(limit)
+    )
     done = 0
     for doc in query:
         analysis = dict(doc.analysis)

@@ -56,7 +56,8 @@ class Backend:
 def user_pk(backend: Backend, user_id: str, lock: str | None = None) -> User:
     """The user row (id and profile) for ``user_id``, optionally locked (``lock`` mode), or :class:`UnknownUser`."""
     query = User.select(User.id, User.user_id, User.profile, User.created_at, User.updated_at).where(
-        User.user_id == user_id)
+        User.user_id == user_id
+    )
     row = backend.first(backend.locked(query, lock) if lock else query)
     if row is None:
         raise UnknownUser(user_id)

@@ -16,7 +16,7 @@ import time_machine
 from models import Document
 from models.clock import utcnow
 from tests.conftest import ROOT, _clean_env, procfile_command, run_cli, wait_for
-from worker.analysis import EXTRACTOR_VERSION, backlog, store
+from worker.analysis import EXTRACTOR_VERSION, backlog, runner
 from worker.analysis.medications import BdpmUnavailable
 from worker.periodic import JobContext
 from worker.privacy import mask_nirs
@@ -25,23 +25,34 @@ from worker.schedule import PERIODIC_JOBS
 CORPUS = ROOT / "tests" / "corpus" / "analysis"
 ORDO = "Dr Paul ROCHE\nRPPS 10003456786\nLe 12/03/2026\nORDONNANCE\nDOLIPRANE 500 mg comprimé\n1 cp 3 fois par jour\n"
 CARTE = "MGEN\nCARTE DE TIERS PAYANT\nN° AMC 12345678\nAdhérent n° 998877\nValable du 01/01/2026 au 31/12/2026\n"
-DOLI = {"CIS": "69309629", "denomination": "DOLIPRANE 500 mg, comprimé", "forme_pharmaceutique": "comprimé",
-        "substances": [{"dosage_substance": "500 mg"}], "presentations": [{"CIP13": "3400934998331", "libelle": "16 cp"}]}
+DOLI = {
+    "CIS": "69309629",
+    "denomination": "DOLIPRANE 500 mg, comprimé",
+    "forme_pharmaceutique": "comprimé",
+    "substances": [{"dosage_substance": "500 mg"}],
+    "presentations": [{"CIP13": "3400934998331", "libelle": "16 cp"}],
+}
 
 
 def _store(text: str, name: str = "x", **kw) -> int:
     masked, _ = mask_nirs(text)  # as ingestion stores it
     pages = [{"number": 1, "text": masked, "confidence": 0.9, "words": []}]
-    return Document.create(original_filename=name, sha256=hashlib.sha256((name + text).encode()).hexdigest(),
-                           format="text", pages=pages, text=masked, **kw).id
+    return Document.create(
+        original_filename=name,
+        sha256=hashlib.sha256((name + text).encode()).hexdigest(),
+        format="text",
+        pages=pages,
+        text=masked,
+        **kw,
+    ).id
 
 
 def test_pending_then_stored_then_not_pending(database):
     a, b = _store(ORDO, "a"), _store(CARTE, "b")
     old = _store(ORDO, "old", analysis={"extractor_version": EXTRACTOR_VERSION - 1, "document_type": "unknown"})
-    assert store.pending_ids(10) == [a, b, old]
-    assert store.analyze_pending(10, lookup=lambda term: [DOLI]) == 3
-    assert store.pending_ids(10) == []
+    assert runner.pending_ids(10) == [a, b, old]
+    assert runner.analyze_pending(10, lookup=lambda term: [DOLI]) == 3
+    assert runner.pending_ids(10) == []
     doc = Document.get_by_id(a)
     assert doc.analysis["document_type"] == "ordonnance" and doc.analysis["extractor_version"] == EXTRACTOR_VERSION
     assert doc.analysis["fields"]["rpps"]["value"] == "10003456786"
@@ -55,11 +66,11 @@ def test_failure_is_recorded_and_not_retried_forever(database, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret document text must not be stored")
 
-    monkeypatch.setattr(store, "analyze_text", boom)
-    assert store.analyze_pending(5) == 0
+    monkeypatch.setattr(runner, "analyze_text", boom)
+    assert runner.analyze_pending(5) == 0
     analysis = Document.get_by_id(bad).analysis
     assert analysis["status"] == "failed" and analysis["error"] == "RuntimeError"
-    assert "secret" not in json.dumps(analysis) and store.pending_ids(5) == []
+    assert "secret" not in json.dumps(analysis) and runner.pending_ids(5) == []
 
 
 def test_unreachable_bdpm_is_retried_when_due(database):
@@ -70,11 +81,11 @@ def test_unreachable_bdpm_is_retried_when_due(database):
 
     start = _dt.datetime(2026, 3, 12, 9, 0, tzinfo=_dt.timezone.utc)
     with time_machine.travel(start, tick=False):
-        store.analyze_document(doc, lookup=down)
+        runner.analyze_document(doc, lookup=down)
         assert Document.get_by_id(doc).analysis["bdpm_status"] == "pending"
-        assert store.retry_medication_matching(10, lookup=lambda t: [DOLI]) == 0  # not due yet
+        assert runner.retry_medication_matching(10, lookup=lambda t: [DOLI]) == 0  # not due yet
     with time_machine.travel(start + _dt.timedelta(minutes=16), tick=False):
-        assert store.retry_medication_matching(10, lookup=lambda t: [DOLI]) == 1
+        assert runner.retry_medication_matching(10, lookup=lambda t: [DOLI]) == 1
     analysis = Document.get_by_id(doc).analysis
     assert analysis["bdpm_status"] == "done" and analysis["fields"]["medications"][0]["bdpm"]["status"] == "matched"
 
@@ -84,7 +95,7 @@ def test_backlog_job_is_registered_and_drains(database):
     assert "analysis_backlog" in PERIODIC_JOBS
     ctx = JobContext("analysis_backlog", utcnow(), deadline=10**12)
     summary = backlog.run(ctx)
-    assert summary["analysed"] == 30 and store.pending_ids(50) == []
+    assert summary["analysed"] == 30 and runner.pending_ids(50) == []
     assert all(Document.get_by_id(i).analysis["bdpm_status"] == "pending" for i in ids[:2])  # no BDPM wired
 
 
@@ -106,12 +117,23 @@ def test_reanalyze_cli_filters_and_reports(database, env):
 
 def test_task_runs_in_a_real_consumer(database, env):
     ids = [_store(ORDO, "t1"), _store(CARTE, "t2")]
-    enqueue = subprocess.run([sys.executable, "-c", f"from tasks.analysis import analyze_documents; "
-                              f"analyze_documents({ids + [999999]})"], env=env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=60)
+    enqueue = subprocess.run(
+        [sys.executable, "-c", f"from tasks.analysis import analyze_documents; analyze_documents({ids + [999999]})"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert enqueue.returncode == 0, enqueue.stderr
-    consumer = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+    consumer = subprocess.Popen(
+        procfile_command("worker"),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: all(Document.get_by_id(i).analysis for i in ids), timeout=60, message="analysis by task")
     finally:
@@ -130,27 +152,34 @@ def test_no_clear_nir_in_database_wal_or_logs(home: Path, tmp_path: Path):
     env.update({"MEDIFLUX_HOME": str(home), "MEDIFLUX_LOG_LEVEL": "debug", "MEDIFLUX_QUEUE_NAME": "nir"})
     script = f"""
 import json, sys
-sys.path.insert(0, {str(ROOT / 'bench')!r})
+sys.path.insert(0, {str(ROOT / "bench")!r})
 from analysis_eval import read_document
 from pathlib import Path
 from worker.runtime import bootstrap
 from worker.privacy import mask_nirs
-from worker.analysis import analyze_text, store
+from worker.analysis import analyze_text, runner
 from models import Document
 from models.clock import utcnow
 bootstrap()
-for i, name in enumerate({[v['file'] for _, v in chosen]!r}):
+for i, name in enumerate({[v["file"] for _, v in chosen]!r}):
     pages, hint = read_document(Path({str(CORPUS)!r}) / name)
     raw = analyze_text(pages, hint=hint)                     # the extractor sees the clear NIR
     masked = [dict(number=p["number"], text=mask_nirs(p["text"])[0]) for p in pages]  # words: ingestion's job
     doc = Document.create(original_filename="f%d" % i, sha256="%064d" % i, format="json", pages=masked,
                           text="", analysis=raw)
-    store.analyze_document(doc.id)                           # and the stored copy, as ingestion leaves it
+    runner.analyze_document(doc.id)                           # and the stored copy, as ingestion leaves it
 print(json.dumps([Document.get_by_id(d.id).analysis["nir"]["present"] for d in Document.select()]), flush=True)
 sys.stdin.readline()  # stay open (connection, WAL not yet checkpointed) while the test scans the files
 """
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first_line = proc.stdout.readline()
     files = {p.name: p.read_bytes() for p in home.iterdir() if p.name.startswith("mediflux.db")}
     out, err = proc.communicate("\n", timeout=120)

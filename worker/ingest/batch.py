@@ -21,9 +21,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import peewee
 
@@ -32,20 +33,40 @@ from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from worker import memory, metrics
 from worker.config import Settings
+from worker.errors import safe_error
 from worker.ingest import activity, events
-from worker.ingest.files import (NO_USER, TRANSIENT_ERRNOS, Gone, Landed, Refused, Skipped, Transient, keep,
-                                 read_landed, ref, remove)
-from worker.ingest.model import ParsedDocument, ParseError
+from worker.ingest.files import (
+    NO_USER,
+    TRANSIENT_ERRNOS,
+    Gone,
+    Landed,
+    Refused,
+    Skipped,
+    Transient,
+    keep,
+    read_landed,
+    ref,
+    remove,
+)
 from worker.ingest.parse import guess_format, parse_document
+from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.quarantine import quarantine
-from worker.periodic import safe_error
 
 log = logging.getLogger("mediflux.ingest")
 _ONE_BATCH_AT_A_TIME = threading.Lock()
 # The database refusing a value (not a fault of the database): split the batch, quarantine the culprit.
 _DATA_ERRORS = (ValueError, peewee.DataError)
-_COLUMNS = (Document.user, Document.original_filename, Document.sha256, Document.format, Document.pages,
-            Document.text, Document.meta, Document.status, Document.created_at)
+_COLUMNS = (
+    Document.user,
+    Document.original_filename,
+    Document.sha256,
+    Document.format,
+    Document.pages,
+    Document.text,
+    Document.meta,
+    Document.status,
+    Document.created_at,
+)
 EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
 
 
@@ -65,7 +86,7 @@ class IngestReport:
     def count(self, reason: str) -> None:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
-    def merge(self, other: "IngestReport") -> None:
+    def merge(self, other: IngestReport) -> None:
         self.stored += other.stored
         self.retry += other.retry
         for name in ("duplicates", "already_stored", "quarantined", "gone", "skipped"):
@@ -74,9 +95,16 @@ class IngestReport:
             self.reasons[reason] = self.reasons.get(reason, 0) + n
 
     def summary(self) -> dict[str, Any]:
-        return {"stored": len(self.stored), "duplicates": self.duplicates, "already_stored": self.already_stored,
-                "quarantined": self.quarantined, "gone": self.gone, "skipped": self.skipped,
-                "retry": len(self.retry), "reasons": dict(sorted(self.reasons.items()))}
+        return {
+            "stored": len(self.stored),
+            "duplicates": self.duplicates,
+            "already_stored": self.already_stored,
+            "quarantined": self.quarantined,
+            "gone": self.gone,
+            "skipped": self.skipped,
+            "retry": len(self.retry),
+            "reasons": dict(sorted(self.reasons.items())),
+        }
 
 
 @dataclass
@@ -89,11 +117,13 @@ class _Ready:
 
 def _is_transient_db_error(exc: BaseException) -> bool:
     return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)) or (
-        isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
+        isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+    )
 
 
-def _prepare(path: str, settings: Settings, report: IngestReport,
-             real_dirs: dict[str, tuple[str, int, int]]) -> _Ready | None:
+def _prepare(
+    path: str, settings: Settings, report: IngestReport, real_dirs: dict[str, tuple[str, int, int]]
+) -> _Ready | None:
     """Read and parse one file; every non-storable outcome is handled (and counted) here."""
     landed = None
     try:
@@ -123,14 +153,21 @@ def _prepare(path: str, settings: Settings, report: IngestReport,
     return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, doc.user_id or landed.user_id)
 
 
-def _quarantine(path: str, landed: Landed | None, reason: str, message: str, settings: Settings,
-                report: IngestReport) -> None:
+def _quarantine(
+    path: str, landed: Landed | None, reason: str, message: str, settings: Settings, report: IngestReport
+) -> None:
     """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
     data = landed.data if landed else b""
     try:
-        moved = quarantine(path, settings.home, reason, message,
-                           format_guess=guess_format(data, path) if data else None,
-                           size=len(data) if landed else None, user_id=landed.user_id if landed else None)
+        moved = quarantine(
+            path,
+            settings.home,
+            reason,
+            message,
+            format_guess=guess_format(data, path) if data else None,
+            size=len(data) if landed else None,
+            user_id=landed.user_id if landed else None,
+        )
     except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
         report.retry.append(path)
         report.count("quarantine_failed")
@@ -147,24 +184,34 @@ def _quarantine(path: str, landed: Landed | None, reason: str, message: str, set
 def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
     doc, landed = item.doc, item.landed
     meta: dict[str, Any] = {
-        "format": doc.format, "engine": doc.engine, "size_bytes": len(landed.data), "pages": len(doc.pages),
-        "words": doc.words, "nirs_masked": doc.extra.get("nirs_masked", 0),
+        "format": doc.format,
+        "engine": doc.engine,
+        "size_bytes": len(landed.data),
+        "pages": len(doc.pages),
+        "words": doc.words,
+        "nirs_masked": doc.extra.get("nirs_masked", 0),
         "timings_ms": {"read": landed.read_ms, "parse": doc.extra.get("parse_ms")},
-        "inbox_path": landed.rel, "inbox_inode": landed.inode, "inbox_mtime_ns": landed.mtime_ns,
+        "inbox_path": landed.rel,
+        "inbox_inode": landed.inode,
+        "inbox_mtime_ns": landed.mtime_ns,
     }
     if doc.document_type_hint:
         meta["document_type_hint"] = doc.document_type_hint
     if doc.source_filename:
         meta["source_filename"] = doc.source_filename
     if settings.keep_processed:
-        meta["processed_path"] = str(Path("processed") / (item.user_id or NO_USER) /
-                                     f"{item.sha256}.{EXTENSIONS[doc.format]}")
+        meta["processed_path"] = str(
+            Path("processed") / (item.user_id or NO_USER) / f"{item.sha256}.{EXTENSIONS[doc.format]}"
+        )
     return meta
 
 
 def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
     return (meta.get("inbox_path"), meta.get("inbox_inode"), meta.get("inbox_mtime_ns")) == (
-        landed.rel, landed.inode, landed.mtime_ns)
+        landed.rel,
+        landed.inode,
+        landed.mtime_ns,
+    )
 
 
 def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
@@ -178,9 +225,12 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         if user_ids:
             User.insert_many([{"user_id": u} for u in user_ids]).on_conflict_ignore().execute()
             users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))}
-        existing = {d.sha256: (d.id, d.meta or {}) for d in Document.select(Document.id, Document.sha256,
-                                                                             Document.meta)
-                    .where(Document.sha256.in_(sorted({i.sha256 for i in items})))}
+        existing = {
+            d.sha256: (d.id, d.meta or {})
+            for d in Document.select(Document.id, Document.sha256, Document.meta).where(
+                Document.sha256.in_(sorted({i.sha256 for i in items}))
+            )
+        }
         rows, new_items, dup_ids, dup_shas = [], [], [], []
         now = utcnow()
         for item in items:
@@ -193,18 +243,34 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 continue
             existing[item.sha256] = (None, {})
             doc = item.doc
-            rows.append((users.get(item.user_id) if item.user_id else None,
-                         doc.source_filename or os.path.basename(item.landed.rel), item.sha256, doc.format,
-                         [p.as_dict() for p in doc.pages], doc.text, _meta(item, settings), "ingested", now))
+            rows.append(
+                (
+                    users.get(item.user_id) if item.user_id else None,
+                    doc.source_filename or os.path.basename(item.landed.rel),
+                    item.sha256,
+                    doc.format,
+                    [p.as_dict() for p in doc.pages],
+                    doc.text,
+                    _meta(item, settings),
+                    "ingested",
+                    now,
+                )
+            )
             new_items.append(item)
         # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile;
         # such rows are not returned and are looked up below.
-        ids: dict[str, int] = {sha: int(i) for i, sha in insert_ignore_returning(
-            Document, _COLUMNS, rows, Document.sha256, (Document.id, Document.sha256))}
+        ids: dict[str, int] = {
+            sha: int(i)
+            for i, sha in insert_ignore_returning(
+                Document, _COLUMNS, rows, Document.sha256, (Document.id, Document.sha256)
+            )
+        }
         missing = [r[2] for r in rows if r[2] not in ids]
         if missing:
-            ids.update((d.sha256, d.id) for d in Document.select(Document.id, Document.sha256)
-                       .where(Document.sha256.in_(missing)))
+            ids.update(
+                (d.sha256, d.id)
+                for d in Document.select(Document.id, Document.sha256).where(Document.sha256.in_(missing))
+            )
         dup_ids += [ids[sha] for sha in dup_shas if sha in ids]
         if dup_ids:
             IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
@@ -266,8 +332,14 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
             return first[0] + second[0], first[1] + second[1]
         item = items[0]
         log.warning("the database refused %s: %s", ref(item.landed.path), type(exc).__name__)
-        _quarantine(item.landed.path, item.landed, "unstorable",
-                    f"the database refused the document ({type(exc).__name__})", settings, report)
+        _quarantine(
+            item.landed.path,
+            item.landed,
+            "unstorable",
+            f"the database refused the document ({type(exc).__name__})",
+            settings,
+            report,
+        )
         return [], 0
     except Exception as exc:
         if not _is_transient_db_error(exc):

@@ -30,8 +30,9 @@ def _land(settings, rel, data):
 
 def test_five_formats_stored_once_with_pages_meta_and_users(ingest_settings):
     s = ingest_settings
-    paths = [_land(s, f"u-{i % 2}/doc{suffix}", variant(src, i)) for i, (suffix, src) in
-             enumerate(one_per_format().items())]
+    paths = [
+        _land(s, f"u-{i % 2}/doc{suffix}", variant(src, i)) for i, (suffix, src) in enumerate(one_per_format().items())
+    ]
     seen = []
     events.add_listener(seen.append)
     try:
@@ -202,11 +203,11 @@ def test_inbox_rescan_leaves_the_inbox_to_a_live_watcher_until_its_own_redispatc
 def test_a_file_the_database_refuses_is_quarantined_alone(ingest_settings, monkeypatch):
     """The database refusing one document's data (e.g. PostgreSQL and a NUL character) must not hold back
     the rest of its batch: the batch is split until the culprit is alone, which goes to quarantine."""
-    import worker.ingest.store as store
+    import worker.ingest.batch as batch_module
 
     s = ingest_settings
     paths = [_land(s, f"doc{i}.txt", variant(one_per_format()[".txt"], 500 + i)) for i in range(9)]
-    real_meta = store._meta
+    real_meta = batch_module._meta
 
     def refusing_meta(item, settings):
         if item.landed.rel == "doc6.txt":
