@@ -214,7 +214,7 @@ def test_a_file_the_database_refuses_is_quarantined_alone(ingest_settings, monke
             raise ValueError("A string literal cannot contain NUL (0x00) characters.")  # psycopg2's words
         return real_meta(item, settings)
 
-    monkeypatch.setattr(store, "_meta", refusing_meta)
+    monkeypatch.setattr(batch_module, "_meta", refusing_meta)
     report = ingest_batch(paths, s)
     assert len(report.stored) == 8 and report.quarantined == 1 and not report.retry
     assert report.reasons == {"unstorable": 1}
