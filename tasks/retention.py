@@ -10,7 +10,7 @@ import logging
 
 from tasks.app import huey, runtime
 from worker.retention import erase
-from worker.retention.paths import InvalidUserId
+from worker.userids import InvalidUserId
 
 log = logging.getLogger("mediflux.tasks.retention")
 

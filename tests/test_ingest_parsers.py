@@ -96,6 +96,8 @@ def test_canonical_json_fields():
         ({"pages": [{"number": 1, "text": "x", "confidence": 1.5}]}, "confidence"),
         ({"pages": [{"number": 1, "text": "x"}, {"number": 1, "text": "y"}]}, "unique"),
         ({"user_id": "../etc"}, "user_id"),
+        ({"user_id": "dave\n"}, "user_id"),
+        ({"user_id": 42}, "user_id"),
         ({"engine": ["tesseract"]}, "engine"),
     ],
 )
@@ -134,9 +136,14 @@ def test_published_json_schema_agrees_with_the_parser():
         {"pages": [{"number": 0, "text": "x"}]},
         {"pages": [{"number": 1, "text": "x", "confidence": 1.5}]},
         {"user_id": "../etc"},
+        {"user_id": "dave\n"},
+        {"user_id": "é"},
         {"engine": ["tesseract"]},
     ):
         assert not validator.is_valid(json.loads(_canonical(**changes))), changes
+    for user_id in ("patient:42", "u+tag@x.org", "x" * 128):  # the shared rule (worker.userids)
+        validator.validate(json.loads(_canonical(user_id=user_id)))
+        assert parse_document(_canonical(user_id=user_id), "a.json").user_id == user_id
 
 
 HOCR_TWO_PAGES = """<?xml version="1.0" encoding="UTF-8"?>

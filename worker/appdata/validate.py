@@ -15,8 +15,8 @@ from typing import Any
 from models.base import _compact_dumps as canonical_json
 from worker.appdata.errors import InvalidInput, InvalidProfile, PayloadTooLarge
 from worker.privacy import find_nirs, mask_nirs
+from worker.userids import RULE, InvalidUserId, validate_user_id
 
-USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$")
 POSTCODE = re.compile(r"^[0-9]{5}$")
 DEPARTMENT = re.compile(r"^(?:[0-9]{2}|2[AB]|9[78][0-9])$")
 MAX_DEPTH = 12
@@ -26,10 +26,11 @@ LOCATION_FIELDS = {"postcode": POSTCODE, "department": DEPARTMENT, "city": None,
 
 
 def user_id(value: object) -> str:
-    """A user id: 1–128 characters, letters, digits and ``._:@+-``, no spaces."""
-    if not isinstance(value, str) or not USER_ID.match(value):
-        raise InvalidInput("user_id", "expected 1-128 letters, digits or ._:@+- (starting with a letter or digit)")
-    return value
+    """A user id by the shared rule (worker.userids), refused with the data API's own typed error."""
+    try:
+        return validate_user_id(value)
+    except InvalidUserId:
+        raise InvalidInput("user_id", f"expected {RULE}") from None
 
 
 def text(field: str, value: object, max_len: int, required: bool = True) -> str | None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from worker.cli.output import echo_json
+from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
 from worker.config import Settings
 from worker.ingest.batch import IngestReport, ingest_batch
-from worker.ingest.canonical import valid_user_id
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.scan import IgnoreRules, walk
 from worker.runtime import bootstrap
@@ -64,6 +64,7 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
 @click.option(
     "--user",
     "user_id",
+    callback=user_id_param,
     help="Attribute files copied from outside the inbox to this user (they go to <inbox>/USER_ID/).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -73,8 +74,6 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
     enqueued for the consumer (`ingest_files` tasks)."""
     runtime = bootstrap()
     settings = runtime.settings
-    if user_id is not None and not valid_user_id(user_id):
-        raise click.BadParameter("letters, digits, '.', '_', '@' or '-' (at most 128)", param_hint="--user")
     files, copied = collect(paths, settings, user_id)
     import tasks.ingest  # the analysis trigger (and the task, without --now)
 

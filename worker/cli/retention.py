@@ -14,6 +14,7 @@ import peewee
 
 from models.clock import utcnow
 from worker.cli.output import echo_json, echo_table
+from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
 from worker.errors import safe_error
 from worker.queue import build_huey
@@ -21,7 +22,6 @@ from worker.retention import erase, export
 from worker.retention import prune as pruning
 from worker.retention import sweep as sweeping
 from worker.retention.chunks import DEFAULT_CHUNK
-from worker.retention.paths import InvalidUserId, validate_user_id
 from worker.runtime import bootstrap
 
 _BATCH = click.option(
@@ -32,13 +32,6 @@ _BATCH = click.option(
     help="Rows per delete transaction.",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-
-
-def _user_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return validate_user_id(value)
-    except InvalidUserId as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def _database_failure(exc: Exception) -> click.ClickException:
@@ -112,7 +105,7 @@ def prune(dry_run: bool, batch_size: int, as_json: bool) -> None:
 
 
 @click.command("erase-user")
-@click.argument("user_id", callback=_user_id)
+@click.argument("user_id", callback=user_id_param)
 @_BATCH
 @_JSON
 def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
@@ -138,7 +131,7 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 
 
 @click.command("export-user")
-@click.argument("user_id", callback=_user_id)
+@click.argument("user_id", callback=user_id_param)
 @click.option(
     "--output",
     "-o",

@@ -8,21 +8,15 @@ a backlog's CPU time). Text containing NUL (``\u0000`` escapes) is refused: Post
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import orjson
 
 from worker.ingest.parsed import Page, ParsedDocument, ParseError, count_words
+from worker.userids import RULE, is_valid_user_id
 
 SCHEMA = "mediflux.ocr/1"
 MAX_PAGES = 10_000
-USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-
-
-def valid_user_id(value: str) -> bool:
-    """A user id usable as a folder name and a key: no separators, no dot-only names, ≤ 128."""
-    return bool(USER_ID.match(value)) and value not in (".", "..")
 
 
 def _fail(message: str) -> ParseError:
@@ -83,9 +77,9 @@ def parse_canonical(text: str) -> ParsedDocument:
     parsed = [_page(p, i) for i, p in enumerate(pages)]
     if len({p.number for p in parsed}) != len(parsed):
         raise _fail("page numbers must be unique")
-    user_id = _text_field(doc, "user_id", 128)
-    if user_id is not None and not valid_user_id(user_id):
-        raise _fail("'user_id' must be letters, digits, '.', '_', '@' or '-' (at most 128)")
+    user_id = doc.get("user_id")
+    if user_id is not None and not is_valid_user_id(user_id):
+        raise _fail(f"'user_id' must be a user id: {RULE}")
     return ParsedDocument(
         format="json",
         pages=sorted(parsed, key=lambda p: p.number),

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.ingest.canonical import valid_user_id
+from worker.userids import is_valid_user_id
 
 NO_USER = "_nouser"
 # errnos that mean "try again later", never "bad file"
@@ -135,7 +135,7 @@ def user_of(rel: str) -> str | None:
     if len(parts) == 1:
         return None
     folder = parts[0]
-    if not valid_user_id(printable(folder)) or printable(folder) != folder:
+    if not is_valid_user_id(folder):  # ASCII only: an undecodable name (surrogate escapes) is refused too
         raise Refused("invalid_user_folder", "the user folder is not a valid user id")
     return folder
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from models.clock import utcnow
-from worker.ingest.canonical import valid_user_id
 from worker.ingest.files import printable, ref
+from worker.userids import is_valid_user_id
 
 log = logging.getLogger("mediflux.ingest")
 SIDECAR = ".error.json"
@@ -153,7 +153,7 @@ def retry(home: Path, inbox: Path, name: str) -> Path:
         user_id = json.loads(sidecar_path.read_text(encoding="utf-8")).get("user_id")
     except (OSError, ValueError):
         user_id = None
-    target_dir = inbox / user_id if isinstance(user_id, str) and valid_user_id(user_id) else inbox
+    target_dir = inbox / user_id if is_valid_user_id(user_id) else inbox
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = target_dir / name
     n = 1

@@ -43,8 +43,9 @@ from worker.errors import safe_error
 from worker.periodic import JobContext
 from worker.retention import files, job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
-from worker.retention.paths import InvalidUserId, user_dir, user_key, validate_user_id
+from worker.retention.paths import user_dir, user_key
 from worker.retention.space import checkpoint_truncate
+from worker.userids import InvalidUserId, validate_user_id
 
 log = logging.getLogger("mediflux.retention.erase")
 

@@ -24,7 +24,8 @@ from models.clock import utcnow
 from worker.config import Settings
 from worker.retention import files
 from worker.retention.erase import cache_rows_of, erased_at
-from worker.retention.paths import user_dir, validate_user_id
+from worker.retention.paths import user_dir
+from worker.userids import validate_user_id
 
 FORMAT = "mediflux.export/1"
 

@@ -1,39 +1,17 @@
-"""User ids as folder names: validated so that none can escape the data folders.
+"""User ids as folder names: the shared rule (worker.userids), then a check that none escapes the data folders.
 
 ``inbox/<user_id>/`` and ``processed/<user_id>/`` are built from user ids, and
-an erasure deletes those folders recursively: an id such as ``../..`` must be
-refused before any path is built, and every built path is checked to sit right
-under its base folder. Error messages never echo the id.
+an erasure deletes those folders recursively: an id that is not a user id
+(``../..``) is refused before any path is built, and every built path is
+checked to sit right under its base folder. Error messages never echo the id.
 """
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from pathlib import Path
 
-MAX_USER_ID_BYTES = 128  # users.user_id is CHAR(128); also well under NAME_MAX (255)
-
-
-class InvalidUserId(ValueError):
-    """The user id cannot be used (empty, too long, or has path or control characters)."""
-
-
-def validate_user_id(user_id: object) -> str:
-    """Return ``user_id`` if it is safe as one folder name; raise :class:`InvalidUserId` otherwise."""
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidUserId("user id must be a non-empty string")
-    if len(user_id.encode("utf-8", "surrogatepass")) > MAX_USER_ID_BYTES:
-        raise InvalidUserId(f"user id longer than {MAX_USER_ID_BYTES} bytes")
-    if "/" in user_id or "\\" in user_id:
-        raise InvalidUserId("user id contains a path separator")
-    if user_id in (".", "..") or user_id.startswith("."):
-        raise InvalidUserId("user id may not start with '.'")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in user_id):
-        raise InvalidUserId("user id contains a control character")
-    if user_id != user_id.strip():
-        raise InvalidUserId("user id has leading or trailing spaces")
-    return user_id
+from worker.userids import InvalidUserId, validate_user_id
 
 
 def user_dir(base: Path, user_id: str) -> Path:
