@@ -85,7 +85,9 @@ def test_pages_show_database_numbers_and_no_personal_data(settings, database, hu
     bdpm = _cell(cache, "cache", "bdpm")
     assert bdpm[1:4] == ["2", "1", "0"] and bdpm[6:9] == ["60", "20", "75.0 %"]
     annuaire = _cell(cache, "cache", "annuaire")
-    assert annuaire[1:4] == ["0", "0", "1"] and annuaire[5] == "1" and annuaire[8:11] == ["0.0 %", "3", "HTTPStatusError"]
+    assert (
+        annuaire[1:4] == ["0", "0", "1"] and annuaire[5] == "1" and annuaire[8:11] == ["0.0 %", "3", "HTTPStatusError"]
+    )
     jobs = pages["/jobs"].text
     hk = _cell(jobs, "jobs", "housekeeping")
     assert hk[3] == "120" and hk[6] == "OperationalError" and hk[7] == "2"
