@@ -29,6 +29,7 @@ from worker.config import load_settings  # noqa: E402
 from worker.dashboard.server import DashboardApp, serve_in_thread  # noqa: E402
 from worker.queue import build_huey  # noqa: E402
 from worker.runtime import bootstrap  # noqa: E402
+from worker.schedule import PERIODIC_JOBS  # noqa: E402
 from worker.status import collect_status  # noqa: E402
 
 PAGES = ("/", "/documents", "/cache", "/jobs", "/retention")
@@ -57,6 +58,7 @@ def seed(documents: int, huey_name: str) -> None:
                 endpoint="/e",
                 params_hash=str(i),
                 hits=i % 50,
+                fetched_at=now - dt.timedelta(hours=1),
                 fresh_until=now + dt.timedelta(minutes=(i % 7) - 3),
                 stale_until=now + dt.timedelta(minutes=(i % 11) - 2),
             ).execute()
@@ -111,7 +113,7 @@ def main() -> None:
             for _ in range(args.repeat):  # interleaved, so noise hits every row alike
                 t0 = time.perf_counter()
                 with runtime.database.connection_context():
-                    collect_status(runtime.database, huey)
+                    collect_status(runtime.database, huey, settings, PERIODIC_JOBS)
                 baseline.append(time.perf_counter() - t0)
                 for path in PAGES:
                     t0 = time.perf_counter()

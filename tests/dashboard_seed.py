@@ -10,7 +10,7 @@ from pathlib import Path
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import ApiCache, Document, JobRun, PeriodicJob, RetentionAudit, User, db
+from models import ApiCache, ApiCacheStats, Document, JobRun, PeriodicJob, RetentionAudit, User, db
 from models.clock import utcnow
 from worker.config import Settings
 from worker.ingest.quarantine import quarantine
@@ -58,21 +58,26 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
         status="failed",
         created_at=now - dt.timedelta(days=3),
     )
-    # Cache: bdpm 2 fresh + 1 stale; annuaire 1 expired with an error whose text quotes a secret.
+    # Cache: bdpm 2 fresh + 1 stale, 60 reads served and 20 misses (hit ratio 0.75); annuaire 1 expired entry
+    # failing, with an error whose text quotes a secret, and 3 misses (hit ratio 0).
     for i, (fresh, stale) in enumerate([(1, 2), (1, 2), (-1, 2)]):
         ApiCache.create(
             source="bdpm",
             endpoint="/medicaments",
             params_hash=f"h{i}",
             hits=10 * (i + 1),
+            fetched_at=now - dt.timedelta(hours=2),
             fresh_until=now + dt.timedelta(hours=fresh),
             stale_until=now + dt.timedelta(hours=stale),
         )
+    ApiCacheStats.create(source="bdpm", hits=50, stale_served=10, misses=20, upstream_calls=20)
+    ApiCacheStats.create(source="annuaire", misses=3, upstream_calls=3, upstream_errors=3)
     ApiCache.create(
         source="annuaire",
         endpoint="/Practitioner",
         params_hash="x",
         hits=0,
+        fetched_at=now - dt.timedelta(hours=5),
         error_count=3,
         fresh_until=now - dt.timedelta(hours=3),
         stale_until=now - dt.timedelta(hours=1),
@@ -95,6 +100,7 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
     PeriodicJob.update(
         last_started_at=now - dt.timedelta(minutes=20),
         last_duration_ms=120,
+        consecutive_failures=2,
         last_error="OperationalError: Dupontel",
         next_due_at=now + dt.timedelta(minutes=5),
     ).where(PeriodicJob.name == "housekeeping").execute()
@@ -145,6 +151,7 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
         "last_24h": 4,
         "bdpm": (2, 1, 0),
         "annuaire": (0, 0, 1),
+        "hit_ratio": {"bdpm": 0.75, "annuaire": 0.0},
     }
 
 

@@ -66,6 +66,7 @@ def test_pages_show_database_numbers_and_no_personal_data(settings, database, hu
     overview = pages["/"].text
     assert _cell(overview, "queue", "pending")[1] == str(huey.pending_count()) == "3"
     assert overview.count("<tr><td>") >= 3 and "queue empty" not in overview
+    assert _cell(overview, "queue", "pending at priority 0 (default)")[1] == "3"
     assert _cell(overview, "queue", "in flight")[1] == "2"
     hour = _cell(overview, "error-rates", "last hour")
     assert hour[1:5] == ["5", "1", "0", "16.7 %"]
@@ -81,12 +82,15 @@ def test_pages_show_database_numbers_and_no_personal_data(settings, database, hu
     assert latest.count("<tr>") == 1 + expected["documents"] and "03ababababab" in latest and "ffffffffffff" in latest
     assert "unreadable: &lt;file&gt; has no text layer" in docs  # the reason, with the filename scrubbed
     cache = pages["/cache"].text
-    assert _cell(cache, "cache", "bdpm")[1:4] == ["2", "1", "0"]
+    bdpm = _cell(cache, "cache", "bdpm")
+    assert bdpm[1:4] == ["2", "1", "0"] and bdpm[6:9] == ["60", "20", "75.0 %"]
     annuaire = _cell(cache, "cache", "annuaire")
-    assert annuaire[1:4] == ["0", "0", "1"] and annuaire[6:8] == ["3", "HTTPStatusError"]
+    assert (
+        annuaire[1:4] == ["0", "0", "1"] and annuaire[5] == "1" and annuaire[8:11] == ["0.0 %", "3", "HTTPStatusError"]
+    )
     jobs = pages["/jobs"].text
     hk = _cell(jobs, "jobs", "housekeeping")
-    assert hk[3] == "120" and hk[6] == "OperationalError"
+    assert hk[3] == "120" and hk[6] == "OperationalError" and hk[7] == "2"
     assert 'id="runs-housekeeping"' in jobs
     assert "No audit yet" in pages["/retention"].text
     create_retention_audit(3)

@@ -68,7 +68,8 @@ def test_status_json_on_an_empty_home_reports_every_table(env):
         "job_runs",
         "leases",
     }
-    assert data["queue"] == {"pending": 0, "scheduled": 0}
+    assert data["queue"] == {"pending": 0, "scheduled": 0, "pending_by_priority": {}}
+    assert data["cache"]["bdpm"]["hit_ratio"] is None and data["processes"] == {"consumers": [], "watcher": False}
     assert data["schema"]["pending"] == []
     assert [j["name"] for j in data["periodic_jobs"]] == list(PERIODIC_JOBS)
     human = run_cli(env, "status")

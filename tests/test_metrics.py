@@ -46,6 +46,7 @@ def test_scrape_reads_the_database_and_counts_events(settings, database):
         source="bdpm",
         endpoint="/m",
         params_hash="a",
+        fetched_at=now - dt.timedelta(hours=2),
         fresh_until=now + dt.timedelta(hours=1),
         stale_until=now + dt.timedelta(hours=2),
     )
@@ -53,6 +54,7 @@ def test_scrape_reads_the_database_and_counts_events(settings, database):
         source="bdpm",
         endpoint="/m",
         params_hash="b",
+        fetched_at=now - dt.timedelta(hours=2),
         fresh_until=now - dt.timedelta(hours=1),
         stale_until=now + dt.timedelta(hours=2),
     )

@@ -10,7 +10,7 @@ from huey import SqliteHuey
 from huey.registry import Message
 
 from worker.config import load_settings
-from worker.queue import build_huey, queue_counts
+from worker.queue import QueueCounts, build_huey, queue_counts, read_counts, read_sqlite_file
 from worker.serializer import JSONSerializer
 
 
@@ -46,6 +46,25 @@ def test_messages_are_json_on_every_backend(huey):
     task = huey.dequeue()
     assert task.args == (1, 2) and task.kwargs == {"opts": {"when": "2026-01-01", "ids": [1, 2]}}
     assert huey.execute(task) == 3
+
+
+def test_pending_tasks_are_counted_per_priority_on_every_backend(huey):
+    high = huey.task(priority=10, name="high")(lambda: None)
+    low = huey.task(priority=-10, name="low")(lambda: None)
+    plain = huey.task(name="plain")(lambda: None)
+    assert read_counts(huey) == QueueCounts(0, 0, {})
+    for task in (high, high, high, low, plain):
+        task()
+    later = plain.s()
+    later.eta = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(hours=1)
+    huey.add_schedule(later)
+    counts = read_counts(huey)
+    assert counts == QueueCounts(5, 1, {10: 3, 0: 1, -10: 1})
+    assert list(counts.by_priority) == [10, 0, -10]  # highest first, the order the consumer takes them
+    assert queue_counts(huey) == {"pending": 5, "scheduled": 1}
+    path = getattr(huey.storage, "filename", None)
+    if path is not None:  # SQLite: the same counts from the file opened read-only, no huey built
+        assert read_sqlite_file(path, huey.name) == counts
 
 
 def test_non_json_arguments_are_refused_at_enqueue(huey):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
-import sqlite3
 import stat
 import tempfile
 from collections.abc import Callable
@@ -27,9 +26,9 @@ import peewee
 from models import JobRun, Lease, PeriodicJob, db, migrator
 from models.clock import utcnow
 from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
-from worker import heartbeat, leases
+from worker import heartbeat, opstate
 from worker.config import Settings
-from worker.errors import safe_error
+from worker.errors import error_type, safe_error
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 INOTIFY = Path("/proc/sys/fs/inotify")
@@ -203,33 +202,12 @@ def check_wal(settings: Settings, database: peewee.Database) -> Check:
     return Check("wal", OK, "journal_mode=wal")
 
 
-def _sqlite_queue_counts(path: Path, name: str) -> tuple[int, int]:
-    """huey's SQLite storage read-only (its ``task`` and ``schedule`` tables): building a huey would chmod."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"task", "schedule"} <= tables:
-            return 0, 0  # created, never used: huey makes its tables at first use
-        return tuple(
-            conn.execute(f"SELECT COUNT(id) FROM {t} WHERE queue = ?", (name,)).fetchone()[0]
-            for t in ("task", "schedule")
-        )  # type: ignore[return-value]
-    finally:
-        conn.close()
-
-
 def check_queue(settings: Settings) -> Check:
     path = sqlite_path(settings.queue_url)
     if path is not None and not path.exists():
         return Check("queue", FAIL, f"{path} does not exist", "start the worker (Procfile `worker`)")
-    from worker.queue import build_huey
-
     try:
-        if path is not None:
-            pending, scheduled = _sqlite_queue_counts(path, settings.queue_name)
-        else:
-            huey = build_huey(settings)
-            pending, scheduled = huey.pending_count(), huey.scheduled_count()
+        queue = opstate.queue_state_of(settings)
     except Exception as exc:  # noqa: BLE001
         return Check(
             "queue",
@@ -237,11 +215,11 @@ def check_queue(settings: Settings) -> Check:
             f"unreachable: {safe_error(exc).split(':')[0]}",
             "check MEDIFLUX_QUEUE_URL and that Redis/PostgreSQL runs",
         )
-    return Check("queue", OK, f"reachable: {pending} pending, {scheduled} scheduled")
+    return Check("queue", OK, f"reachable: {queue['pending']} pending, {queue['scheduled']} scheduled")
 
 
-def check_consumer(now: _dt.datetime) -> Check:
-    alive = heartbeat.live_consumers(now)
+def check_consumer(processes: dict[str, Any]) -> Check:
+    alive = processes["consumers"]
     if not alive:
         return Check(
             "consumer",
@@ -252,8 +230,8 @@ def check_consumer(now: _dt.datetime) -> Check:
     return Check("consumer", OK, f"{len(alive)} alive (last beat {max(c['last_beat'] for c in alive)[:19]})")
 
 
-def check_watcher(settings: Settings, now: _dt.datetime) -> Check:
-    if leases.holder_of(leases.watcher_lease(settings.inbox), now) is None:
+def check_watcher(settings: Settings, processes: dict[str, Any]) -> Check:
+    if not processes["watcher"]:
         return Check(
             "watcher",
             FAIL,
@@ -261,6 +239,45 @@ def check_watcher(settings: Settings, now: _dt.datetime) -> Check:
             "start the watcher: `honcho start watcher` (`mediflux watch`)",
         )
     return Check("watcher", OK, "lease held")
+
+
+def check_jobs(jobs: list[dict[str, Any]]) -> Check:
+    """Periodic jobs failing run after run (they retry with backoff, so a warning, not a failure)."""
+    failing = [j for j in jobs if j["consecutive_failures"]]
+    if failing:
+        return Check(
+            "jobs",
+            WARN,
+            "; ".join(
+                f"{j['name']} failed {j['consecutive_failures']} times in a row ({error_type(j['last_error'])})"
+                for j in failing
+            ),
+            "see the job's last error in `mediflux status` (or the dashboard's Periodic jobs page)",
+        )
+    if not jobs:
+        return Check("jobs", OK, "no periodic job recorded yet")
+    return Check("jobs", OK, f"{len(jobs)} periodic jobs, none failing")
+
+
+def check_cache(health: dict[str, dict[str, Any]]) -> Check:
+    """Per source: entries, failing entries and the hit ratio (:func:`worker.opstate.hit_ratio`)."""
+    if not health:
+        return Check("cache", OK, "no cache entries or reads yet")
+    detail = "; ".join(
+        f"{source}: {h['fresh']} fresh, {h['stale']} stale, {h['expired']} expired, {h['failing']} failing, "
+        f"hit ratio {opstate.percent(h['hit_ratio'])} of {h['served'] + h['misses']} reads"
+        for source, h in health.items()
+    )
+    failing = [s for s, h in health.items() if h["failing"]]
+    if failing:
+        return Check(
+            "cache",
+            WARN,
+            detail,
+            f"upstream failing for {', '.join(failing)}: check it with `mediflux doctor --network` "
+            "(stale entries are served meanwhile)",
+        )
+    return Check("cache", OK, detail)
 
 
 def check_clock(database: peewee.Database, now: _dt.datetime) -> Check:
@@ -360,12 +377,15 @@ def run_checks(
     reached, database = open_checked(settings)
     checks.append(reached)
     if database is None:
-        checks += [Check(n, SKIP, "database unreachable") for n in ("migrations", "wal", "consumer", "watcher")]
+        skipped = ("migrations", "wal", "consumer", "watcher", "jobs", "cache")
+        checks += [Check(n, SKIP, "database unreachable") for n in skipped]
     else:
         checks += [check_migrations(database), check_wal(settings, database)]
         for name, check in (
-            ("consumer", lambda: check_consumer(now)),
-            ("watcher", lambda: check_watcher(settings, now)),
+            ("consumer", lambda: check_consumer(opstate.processes(settings, now))),
+            ("watcher", lambda: check_watcher(settings, opstate.processes(settings, now))),
+            ("jobs", lambda: check_jobs(opstate.periodic_jobs(None, now))),
+            ("cache", lambda: check_cache(opstate.cache_health((), now))),
         ):
             checks.append(_guarded(name, check))
     checks.append(check_queue(settings))

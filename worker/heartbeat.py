@@ -2,7 +2,8 @@
 
 The lease table already expires and cleans up claims, so a heartbeat is just a
 lease whose holder is the process: "alive" means at least one such lease has not
-expired. ``mediflux doctor`` and the dashboard read it; nothing else depends on it.
+expired. :func:`worker.opstate.processes` reads it for the doctor, the dashboard and
+``mediflux status``; nothing else depends on it.
 """
 
 from __future__ import annotations

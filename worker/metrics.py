@@ -6,28 +6,30 @@ consumer (tasks.ops). Two kinds of numbers:
 - events (documents ingested, ingestion latency, cache hits/misses, deletions)
   are counted in the process where they happen, through the ``record_*`` helpers
   below, which ingestion, cache and retention code call;
-- state (documents by status, cache entries by freshness, queue depth, periodic
+- state (documents by status, cache health and hit ratio, queue depth, periodic
   job durations) is read from the database and the queue when Prometheus scrapes,
-  by :class:`StateCollector`, so it is right whichever process did the work.
+  by :class:`StateCollector` through :mod:`worker.opstate`, so it is right whichever
+  process did the work and matches ``mediflux status``.
 
 Labels are sources, formats, statuses and job names: never ids or personal data.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import peewee
 from huey import Huey
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from models import ApiCache, Document, PeriodicJob, db
-from models.clock import utcnow
+from models import db
+from worker import opstate
 from worker.config import Settings
 
 log = logging.getLogger("mediflux.metrics")
@@ -122,10 +124,12 @@ def record_job(job: str, seconds: float) -> None:
 
 
 class StateCollector(Collector):
-    """Numbers read from the database and queue at scrape time (counts only)."""
+    """Numbers read from the database and queue at scrape time (counts only), through :mod:`worker.opstate`:
+    the same as ``mediflux status``, the dashboard and the doctor."""
 
-    def __init__(self, huey: Huey | None) -> None:
+    def __init__(self, huey: Huey | None, specs: Mapping[str, opstate.JobSpecLike] | None = None) -> None:
         self.huey = huey
+        self.specs = specs
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check at registration: do not query the database then
@@ -137,52 +141,78 @@ class StateCollector(Collector):
         except peewee.PeeweeException as exc:
             log.warning("metrics: database unavailable (%s)", type(exc).__name__)
         if self.huey is not None:
-            yield from self._queue_metrics()
+            yield from self._queue_metrics(self.huey)
 
     def _database_metrics(self) -> Iterator[Metric]:
         docs = GaugeMetricFamily("mediflux_documents", "Stored documents by status", labels=["status"])
-        query = Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status).tuples()
-        for status, n in query:
+        for status, n in opstate.documents_by_status().items():
             docs.add_metric([status], n)
         yield docs
-        now = utcnow()
-        cache = GaugeMetricFamily("mediflux_cache_entries", "Cache entries by freshness", labels=["source", "state"])
-        state = peewee.Case(
-            None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")], "expired"
-        )
-        for source, st, n in (
-            ApiCache.select(ApiCache.source, state, peewee.fn.COUNT(ApiCache.id))
-            .group_by(ApiCache.source, state)
-            .tuples()
-        ):
-            cache.add_metric([source, st], n)
-        yield cache
-        duration = GaugeMetricFamily(
-            "mediflux_job_last_duration_seconds", "Last run duration per periodic job", labels=["job"]
-        )
-        failures = GaugeMetricFamily(
-            "mediflux_job_consecutive_failures", "Failed runs in a row per periodic job", labels=["job"]
-        )
-        success = GaugeMetricFamily(
-            "mediflux_job_last_success_timestamp_seconds", "Unix time of the last successful run", labels=["job"]
-        )
-        for job in PeriodicJob.select():
-            if job.last_duration_ms is not None:
-                duration.add_metric([job.name], job.last_duration_ms / 1000)
-            failures.add_metric([job.name], job.consecutive_failures)
-            if job.last_success_at is not None:
-                success.add_metric([job.name], job.last_success_at.timestamp())
-        yield from (duration, failures, success)
+        yield from _cache_metrics(opstate.cache_health())
+        yield from _job_metrics(opstate.periodic_jobs(self.specs))
 
-    def _queue_metrics(self) -> Iterator[Metric]:
+    def _queue_metrics(self, huey: Huey) -> Iterator[Metric]:
         depth = GaugeMetricFamily("mediflux_queue_depth", "Tasks waiting in the queue", labels=["state"])
+        by_priority = GaugeMetricFamily(
+            "mediflux_queue_pending_by_priority", "Pending tasks per priority", labels=["priority"]
+        )
         try:
-            depth.add_metric(["pending"], self.huey.pending_count())
-            depth.add_metric(["scheduled"], self.huey.scheduled_count())
+            queue = opstate.queue_state(huey)
         except Exception as exc:  # noqa: BLE001 — a down queue must not break the scrape
             log.warning("metrics: queue unavailable (%s)", type(exc).__name__)
             return
+        depth.add_metric(["pending"], queue["pending"])
+        depth.add_metric(["scheduled"], queue["scheduled"])
         yield depth
+        if queue["pending_by_priority"] is not None:
+            for priority, n in queue["pending_by_priority"].items():
+                by_priority.add_metric([str(priority)], n)
+            yield by_priority
+
+
+def _cache_metrics(health: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    """Cache health per source; ``mediflux_cache_events_total`` are every process's counters as flushed to
+    ``api_cache_stats`` (``mediflux_cache_requests_total`` counts this process's reads only)."""
+    entries = GaugeMetricFamily("mediflux_cache_entries", "Cache entries by freshness", labels=["source", "state"])
+    negative = GaugeMetricFamily("mediflux_cache_negative_entries", "Cached negative answers", labels=["source"])
+    failing = GaugeMetricFamily(
+        "mediflux_cache_failing_entries", "Entries whose last upstream call failed", labels=["source"]
+    )
+    events = CounterMetricFamily(
+        "mediflux_cache_events", "Cache counters of every process (api_cache_stats)", labels=["source", "event"]
+    )
+    ratio = GaugeMetricFamily(
+        "mediflux_cache_hit_ratio", "(hits + stale served) / (hits + stale served + misses)", labels=["source"]
+    )
+    for source, h in health.items():
+        for state in opstate.CACHE_STATES:
+            entries.add_metric([source, state], h[state])
+        negative.add_metric([source], h["negative"])
+        failing.add_metric([source], h["failing"])
+        for event in opstate.CACHE_COUNTERS:
+            events.add_metric([source, event], h[event])
+        if h["hit_ratio"] is not None:
+            ratio.add_metric([source], h["hit_ratio"])
+    yield from (entries, negative, failing, events, ratio)
+
+
+def _job_metrics(jobs: list[dict[str, Any]]) -> Iterator[Metric]:
+    duration = GaugeMetricFamily(
+        "mediflux_job_last_duration_seconds", "Last run duration per periodic job", labels=["job"]
+    )
+    failures = GaugeMetricFamily(
+        "mediflux_job_consecutive_failures", "Failed runs in a row per periodic job", labels=["job"]
+    )
+    success = GaugeMetricFamily(
+        "mediflux_job_last_success_timestamp_seconds", "Unix time of the last successful run", labels=["job"]
+    )
+    for job in jobs:
+        if job["last_duration_ms"] is not None:
+            duration.add_metric([job["name"]], job["last_duration_ms"] / 1000)
+        failures.add_metric([job["name"]], job["consecutive_failures"])
+        if job["last_success"] is not None:
+            success.add_metric([job["name"]], _dt.datetime.fromisoformat(job["last_success"]).timestamp())
+    yield from (duration, failures, success)
 
 
 _served: dict[int, tuple[Any, StateCollector]] = {}

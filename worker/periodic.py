@@ -178,28 +178,3 @@ def _finish(
             error=error,
             summary=summary,
         )
-
-
-def job_status(specs: Mapping[str, JobSpec]) -> list[dict[str, Any]]:
-    """One dict per job for ``mediflux status``: last run, next due, last success, last error."""
-    rows = {r.name: r for r in PeriodicJob.select()}
-    out = []
-    for name, spec in specs.items():
-        row = rows.get(name)
-        out.append(
-            {
-                "name": name,
-                "interval_seconds": int(spec.interval.total_seconds()),
-                "last_run": _iso(row.last_started_at) if row else None,
-                "last_success": _iso(row.last_success_at) if row else None,
-                "last_duration_ms": row.last_duration_ms if row else None,
-                "next_due": _iso(row.next_due_at) if row else None,
-                "running": bool(row and row.claimed_until and row.claimed_until > utcnow()),
-                "last_error": row.last_error if row else None,
-            }
-        )
-    return out
-
-
-def _iso(value: _dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -18,23 +18,13 @@ from typing import Any
 
 import peewee
 
-from models import ApiCache, ApiCacheStats, db
+from models import ApiCacheStats, db
 from models.clock import utcnow
-from worker import metrics
+from worker import metrics, opstate
 from worker.cache import entries
 from worker.cache.keys import SOURCES
 
 log = logging.getLogger("mediflux.cache")
-FIELDS = (
-    "hits",
-    "misses",
-    "stale_served",
-    "stale_if_error",
-    "upstream_calls",
-    "upstream_errors",
-    "not_modified",
-    "rejected",
-)
 FLUSH_INTERVAL = 5.0
 
 
@@ -135,28 +125,6 @@ atexit.register(COUNTERS.flush)
 
 
 def summary(now: _dt.datetime | None = None) -> dict[str, dict[str, Any]]:
-    """Per source: entries fresh/stale/expired/negative/failing, the counters and the hit ratio."""
+    """This process's pending counts flushed, then every source's health (:func:`worker.opstate.cache_health`)."""
     COUNTERS.flush()
-    now = now or utcnow()
-    out: dict[str, dict[str, Any]] = {}
-    for source in SOURCES:
-        base = ApiCache.select().where((ApiCache.source == source) & ApiCache.fetched_at.is_null(False))
-        fresh = base.where(ApiCache.fresh_until > now).count()
-        stale = base.where((ApiCache.fresh_until <= now) & (ApiCache.stale_until > now)).count()
-        expired = base.where(ApiCache.stale_until <= now).count()
-        negative = base.where(ApiCache.negative == True).count()
-        failing = ApiCache.select().where((ApiCache.source == source) & (ApiCache.error_count > 0)).count()
-        row = ApiCacheStats.get_or_none(ApiCacheStats.source == source)
-        counters = {f: int(getattr(row, f)) if row else 0 for f in FIELDS}
-        served = counters["hits"] + counters["stale_served"]
-        reads = served + counters["misses"]
-        out[source] = {
-            "fresh": fresh,
-            "stale": stale,
-            "expired": expired,
-            "negative": negative,
-            "failing": failing,
-            **counters,
-            "hit_ratio": round(served / reads, 4) if reads else None,
-        }
-    return out
+    return opstate.cache_health(SOURCES, now)

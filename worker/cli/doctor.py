@@ -15,7 +15,8 @@ from worker.logsetup import configure_logging
 @click.option("--network", is_flag=True, help="Also check that the upstream APIs' base URLs answer (network calls).")
 def doctor(as_json: bool, network: bool) -> None:
     """Check the inbox, inotify limits, database (reachable, migrated, WAL, file modes), queue,
-    consumer and watcher liveness, clock and free disk; print a fix for each problem.
+    consumer and watcher liveness, failing periodic jobs, cache health, clock and free disk;
+    print a fix for each problem.
     Creates nothing and migrates nothing. Exit code 1 when a check fails."""
     settings = exit_on_config_error()
     configure_logging(settings)

@@ -1,9 +1,9 @@
 """What each dashboard page shows, as plain dicts: counts, times, ids and error types only.
 
-Queue figures come from huey (pending/scheduled) and ``huey.contrib.stats``
-(events and in-flight tasks, written by the consumer into the data database);
-the rest from the ledger tables. huey's stats tables are read defensively: a
-consumer that never ran has written none.
+Queue depth, periodic jobs, cache health and process liveness come from :mod:`worker.opstate` (the same
+numbers as ``mediflux status``, the doctor and the metrics); task events and in-flight tasks from
+``huey.contrib.stats`` (written by the consumer into the data database); the rest from the ledger tables.
+huey's stats tables are read defensively: a consumer that never ran has written none.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import peewee
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import ApiCache, Document, JobRun, RetentionAudit, db
+from models import Document, JobRun, RetentionAudit, db
 from models.clock import utcnow
 from models.json_paths import json_text
-from worker import heartbeat, leases
+from worker import opstate
 from worker.config import Settings
 from worker.dashboard import quarantine
+from worker.errors import error_type
 from worker.logsetup import short_id
-from worker.periodic import job_status
 from worker.schedule import PERIODIC_JOBS
 
 THROUGHPUT_MINUTES = 60
@@ -31,14 +31,6 @@ THROUGHPUT_MINUTES = 60
 
 def _table_exists(name: str) -> bool:
     return db.obj.table_exists(name)
-
-
-def error_type(text: str | None) -> str | None:
-    """Only the exception type of a stored error: its message may quote values."""
-    if not text:
-        return None
-    head = text.strip().split(":", 1)[0].split("(", 1)[0].strip()
-    return head[:80] if head.replace(".", "").replace("_", "").isalnum() else "error"
 
 
 def task_stats(huey: Huey) -> huey_stats.HueyStats | None:
@@ -53,14 +45,16 @@ def task_stats(huey: Huey) -> huey_stats.HueyStats | None:
 
 def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
     """Queue depth, task throughput and error rate, consumers' heartbeats, the watcher's lease."""
+    try:
+        queue = opstate.queue_state(huey)
+    except Exception:  # noqa: BLE001 — a queue that cannot be reached shows empty cells, not a failed page
+        queue = {"pending": None, "scheduled": None, "pending_by_priority": None}
     out: dict[str, Any] = {
-        "queue": huey_stats.live_counts(huey),
+        "queue": queue,
         "stats": None,
         "pending": huey_stats.pending_tasks(huey, 20),
-        "consumers": heartbeat.live_consumers(),
-        "watcher": leases.holder_of(leases.watcher_lease(settings.inbox)) is not None,
+        **opstate.processes(settings),
     }
-    out["queue"].pop("results", None)
     stats = task_stats(huey)
     if stats is not None:
         hour = stats.overview(3600)
@@ -92,13 +86,12 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
         (t or "not analysed"): n
         for t, n in Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type).tuples()
     }
-    by_status = dict(Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status).tuples())
     return {
         "total": Document.select().count(),
         "hours": [(start + _dt.timedelta(hours=i)).strftime("%H:00") for i in range(24)],
         "per_hour": per_hour,
         "by_type": dict(sorted(by_type.items())),
-        "by_status": dict(sorted(by_status.items())),
+        "by_status": opstate.documents_by_status(),
         "latest": latest_documents(),
         "quarantine": quarantine.list_entries(settings),
     }
@@ -134,59 +127,15 @@ def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
 
 
 def cache(now: _dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Per source: entries fresh/stale/expired, reads served, upstream errors and the last one (type only)."""
-    now = now or utcnow()
-    state = peewee.Case(None, [(ApiCache.fresh_until > now, "fresh"), (ApiCache.stale_until > now, "stale")], "expired")
-    rows: dict[str, dict[str, Any]] = {}
-    query = (
-        ApiCache.select(
-            ApiCache.source,
-            state.alias("state"),
-            peewee.fn.COUNT(ApiCache.id),
-            peewee.fn.SUM(ApiCache.hits),
-            peewee.fn.SUM(ApiCache.error_count),
-        )
-        .group_by(ApiCache.source, state)
-        .tuples()
-    )
-    for source, st, n, hits, errors in query:
-        row = rows.setdefault(
-            source,
-            {
-                "source": source,
-                "fresh": 0,
-                "stale": 0,
-                "expired": 0,
-                "entries": 0,
-                "hits": 0,
-                "errors": 0,
-                "last_error": None,
-                "last_error_at": None,
-            },
-        )
-        row[st] += n
-        row["entries"] += n
-        row["hits"] += int(hits or 0)
-        row["errors"] += int(errors or 0)
-    for row in rows.values():
-        # Each entry was fetched at least once (a miss); hits are reads served from the row since.
-        row["hit_ratio"] = row["hits"] / (row["hits"] + row["entries"]) if row["entries"] else None
-        last = (
-            ApiCache.select(ApiCache.last_error, ApiCache.last_error_at)
-            .where((ApiCache.source == row["source"]) & ApiCache.last_error_at.is_null(False))
-            .order_by(ApiCache.last_error_at.desc())
-            .first()
-        )
-        if last is not None:
-            row["last_error"] = error_type(last.last_error)
-            row["last_error_at"] = last.last_error_at.isoformat(timespec="seconds")
-    return [rows[k] for k in sorted(rows)]
+    """Per source with entries or counts: :func:`worker.opstate.cache_health`, with the source's name."""
+    return [{"source": source, **health} for source, health in opstate.cache_health((), now).items()]
 
 
 def jobs(runs_per_job: int = 24) -> list[dict[str, Any]]:
-    """Each periodic job's status (last run, next due, duration, last error type) and recent durations."""
+    """Each periodic job's state (:func:`worker.opstate.periodic_jobs`, last error as its type) and recent
+    durations."""
     out = []
-    for job in job_status(PERIODIC_JOBS):
+    for job in opstate.periodic_jobs(PERIODIC_JOBS):
         recent = (
             JobRun.select(JobRun.duration_ms, JobRun.ok)
             .where(JobRun.job == job["name"])

@@ -12,6 +12,8 @@ from html import escape
 from typing import Any
 
 from worker.dashboard.svg import BAD, COLD, GOOD, WARM, bar_chart
+from worker.opstate import percent
+from worker.queue import PRIORITY_NAMES
 
 NAV = (
     ("/", "Overview"),
@@ -78,10 +80,6 @@ def when(value: str | None) -> str | None:
     return value[:19].replace("T", " ") if isinstance(value, str) and len(value) >= 19 else value
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
-
-
 def action_form(action: str, fields: dict[str, str], label: str) -> Raw:
     hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
     return Raw(
@@ -98,8 +96,12 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
         table(
             ["queue", "tasks"],
             [
-                ("pending", q.get("pending")),
-                ("scheduled", q.get("scheduled")),
+                ("pending", q["pending"]),
+                *[
+                    (f"pending at priority {p} ({PRIORITY_NAMES.get(p, 'other')})", n)
+                    for p, n in (q["pending_by_priority"] or {}).items()
+                ],
+                ("scheduled", q["scheduled"]),
                 ("in flight", stats["inflight"] if stats else None),
             ],
             "queue",
@@ -134,7 +136,7 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
             )
         )
         rows = [
-            (window, w["completed"], w["errors"], w["retries"], _pct(w["error_rate"]))
+            (window, w["completed"], w["errors"], w["retries"], percent(w["error_rate"]))
             for window, w in (("last hour", stats["hour"]), ("last 24 h", stats["day"]))
         ]
         parts.append(table(["window", "completed", "errors", "retries", "error rate"], rows, "error-rates"))
@@ -196,16 +198,32 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
 
 def cache_page(rows: list[dict[str, Any]]) -> str:
     body = table(
-        ["source", "fresh", "stale", "expired", "reads served", "hit ratio", "upstream errors", "last error", "at"],
+        [
+            "source",
+            "fresh",
+            "stale",
+            "expired",
+            "negative",
+            "failing",
+            "reads served",
+            "misses",
+            "hit ratio",
+            "upstream errors",
+            "last error",
+            "at",
+        ],
         [
             (
                 r["source"],
                 r["fresh"],
                 r["stale"],
                 r["expired"],
-                r["hits"],
-                _pct(r["hit_ratio"]),
-                r["errors"],
+                r["negative"],
+                r["failing"],
+                r["served"],
+                r["misses"],
+                percent(r["hit_ratio"]),
+                r["upstream_errors"],
                 r["last_error"],
                 when(r["last_error_at"]),
             )
@@ -222,14 +240,15 @@ def cache_page(rows: list[dict[str, Any]]) -> str:
         colours=(GOOD, WARM, COLD),
     )
     note = (
-        "<p>Hit ratio: reads served from a stored entry ÷ (those reads + the first fetch of each entry). "
-        "Errors show their type only.</p>"
+        "<p>Hit ratio: reads served from a stored entry (fresh, or stale while refreshed) ÷ all reads "
+        "(those + misses), from every process's counters, as in <code>mediflux status</code>. "
+        "Failing: entries whose last upstream call failed. Errors show their type only.</p>"
     )
     return body + chart + note
 
 
 def jobs_page(rows: list[dict[str, Any]], actions: bool) -> str:
-    headers = ["job", "every", "last run", "duration ms", "next due", "running", "last error"]
+    headers = ["job", "every", "last run", "duration ms", "next due", "running", "last error", "failures in a row"]
     headers += ["action"] if actions else []
     out = [
         [
@@ -240,6 +259,7 @@ def jobs_page(rows: list[dict[str, Any]], actions: bool) -> str:
             when(j["next_due"]),
             "yes" if j["running"] else "no",
             j["last_error"],
+            j["consecutive_failures"],
         ]
         + ([action_form("run-job", {"name": j["name"]}, "run now")] if actions else [])
         for j in rows
