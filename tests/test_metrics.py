@@ -196,5 +196,5 @@ def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
     spec = JobSpec("metrics_probe", dt.timedelta(hours=1), lambda ctx: {})
     sync_jobs({spec.name: spec})
     runs = _count("mediflux_job_duration_seconds_count", job="metrics_probe")
-    assert run_job(spec).ok
+    assert run_job(spec, settings).ok
     assert _count("mediflux_job_duration_seconds_count", job="metrics_probe") == runs + 1

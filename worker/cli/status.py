@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
-from worker.queue import build_huey
-from worker.runtime import bootstrap
 from worker.status import collect_status
 
 
@@ -15,8 +14,8 @@ from worker.status import collect_status
 def status(as_json: bool) -> None:
     """Show queue pending/scheduled counts, rows per table and each periodic job's
     last run, next due time and last error."""
-    runtime = bootstrap()
-    data = collect_status(runtime.database, build_huey(runtime.settings))
+    runtime = local_runtime()
+    data = collect_status(runtime.database, runtime.huey)
     if as_json:
         echo_json(data)
         return
