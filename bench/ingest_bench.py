@@ -37,7 +37,9 @@ from tests.ingest_fixtures import corpus_files, variant, write_atomically  # noq
 
 NOOP_APP = textwrap.dedent("""
     import time
-    from tasks.app import huey
+    from tasks import connect
+
+    huey = connect().huey
 
     @huey.task()
     def noop(i: int, last: int, path: str) -> None:

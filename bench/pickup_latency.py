@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 APP = textwrap.dedent("""
     import time
-    from tasks.app import huey
+    from tasks import connect
+
+    huey = connect().huey
 
     @huey.task()
     def stamp(path: str, sent: float) -> None:

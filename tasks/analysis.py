@@ -5,14 +5,19 @@ It lets ingestion in this process go first (``worker.ingest.activity``): a backl
 
 from __future__ import annotations
 
-from tasks.app import huey
+from huey import Huey
+from huey.api import TaskWrapper
+
 from worker.analysis import runner
 from worker.ingest import activity
 from worker.queue import PRIORITY_ANALYSIS
 
 
-@huey.task(priority=PRIORITY_ANALYSIS)
-def analyze_documents(ids: list[int]) -> int:
-    """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
-    activity.wait_until_idle()
-    return runner.analyze_batch(ids)
+def register(huey: Huey) -> TaskWrapper:
+    @huey.task(priority=PRIORITY_ANALYSIS)
+    def analyze_documents(ids: list[int]) -> int:
+        """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
+        activity.wait_until_idle()
+        return runner.analyze_batch(ids)
+
+    return analyze_documents

@@ -2,34 +2,36 @@
 
 Every consumer's scheduler enqueues ``scheduler_tick`` each minute and once at
 start (catch-up after downtime); the tick enqueues ``run_periodic_job`` for each
-due job, and the database claim in worker.periodic lets exactly one run.
+due job, and the database claim in worker.periodic lets exactly one run. Each job
+gets the runtime's settings, huey and triggers in its context.
 """
 
 from __future__ import annotations
 
-from huey import crontab
+from huey import Huey, crontab
+from huey.api import TaskWrapper
 
-from tasks.app import huey
 from worker import periodic
 from worker.queue import PRIORITY_OPS
-from worker.schedule import PERIODIC_JOBS
+from worker.runtime import Runtime
 
 
-@huey.task()
-def run_periodic_job(name: str) -> None:
-    spec = PERIODIC_JOBS.get(name)
-    if spec is not None:
-        periodic.run_job(spec, resources={"huey": huey})
+def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
+    @huey.task()
+    def run_periodic_job(name: str) -> None:
+        spec = runtime.jobs.get(name)
+        if spec is not None:
+            periodic.run_job(spec, runtime.settings, huey=huey, triggers=runtime.triggers)
 
+    @huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
+    def scheduler_tick() -> None:
+        for name in periodic.due_jobs(runtime.jobs):
+            run_periodic_job(name)
 
-@huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
-def scheduler_tick() -> None:
-    for name in periodic.due_jobs(PERIODIC_JOBS):
-        run_periodic_job(name)
+    @huey.on_startup()
+    def catch_up_at_start() -> None:
+        # Runs in each worker thread at start: duplicate ticks are harmless (the claim dedups).
+        periodic.sync_jobs(runtime.jobs)
+        scheduler_tick()
 
-
-@huey.on_startup()
-def catch_up_at_start() -> None:
-    # Runs in each worker thread at start: duplicate ticks are harmless (the claim dedups).
-    periodic.sync_jobs(PERIODIC_JOBS)
-    scheduler_tick()
+    return run_periodic_job

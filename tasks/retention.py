@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import logging
 
-from tasks.app import huey, runtime
+from huey import Huey
+from huey.api import TaskWrapper
+
 from worker.retention import erase
+from worker.runtime import Runtime
 from worker.userids import InvalidUserId
 
 log = logging.getLogger("mediflux.tasks.retention")
 
 
-@huey.task()
-def erase_user(user_id: str) -> str | None:
-    """Erase everything held about ``user_id``; returns the final state (done / flush_pending), None if refused."""
-    try:
-        return erase.erase_user(runtime.settings, user_id).state
-    except (InvalidUserId, erase.LegalHoldError) as exc:
-        log.warning("erase_user refused: %s", exc)
-        return None
+def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
+    @huey.task()
+    def erase_user(user_id: str) -> str | None:
+        """Erase everything held about ``user_id``; returns the final state (done / flush_pending), None if
+        refused."""
+        try:
+            return erase.erase_user(runtime.settings, user_id).state
+        except (InvalidUserId, erase.LegalHoldError) as exc:
+            log.warning("erase_user refused: %s", exc)
+            return None
+
+    return erase_user

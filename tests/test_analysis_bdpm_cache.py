@@ -66,7 +66,12 @@ def test_bdpm_down_then_back_is_retried_by_the_backlog_job(default_cache, bdpm):
     later = T0 + _dt.timedelta(minutes=16)
     with time_machine.travel(later, tick=False):
         summary = PERIODIC_JOBS["analysis_backlog"].run(
-            JobContext(name="analysis_backlog", started_at=later, deadline=time.monotonic() + 60)
+            JobContext(
+                name="analysis_backlog",
+                started_at=later,
+                deadline=time.monotonic() + 60,
+                settings=default_cache.settings,
+            )
         )
     assert summary["bdpm_retried"] == 1
     analysis = Document.get_by_id(doc).analysis

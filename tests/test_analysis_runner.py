@@ -90,10 +90,10 @@ def test_unreachable_bdpm_is_retried_when_due(database):
     assert analysis["bdpm_status"] == "done" and analysis["fields"]["medications"][0]["bdpm"]["status"] == "matched"
 
 
-def test_backlog_job_is_registered_and_drains(database):
+def test_backlog_job_is_registered_and_drains(database, settings):
     ids = [_store(ORDO, f"d{i}") for i in range(30)]
     assert "analysis_backlog" in PERIODIC_JOBS
-    ctx = JobContext("analysis_backlog", utcnow(), deadline=10**12)
+    ctx = JobContext("analysis_backlog", utcnow(), deadline=10**12, settings=settings)
     summary = backlog.run(ctx)
     assert summary["analysed"] == 30 and runner.pending_ids(50) == []
     assert all(Document.get_by_id(i).analysis["bdpm_status"] == "pending" for i in ids[:2])  # no BDPM wired
@@ -118,7 +118,7 @@ def test_reanalyze_cli_filters_and_reports(database, env):
 def test_task_runs_in_a_real_consumer(database, env):
     ids = [_store(ORDO, "t1"), _store(CARTE, "t2")]
     enqueue = subprocess.run(
-        [sys.executable, "-c", f"from tasks.analysis import analyze_documents; analyze_documents({ids + [999999]})"],
+        [sys.executable, "-c", f"import tasks; tasks.connect().triggers.analyze({ids + [999999]})"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -88,8 +88,8 @@ def test_200_coroutines_and_a_consumer_write_one_sqlite_file(database, settings,
             [
                 sys.executable,
                 "-c",
-                "import sys, json, tasks\nids = json.loads(sys.argv[1])\n"
-                "for k in range(0, len(ids), 2): tasks.analysis.analyze_documents(ids[k:k + 2])",
+                "import sys, json, tasks\nids = json.loads(sys.argv[1])\ntriggers = tasks.connect().triggers\n"
+                "for k in range(0, len(ids), 2): triggers.analyze(ids[k:k + 2])",
                 str(ids),
             ],
             env=env,

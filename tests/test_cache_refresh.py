@@ -34,10 +34,10 @@ T0 = _dt.datetime(2026, 3, 12, 9, 0, tzinfo=_dt.timezone.utc)
 DOLI = {"denomination": {"contains_one_of": ["doliprane"]}}
 
 
-def _ctx(now: _dt.datetime) -> JobContext:
+def _ctx(now: _dt.datetime, settings) -> JobContext:
     import time
 
-    return JobContext(name="cache_refresh", started_at=now, deadline=time.monotonic() + 120)
+    return JobContext(name="cache_refresh", started_at=now, deadline=time.monotonic() + 120, settings=settings)
 
 
 def test_job_refreshes_read_entries_before_they_go_stale(cache, bdpm, annuaire, odisse, cache_env):
@@ -55,7 +55,7 @@ def test_job_refreshes_read_entries_before_they_go_stale(cache, bdpm, annuaire, 
         assert "cache_refresh" in PERIODIC_JOBS
         later = T0 + _dt.timedelta(hours=23, minutes=30)
         with time_machine.travel(later, tick=False):
-            summary = PERIODIC_JOBS["cache_refresh"].run(_ctx(later))
+            summary = PERIODIC_JOBS["cache_refresh"].run(_ctx(later, cache.settings))
         assert summary["updated"] == 1 and summary["not_modified"] == 1, summary  # bdpm new body, annuaire 304
         after = {r.endpoint: r for r in ApiCache.select()}
         for endpoint in ("medicaments", "Practitioner"):
@@ -87,6 +87,7 @@ def test_prune_keeps_what_can_still_be_revalidated(cache, bdpm):
 
 APP = """
 import tasks
+tasks.connect()
 from worker import cache
 r = cache.get("bdpm", "medicaments", {"denomination": {"contains_one_of": ["doliprane"]}})
 print(r.meta.status)
@@ -131,15 +132,15 @@ def test_job_backs_off_failing_entries_and_a_source_that_is_down(cache, odisse):
         odisse.inject(*["html"] * 100)  # a maintenance page: refused at once, not retried
         due = T0 + _dt.timedelta(days=6, hours=23)  # weekly TTL: all five near expiry, read within the TTL
         with time_machine.travel(due, tick=False):
-            summary = refresh.run(_ctx(due))
+            summary = refresh.run(_ctx(due, cache.settings))
         assert summary["failed"] == 3 and summary["deferred"] == 2  # down after 3 failures in a row
         calls = odisse.total
         with time_machine.travel(due + _dt.timedelta(minutes=2), tick=False):
-            summary = refresh.run(_ctx(due))
+            summary = refresh.run(_ctx(due, cache.settings))
         assert summary.get("failed", 0) == 2 and odisse.total == calls + 2  # only the 2 not yet tried
         odisse.faults.clear()
         with time_machine.travel(due + _dt.timedelta(minutes=11), tick=False):
-            summary = refresh.run(_ctx(due))
+            summary = refresh.run(_ctx(due, cache.settings))
         assert summary["updated"] == 5  # every backoff (5 min after one failure) has passed
     finally:
         cache_module._default[0] = None

@@ -45,7 +45,7 @@ def test_procfile_worker_runs_tasks_and_periodic_jobs_and_stops_on_sigterm(datab
         # The app enqueues a task (a separate process); the consumer picks it up.
         PeriodicJob.update(next_due_at=utcnow() - dt.timedelta(hours=1)).execute()
         enqueue = subprocess.run(
-            [sys.executable, "-c", "import tasks; tasks.periodic.run_periodic_job('housekeeping')"],
+            [sys.executable, "-c", "import tasks; tasks.connect().triggers.run_job('housekeeping')"],
             env=consumer_env,
             cwd=ROOT,
             capture_output=True,

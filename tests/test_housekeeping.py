@@ -18,7 +18,8 @@ T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def test_leftover_results_and_locks_are_pruned_after_one_interval(database, env, queue_url):
-    huey = build_huey(load_settings(env | {"MEDIFLUX_QUEUE_URL": queue_url}))
+    huey_settings = load_settings(env | {"MEDIFLUX_QUEUE_URL": queue_url})
+    huey = build_huey(huey_settings)
     spec = PERIODIC_JOBS["housekeeping"]
     old_result, old_lock = str(uuid.uuid4()), f"{huey.name}.lock.import"
     huey.storage.put_data(old_result, b"{}")
@@ -27,12 +28,12 @@ def test_leftover_results_and_locks_are_pruned_after_one_interval(database, env,
     try:
         with time_machine.travel(T0, tick=False) as clock:
             periodic.sync_jobs(PERIODIC_JOBS)
-            first = periodic.run_job(spec, {"huey": huey})
+            first = periodic.run_job(spec, huey_settings, huey=huey)
             assert first.ok and first.summary["pruned_keys"] == 0
             new_result = str(uuid.uuid4())
             huey.storage.put_data(new_result, b"{}")  # appears between runs: too young to prune
             clock.shift(spec.interval)
-            second = periodic.run_job(spec, {"huey": huey})
+            second = periodic.run_job(spec, huey_settings, huey=huey)
         assert second.ok and second.summary["pruned_keys"] == 2
         keys = set(stored_keys(huey))
         assert old_result not in keys and old_lock not in keys
@@ -47,7 +48,7 @@ def test_job_history_older_than_30_days_is_pruned(database, env):
         JobRun.create(job="x", started_at=T0 - dt.timedelta(days=days), ok=True)
     with time_machine.travel(T0, tick=False):
         periodic.sync_jobs(PERIODIC_JOBS)
-        outcome = periodic.run_job(PERIODIC_JOBS["housekeeping"], {"huey": huey})
+        outcome = periodic.run_job(PERIODIC_JOBS["housekeeping"], load_settings(env), huey=huey)
     assert outcome.summary["pruned_job_runs"] == 2
     assert JobRun.select().where(JobRun.job == "x").count() == 1
 

@@ -12,8 +12,9 @@ import pytest
 import time_machine
 
 from models import Document, IngestDuplicate, User
+from tests.recording import RecordingTriggers
 from tests.ingest_fixtures import one_per_format, variant
-from worker.ingest import events, ingest_batch, ingest_paths
+from worker.ingest import ingest_batch, ingest_paths
 
 
 @pytest.fixture
@@ -33,14 +34,10 @@ def test_five_formats_stored_once_with_pages_meta_and_users(ingest_settings):
     paths = [
         _land(s, f"u-{i % 2}/doc{suffix}", variant(src, i)) for i, (suffix, src) in enumerate(one_per_format().items())
     ]
-    seen = []
-    events.add_listener(seen.append)
-    try:
-        report = ingest_batch(paths, s)
-    finally:
-        events.remove_listener(seen.append)
+    triggers = RecordingTriggers()
+    report = ingest_batch(paths, s, triggers)
     assert len(report.stored) == 5 and report.quarantined == 0 and not report.retry
-    assert seen == [report.stored]  # the analysis trigger gets the new ids after the commit
+    assert triggers.analysed == [report.stored]  # the analysis trigger gets the new ids after the commit
     assert not any(os.path.exists(p) for p in paths)  # removed after the commit (default)
     docs = list(Document.select().order_by(Document.id))
     assert sorted(d.format for d in docs) == ["alto", "hocr", "json", "text", "tsv"]
@@ -138,7 +135,7 @@ def _rescan(s):
     from worker.ingest import rescan
     from worker.periodic import JobContext
 
-    return rescan.run(JobContext("inbox_rescan", utcnow(), time.monotonic() + 300, resources={"settings": s}))
+    return rescan.run(JobContext("inbox_rescan", utcnow(), time.monotonic() + 300, settings=s))
 
 
 def test_inbox_rescan_job_ingests_settled_files_and_leaves_fresh_ones(ingest_settings):
@@ -153,7 +150,7 @@ def test_inbox_rescan_job_ingests_settled_files_and_leaves_fresh_ones(ingest_set
     with time_machine.travel(landed + 120, tick=False):
         os.utime(fresh, (landed + 110, landed + 110))  # written 10 s ago
         sync_jobs(PERIODIC_JOBS)
-        outcome = run_job(PERIODIC_JOBS["inbox_rescan"], resources={"settings": s})
+        outcome = run_job(PERIODIC_JOBS["inbox_rescan"], s)
     assert outcome.ok
     summary = outcome.summary
     assert summary["found"] == 3 and summary["stored"] == 3 and summary["left_to_watcher"] == 0

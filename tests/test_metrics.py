@@ -101,7 +101,7 @@ def test_scrape_reads_the_database_and_counts_events(settings, database):
 
 
 def test_metrics_are_off_by_default(settings):
-    assert settings.metrics_port == 0 and metrics.serve(settings) is None
+    assert settings.metrics_port == 0 and metrics.serve(settings, build_huey(settings)) is None
 
 
 def test_real_consumer_exports_metrics(env, database, home):
@@ -198,5 +198,5 @@ def test_event_metrics_are_recorded_where_the_events_happen(settings, database):
     spec = JobSpec("metrics_probe", dt.timedelta(hours=1), lambda ctx: {})
     sync_jobs({spec.name: spec})
     runs = _count("mediflux_job_duration_seconds_count", job="metrics_probe")
-    assert run_job(spec).ok
+    assert run_job(spec, settings).ok
     assert _count("mediflux_job_duration_seconds_count", job="metrics_probe") == runs + 1

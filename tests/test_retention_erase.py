@@ -125,7 +125,7 @@ def test_backlog_job_finishes_an_interrupted_erasure_from_the_hash_alone(databas
     erase._start(user_key("u-resume"))
     assert erase.find_user_id(settings, user_key("u-resume")) == "u-resume"
     periodic.sync_jobs(PERIODIC_JOBS)
-    outcome = periodic.run_job(PERIODIC_JOBS["erasure_backlog"], {"settings": settings})
+    outcome = periodic.run_job(PERIODIC_JOBS["erasure_backlog"], settings)
     assert outcome.ok and outcome.summary == {"resumed": 1, "flushed": 0, "failed": 0}
     assert counts_of(user) == ZERO
     assert ErasureRequest.get().state == "done"
@@ -145,7 +145,7 @@ def test_long_reader_delays_the_wal_truncation_until_it_ends(database, settings)
     reader.rollback()
     reader.close()
     periodic.sync_jobs(PERIODIC_JOBS)
-    assert periodic.run_job(PERIODIC_JOBS["erasure_backlog"], {"settings": settings}).summary["flushed"] == 1
+    assert periodic.run_job(PERIODIC_JOBS["erasure_backlog"], settings).summary["flushed"] == 1
     assert ErasureRequest.get().state == "done"
     assert raw_contains(settings, "READERSECRET") == [] and raw_contains(settings, "u-read") == []
 
@@ -217,7 +217,7 @@ def test_erase_user_task_in_a_real_consumer(database, settings, env, home):
     proc = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         enqueue = subprocess.run(
-            [sys.executable, "-c", "import tasks; tasks.retention.erase_user('u-task')"],
+            [sys.executable, "-c", "import tasks; tasks.connect().triggers.erase_user('u-task')"],
             env=env,
             cwd=ROOT,
             capture_output=True,

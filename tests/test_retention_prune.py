@@ -103,10 +103,10 @@ def test_daily_periodic_prune_catches_up_once(database, settings):
     assert spec.interval == dt.timedelta(days=1)
     with time_machine.travel(T0 + dt.timedelta(days=400), tick=False) as clock:
         periodic.sync_jobs(PERIODIC_JOBS)
-        assert periodic.run_job(spec, {"settings": settings}).summary["sessions"]["rows"] == 3
+        assert periodic.run_job(spec, settings).summary["sessions"]["rows"] == 3
         clock.shift(dt.timedelta(days=5))  # down for five days: one run, not five
-        assert periodic.run_job(spec, {"settings": settings}).ran
-        assert not periodic.run_job(spec, {"settings": settings}).ran
+        assert periodic.run_job(spec, settings).ran
+        assert not periodic.run_job(spec, settings).ran
     assert RetentionAudit.select().where(RetentionAudit.category == "sessions").count() == 2
 
 

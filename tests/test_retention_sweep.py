@@ -71,11 +71,11 @@ def test_periodic_sweep_runs_every_five_minutes_with_huey_leftovers(database, se
         with time_machine.travel(T0, tick=False) as clock:
             _cache(3, T0 + dt.timedelta(minutes=3))
             periodic.sync_jobs(PERIODIC_JOBS)
-            first = periodic.run_job(spec, {"huey": huey, "settings": settings})
+            first = periodic.run_job(spec, settings, huey=huey)
             assert first.ok and first.summary["api_cache"] == 0 and first.summary["huey_keys"] == 0
             clock.shift(spec.interval)
             assert "sweep" in periodic.due_jobs(PERIODIC_JOBS)
-            second = periodic.run_job(spec, {"huey": huey, "settings": settings})
+            second = periodic.run_job(spec, settings, huey=huey)
         assert second.summary["api_cache"] == 3 and second.summary["huey_keys"] == 1
         assert old_result not in stored_keys(huey)
     finally:

@@ -15,6 +15,7 @@ import pytest
 
 from models import Document, Lease
 from tests.conftest import wait_for
+from tests.recording import RecordingTriggers
 from tests.ingest_fixtures import one_per_format, sqlite_inbox_settings, variant, write_atomically
 from worker import leases
 from worker.ingest import ingest_paths
@@ -53,21 +54,12 @@ def running(watcher: InboxWatcher):
         assert not thread.is_alive()
 
 
-class Recorder:
-    """Stands in for the consumer: records every enqueued batch, optionally ingests it."""
-
-    def __init__(self, settings=None):
-        self.batches: list[list[str]] = []
-        self.settings = settings
-
-    def __call__(self, paths):
-        self.batches.append(list(paths))
-        if self.settings:
-            ingest_paths(paths, self.settings)
-
-    @property
-    def paths(self):
-        return [p for b in self.batches for p in b]
+def Recorder(settings=None) -> RecordingTriggers:
+    """Stands in for the consumer: records every enqueued batch (split as the huey triggers split them),
+    and with ``settings`` ingests it."""
+    if settings is None:
+        return RecordingTriggers()
+    return RecordingTriggers(batch=settings.ingest_batch, on_ingest=lambda paths: ingest_paths(paths, settings))
 
 
 def rows():

@@ -52,8 +52,9 @@ def prune_leftovers(huey: Huey, state: dict[str, Any]) -> tuple[int, int]:
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """The housekeeping job (see module doc). Returns the summary stored with the run."""
-    huey: Huey = ctx.resources["huey"]
-    counts = queue_counts(huey)
-    candidates, pruned = prune_leftovers(huey, ctx.state)
     history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
+    if ctx.huey is None:  # a process without a queue: nothing of huey's to count or prune
+        return {"pruned_job_runs": history}
+    counts = queue_counts(ctx.huey)
+    candidates, pruned = prune_leftovers(ctx.huey, ctx.state)
     return {**counts, "leftover_keys": candidates, "pruned_keys": pruned, "pruned_job_runs": history}

@@ -219,7 +219,7 @@ _served: dict[int, tuple[Any, StateCollector]] = {}
 _serve_lock = threading.Lock()
 
 
-def serve(settings: Settings, huey: Huey | None = None) -> int | None:
+def serve(settings: Settings, huey: Huey, specs: Mapping[str, opstate.JobSpecLike] | None = None) -> int | None:
     """Start the endpoint on 127.0.0.1:``metrics_port`` once per process; None when off or the port is busy."""
     port = settings.metrics_port
     if not port:
@@ -227,16 +227,12 @@ def serve(settings: Settings, huey: Huey | None = None) -> int | None:
     with _serve_lock:
         if port in _served:
             return port
-        if huey is None:
-            from worker.queue import build_huey
-
-            huey = build_huey(settings)
         try:
             server, _thread = start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
         except OSError as exc:
             log.warning("metrics: port %s unavailable (%s); this process exports none", port, type(exc).__name__)
             return None
-        collector = StateCollector(huey)
+        collector = StateCollector(huey, specs)
         REGISTRY.register(collector)
         _served[port] = (server, collector)
         log.info("metrics on http://127.0.0.1:%s/metrics", port)

@@ -20,23 +20,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from huey import Huey
+
 from models import JobRun, PeriodicJob, db
 from models.clock import utcnow
 from worker import memory, metrics
+from worker.config import Settings
 from worker.errors import safe_error
+from worker.triggers import NO_QUEUE, Triggers
 
 log = logging.getLogger("mediflux.periodic")
 
 
 @dataclass
 class JobContext:
-    """What a job function gets: the time its run started, a deadline, and private state."""
+    """What a job function gets: when its run started, a deadline, its private state, and the process's
+    settings, queue and triggers (from the composition root, the same for every job)."""
 
     name: str
     started_at: _dt.datetime
     deadline: float  # time.monotonic() value; long jobs stop and resume next run
+    settings: Settings
+    huey: Huey | None = None  # None in a process without a queue (tools, tests)
+    triggers: Triggers = NO_QUEUE
     state: dict[str, Any] = field(default_factory=dict)
-    resources: Mapping[str, Any] = field(default_factory=dict)
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -106,7 +113,9 @@ def claim(spec: JobSpec, now: _dt.datetime, owner: str | None = None) -> bool:
     return count == 1
 
 
-def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOutcome:
+def run_job(
+    spec: JobSpec, settings: Settings, *, huey: Huey | None = None, triggers: Triggers = NO_QUEUE
+) -> RunOutcome:
     """Claim, run and record one periodic job. Safe to call from any number of consumers."""
     started = utcnow()
     if not claim(spec, started):
@@ -116,8 +125,10 @@ def run_job(spec: JobSpec, resources: Mapping[str, Any] | None = None) -> RunOut
         name=spec.name,
         started_at=started,
         deadline=time.monotonic() + spec.time_budget.total_seconds(),
+        settings=settings,
+        huey=huey,
+        triggers=triggers,
         state=dict(row.state or {}),
-        resources=resources or {},
     )
     t0 = time.monotonic()
     try:

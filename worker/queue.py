@@ -35,6 +35,7 @@ PRIORITY_ANALYSIS = -10
 PRIORITY_OPS = 20
 # What each priority is for, for people reading queue counts (tasks enqueued without one have 0).
 PRIORITY_NAMES = {PRIORITY_OPS: "ops", PRIORITY_INGEST: "ingest", 0: "default", PRIORITY_ANALYSIS: "analysis"}
+_QUEUE_TABLES_LOCK = 0x6D666C71  # advisory lock key ('mflq') held while huey creates its tables
 
 
 def build_huey(settings: Settings, immediate: bool = False) -> Huey:
@@ -51,7 +52,14 @@ def build_huey(settings: Settings, immediate: bool = False) -> Huey:
         return PriorityRedisHuey(settings.queue_name, url=url, **common)
     if scheme in ("postgresql", "postgres"):
         database = peewee.PostgresqlDatabase(**postgres_params(url))
-        return SqlHuey(settings.queue_name, database=database, **common)
+        # huey creates its tables when built; CREATE TABLE IF NOT EXISTS races between two consumers starting
+        # together on PostgreSQL (a unique violation on pg_type), so the creation is serialised by a lock.
+        with database.connection_context():
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (_QUEUE_TABLES_LOCK,))
+            try:
+                return SqlHuey(settings.queue_name, database=database, **common)
+            finally:
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (_QUEUE_TABLES_LOCK,))
     raise ValueError(f"unsupported queue scheme {scheme!r}")
 
 

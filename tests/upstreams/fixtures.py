@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.recording import RecordingTriggers
 from tests.upstreams.server import API_KEY, FakeUpstream
 from worker.cache import ApiCacheClient
 from worker.cache.stats import COUNTERS
@@ -62,7 +63,9 @@ def enqueued() -> list[tuple[str, str, dict]]:
 @pytest.fixture
 def cache(database, cache_env: dict[str, str], enqueued: list) -> Iterator[ApiCacheClient]:
     """A cache client on the test database; refreshes it would enqueue are collected in ``enqueued``."""
-    client = ApiCacheClient(load_settings(cache_env), enqueue_refresh=lambda *a: enqueued.append(a))
+    triggers = RecordingTriggers()
+    triggers.refreshed = enqueued
+    client = ApiCacheClient(load_settings(cache_env), triggers)
     yield client
     COUNTERS.flush()
     client.close()

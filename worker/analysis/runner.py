@@ -40,7 +40,7 @@ def cache_lookup(term: str) -> list[dict[str, Any]]:
     """
     try:
         result = cache.get("bdpm", "medicaments", {"denomination": {"contains_one_of": [term]}, "limit": BDPM_LIMIT})
-    except cache.CacheUnavailable as exc:
+    except (cache.CacheUnavailable, cache.CacheNotConfigured) as exc:
         raise medications.BdpmUnavailable("bdpm") from exc
     found = (result.data or {}).get("medicaments") or []
     return [m for m in found if isinstance(m, dict)]

@@ -23,37 +23,41 @@ from worker.cache.errors import (
     UpstreamError,
 )
 from worker.cache.keys import SOURCES, cache_key
-from worker.cache.reader import ApiCacheClient, CacheMeta, CacheResult, set_refresh_enqueuer
-from worker.config import Settings, exit_on_config_error, load_settings
+from worker.cache.reader import ApiCacheClient, CacheMeta, CacheResult
+from worker.config import Settings
+from worker.triggers import NO_QUEUE, Triggers
 
 _lock = threading.Lock()
 _default: list[ApiCacheClient | None] = [None]
 
 
-def configure(settings: Settings) -> ApiCacheClient:
-    """Make the process-wide client use ``settings`` (bootstrap's settings by default).
+class CacheNotConfigured(CacheError):
+    """No composition root ran in this process: ``worker.runtime.bootstrap()`` (or ``tasks.connect()``)
+    configures the cache with the process's settings."""
+
+
+def configure(settings: Settings, triggers: Triggers = NO_QUEUE) -> ApiCacheClient:
+    """Make the process-wide client use ``settings`` and ``triggers`` (the composition root calls this).
 
     The previous client is closed: call this at start (or in tests), not while reads run.
     """
+    client = ApiCacheClient(settings, triggers)
     with _lock:
-        old, _default[0] = _default[0], ApiCacheClient(settings)
+        old, _default[0] = _default[0], client
     if old is not None:
         old.close()
-    return _default[0]  # type: ignore[return-value]
+    return client
 
 
 def client() -> ApiCacheClient:
-    """The process-wide client, built from the ``MEDIFLUX_*`` settings on first use.
+    """The process-wide client, as the composition root configured it.
 
-    It reads and writes the database the models are bound to (``worker.runtime.bootstrap()``,
-    which every entry point calls first); it never binds one itself.
+    It reads and writes the database the models are bound to; it never binds one itself, and it never
+    reads settings on its own (a process has one set, the one ``bootstrap`` was given).
     """
     current = _default[0]
     if current is None:
-        with _lock:  # threads racing on first use must share one client
-            if _default[0] is None:
-                _default[0] = ApiCacheClient(exit_on_config_error(load_settings))
-            current = _default[0]
+        raise CacheNotConfigured("the API cache is not configured: call worker.runtime.bootstrap() first")
     return current
 
 
@@ -72,6 +76,7 @@ __all__ = [
     "ApiCacheClient",
     "CacheError",
     "CacheMeta",
+    "CacheNotConfigured",
     "CacheResult",
     "CacheUnavailable",
     "InvalidAnswer",
@@ -83,5 +88,4 @@ __all__ = [
     "client",
     "configure",
     "get",
-    "set_refresh_enqueuer",
 ]

@@ -15,7 +15,7 @@ import datetime as _dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +31,9 @@ from worker.cache.policy import CONFIG_VARIABLES, SourcePolicy, policy_for
 from worker.cache.sources import ADAPTERS
 from worker.cache.stats import COUNTERS
 from worker.config import Settings
+from worker.triggers import NO_QUEUE, Triggers
 
 log = logging.getLogger("mediflux.cache")
-RefreshEnqueuer = Callable[[str, str, dict], Any]
 ENQUEUE_MEMORY = 60.0  # seconds: one refresh enqueued per stale key and process in this window
 
 
@@ -135,10 +135,10 @@ def _fresh(entry: entries.Entry | None, now: _dt.datetime) -> bool:
 class ApiCacheClient:
     """The cache for one set of settings. Thread-safe; one per process is enough."""
 
-    def __init__(self, settings: Settings, enqueue_refresh: RefreshEnqueuer | None = None) -> None:
+    def __init__(self, settings: Settings, triggers: Triggers = NO_QUEUE) -> None:
         self.settings = settings
+        self.triggers = triggers  # stale reads ask it for a refresh
         self.policies: dict[str, SourcePolicy] = {s: policy_for(settings, s) for s in ADAPTERS}
-        self._enqueue = enqueue_refresh
         self._client: httpx.Client | None = None  # built on the first fetch (see _http)
         self._flights = Flights()
         self._aflights: dict[tuple[int, str], asyncio.Future] = {}
@@ -343,18 +343,7 @@ class ApiCacheClient:
             if len(self._enqueued) > 10_000:
                 self._enqueued.clear()
             self._enqueued[key] = now
-        enqueue = self._enqueue or _ENQUEUER[0]
-        if enqueue is None:
-            return  # no queue in this process: the periodic refresh job picks stale, recently read entries
-        try:
-            enqueue(source, endpoint, params)
+        try:  # without a queue (NO_QUEUE) the periodic refresh job picks stale, recently read entries
+            self.triggers.refresh_cache(source, endpoint, params)
         except Exception as exc:  # noqa: BLE001 — a queue hiccup must not fail a read that has data
             log.warning("cache refresh not enqueued (%s): the periodic job will pick it up", type(exc).__name__)
-
-
-_ENQUEUER: list[RefreshEnqueuer | None] = [None]
-
-
-def set_refresh_enqueuer(fn: RefreshEnqueuer | None) -> None:
-    """Register how stale reads enqueue a refresh (tasks/cache.py registers its huey task)."""
-    _ENQUEUER[0] = fn

@@ -10,9 +10,9 @@ import click
 from worker import cache
 from worker.cache import refresh as cache_refresh
 from worker.cache.stats import summary
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 from worker.cli.progress import progress
-from worker.runtime import bootstrap
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -41,7 +41,7 @@ def get_command(source: str, endpoint: str, params: tuple[str, ...], as_json: bo
     it if needed, and show its freshness. Examples: `cache get odisse DATASET limit=10`,
     `cache get bdpm medicaments 'denomination={"contains_one_of":["doliprane"]}'`,
     `cache get annuaire Practitioner family=martin`."""
-    bootstrap()
+    local_runtime()
     try:
         result = cache.get(source, endpoint, dict(_param(p) for p in params))
     except cache.InvalidRequest as exc:
@@ -68,7 +68,7 @@ def get_command(source: str, endpoint: str, params: tuple[str, ...], as_json: bo
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome counts as JSON.")
 def refresh_command(source: str | None, force: bool, as_json: bool) -> None:
     """Refresh stale and nearly stale entries of SOURCE (default: all) now, with conditional requests."""
-    bootstrap()
+    local_runtime()
     with progress("refreshing cache entries") as bar:
         outcomes = cache_refresh.refresh_many(
             [source] if source else cache.SOURCES, force=force, recently_read=False, on_done=lambda _: bar.update()
@@ -83,7 +83,7 @@ def refresh_command(source: str | None, force: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def stats_command(as_json: bool) -> None:
     """Entries fresh/stale/expired per source, hit ratio, misses, stale served and upstream errors."""
-    bootstrap()
+    local_runtime()
     data = summary()
     if as_json:
         echo_json(data)

@@ -8,11 +8,11 @@ import click
 import peewee
 
 from models.database import open_database
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 from worker.cli.progress import progress
 from worker.copydb import CopyError, check_target_empty, copy_database, count_rows
 from worker.errors import safe_error
-from worker.runtime import bootstrap
 
 
 @click.command("copy-db")
@@ -38,7 +38,7 @@ def copy_db(target_url: str, batch_size: int, as_json: bool) -> None:
     scheme = urlsplit(target_url).scheme.lower()
     if scheme not in ("postgresql", "postgres", "sqlite"):
         raise click.BadParameter("expected a postgresql:// (or sqlite:///) URL", param_hint="--to")
-    runtime = bootstrap()
+    runtime = local_runtime()
     if target_url.strip() == runtime.settings.database_url:
         raise click.BadParameter("the target is the source database", param_hint="--to")
     source = runtime.database

@@ -6,9 +6,8 @@ import signal
 
 import click
 
+from worker.cli.context import local_runtime
 from worker.dashboard.server import HOST, DashboardApp, make_dashboard_server
-from worker.queue import build_huey
-from worker.runtime import bootstrap
 
 
 @click.command()
@@ -19,9 +18,9 @@ def dashboard(port: int | None) -> None:
     """Serve the dashboard on 127.0.0.1: queue, documents, cache, periodic jobs and the
     retention audit. Read-only unless MEDIFLUX_DASHBOARD_ACTIONS=1 (then each action needs
     MEDIFLUX_DASHBOARD_TOKEN). Ctrl-C stops it."""
-    runtime = bootstrap()
+    runtime = local_runtime()
     settings = runtime.settings
-    app = DashboardApp(settings, runtime.database, build_huey(settings))
+    app = DashboardApp(settings, runtime.database, runtime.huey)
     try:
         server = make_dashboard_server(app, settings.dashboard_port if port is None else port)
     except OSError as exc:

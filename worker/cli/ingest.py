@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from worker.cli.context import queue_runtime
 from worker.cli.output import echo_json
 from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
@@ -16,7 +17,6 @@ from worker.config import Settings
 from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.scan import IgnoreRules, walk
-from worker.runtime import bootstrap
 
 
 def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str:
@@ -72,13 +72,11 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
     """Ingest OCR result files or folders. Files outside the inbox are copied into it first (the
     originals are left alone); inbox files are removed once stored. Without --now, batches are
     enqueued for the consumer (`ingest_files` tasks)."""
-    runtime = bootstrap()
+    runtime = queue_runtime()  # with --now too: what it stores is analysed by the consumer
     settings = runtime.settings
     files, copied = collect(paths, settings, user_id)
-    import tasks.ingest  # the analysis trigger (and the task, without --now)
-
     if not now:
-        count = tasks.ingest.enqueue_paths(files)
+        count = runtime.triggers.ingest(files)
         summary = {"files": len(files), "copied_into_inbox": copied, "tasks": count}
         echo_json(summary) if as_json else click.echo(f"{len(files)} files enqueued in {count} tasks")
         return
@@ -86,7 +84,7 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
     with progress("ingesting", len(files)) as bar:
         for start in range(0, len(files), settings.ingest_batch):
             chunk = files[start : start + settings.ingest_batch]
-            report.merge(ingest_batch(chunk, settings))
+            report.merge(ingest_batch(chunk, settings, runtime.triggers))
             bar.update(len(chunk))
     summary = report.summary() | {"files": len(files), "copied_into_inbox": copied}
     if as_json:

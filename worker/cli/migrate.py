@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from models import migrator
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
-from worker.runtime import bootstrap
 
 
 @click.group(invoke_without_command=True)
@@ -18,7 +18,7 @@ def migrate(ctx: click.Context, show_status: bool, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if show_status:
-        database = bootstrap(migrate=False).database
+        database = local_runtime(migrate=False).database
         with database.connection_context():
             rows = migrator.status(database)
         data = [
@@ -34,7 +34,7 @@ def migrate(ctx: click.Context, show_status: bool, as_json: bool) -> None:
 
 
 def _move(step, target: str | None, done: str, nothing: str) -> None:
-    database = bootstrap(migrate=False).database
+    database = local_runtime(migrate=False).database
     try:
         names = step(database, target)
     except migrator.MigrationError as exc:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 from worker.ingest import quarantine as q
-from worker.runtime import bootstrap
 
 
 @click.group()
@@ -18,7 +18,7 @@ def quarantine() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def list_(as_json: bool) -> None:
     """List quarantined files: name, reason, format guess, size, time, user."""
-    rows = [{"name": e.name} | e.sidecar for e in q.entries(bootstrap().settings.home)]
+    rows = [{"name": e.name} | e.sidecar for e in q.entries(local_runtime().settings.home)]
     if as_json:
         echo_json(rows)
         return
@@ -42,7 +42,7 @@ def list_(as_json: bool) -> None:
 @click.argument("name")
 def retry(name: str) -> None:
     """Put NAME back into the inbox (its user folder when known) to be ingested again."""
-    settings = bootstrap().settings
+    settings = local_runtime().settings
     try:
         target = q.retry(settings.home, settings.inbox, name)
     except FileNotFoundError:
@@ -54,7 +54,7 @@ def retry(name: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(yes: bool) -> None:
     """Delete every quarantined file and its sidecar."""
-    settings = bootstrap().settings
+    settings = local_runtime().settings
     if not yes:
         click.confirm("Delete every quarantined file?", abort=True)
     click.echo(f"{q.purge(settings.home)} quarantined files deleted")

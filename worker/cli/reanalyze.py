@@ -8,9 +8,9 @@ import click
 
 from worker.analysis import EXTRACTOR_VERSION, runner
 from worker.analysis.classify import TYPES
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json
 from worker.cli.progress import progress
-from worker.runtime import bootstrap
 
 
 @click.command()
@@ -32,7 +32,7 @@ from worker.runtime import bootstrap
 def reanalyze(doc_type: str | None, since: _dt.datetime | None, batch_size: int, as_json: bool) -> None:
     """Re-run the current extractor over stored documents (all, or filtered by --type/--since),
     in batches, with a progress bar; each document's analysis is replaced."""
-    bootstrap()
+    local_runtime()
     since_utc = since.replace(tzinfo=_dt.UTC) if since else None
     query = runner.select_for_reanalysis(doc_type, since_utc)
     total = query.count()

@@ -13,16 +13,15 @@ import click
 import peewee
 
 from models.clock import utcnow
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
 from worker.errors import safe_error
-from worker.queue import build_huey
 from worker.retention import erase, export
 from worker.retention import prune as pruning
 from worker.retention import sweep as sweeping
 from worker.retention.chunks import DEFAULT_CHUNK
-from worker.runtime import bootstrap
 
 _BATCH = click.option(
     "--batch-size",
@@ -51,11 +50,11 @@ def _database_failure(exc: Exception) -> click.ClickException:
 def sweep(batch_size: int, budget: float, as_json: bool) -> None:
     """Delete expired cache entries, expired leases, old job runs and huey leftovers now, in short
     transactions, then give freed pages back (incremental vacuum). Same as the `sweep` periodic job."""
-    runtime = bootstrap()
+    runtime = local_runtime()
     total = sweeping.expired_cache_count(utcnow(), runtime.settings.retention)
     try:
         with progress("sweeping expired cache rows", total) as bar:
-            summary = sweeping.run_now(runtime.settings, build_huey(runtime.settings), budget, batch_size, bar.update)
+            summary = sweeping.run_now(runtime.settings, runtime.huey, budget, batch_size, bar.update)
     except peewee.DatabaseError as exc:
         raise _database_failure(exc) from None
     if as_json:
@@ -75,7 +74,7 @@ def sweep(batch_size: int, budget: float, as_json: bool) -> None:
 def prune(dry_run: bool, batch_size: int, as_json: bool) -> None:
     """Apply the retention policies now (see docs/retention.md): delete per category what is older
     than its cutoff, except data of users under legal hold; each real run writes an audit row per category."""
-    runtime = bootstrap()
+    runtime = local_runtime()
     try:
         with progress("pruning categories", len(pruning.CATEGORIES)) as bar:
             results = pruning.prune(
@@ -111,7 +110,7 @@ def prune(dry_run: bool, batch_size: int, as_json: bool) -> None:
 def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
     """Erase everything held about USER_ID (rows in every table, inbox/processed/quarantine files),
     then truncate the WAL so no trace stays in the database files. Safe to re-run after a crash."""
-    runtime = bootstrap()
+    runtime = local_runtime()
     try:
         result = erase.erase_user(runtime.settings, user_id, chunk=batch_size)
     except erase.LegalHoldError as exc:
@@ -140,7 +139,7 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 )
 def export_user(user_id: str, output: Path | None) -> None:
     """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md)."""
-    runtime = bootstrap()
+    runtime = local_runtime()
     data = export.export_user(runtime.settings, user_id)
     if output is None:
         echo_json(data)

@@ -6,10 +6,9 @@ from typing import Any
 
 import click
 
+from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
-from worker.queue import PRIORITY_NAMES, build_huey
-from worker.runtime import bootstrap
-from worker.schedule import PERIODIC_JOBS
+from worker.queue import PRIORITY_NAMES
 from worker.status import collect_status
 
 
@@ -19,8 +18,8 @@ def status(as_json: bool) -> None:
     """Show queue pending/scheduled counts (pending per priority), rows per table, each periodic job's
     last run, next due time, failures in a row and last error, cache health per source (hit ratio) and
     the consumers and watcher alive."""
-    runtime = bootstrap()
-    data = collect_status(runtime.database, build_huey(runtime.settings), runtime.settings, PERIODIC_JOBS)
+    runtime = local_runtime()
+    data = collect_status(runtime.database, runtime.huey, runtime.settings, runtime.jobs)
     if as_json:
         echo_json(data)
         return

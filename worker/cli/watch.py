@@ -6,7 +6,9 @@ import signal
 
 import click
 
-from worker.runtime import bootstrap
+from worker import memory
+from worker.cli.context import queue_runtime
+from worker.ingest.watcher import InboxWatcher
 
 
 @click.command()
@@ -16,12 +18,8 @@ def watch() -> None:
     Live files are ingested as soon as they are complete; files already there at start, and anything
     missed, are found by full scans and sent to the consumer in batches. One watcher per inbox runs
     at a time (a database lease); a second one stands by."""
-    runtime = bootstrap()
-    from tasks.ingest import enqueue_paths  # registers the analysis trigger too
-    from worker import memory
-    from worker.ingest.watcher import InboxWatcher
-
-    watcher = InboxWatcher(runtime.settings, enqueue_paths)
+    runtime = queue_runtime()
+    watcher = InboxWatcher(runtime.settings, runtime.triggers)
     memory.start_trimmer()  # inline ingestion frees what it allocates; give it back (worker/memory.py)
     memory.cap_sqlite_memory()
 

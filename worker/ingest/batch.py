@@ -6,7 +6,7 @@ Order of operations for a batch (many files, one transaction):
 2. in one transaction: create missing users, insert one row per new SHA-256 (one multi-row statement),
    record re-landed content in ``ingest_duplicates``;
 3. after the commit: delete each file, or move it to ``processed/`` (``MEDIFLUX_KEEP_PROCESSED=1``);
-4. notify listeners (analysis trigger) with the new ids.
+4. trigger analysis of the new ids (``triggers.analyze``).
 
 A crash between 2 and 3 leaves a file whose hash is stored: the next pass sees the same file (same
 inbox path, inode and mtime) and only removes it — no second row, no false duplicate. Transient failures
@@ -34,7 +34,7 @@ from models.clock import utcnow
 from worker import memory, metrics
 from worker.config import Settings
 from worker.errors import safe_error
-from worker.ingest import activity, events
+from worker.ingest import activity
 from worker.ingest.files import (
     NO_USER,
     TRANSIENT_ERRNOS,
@@ -51,6 +51,7 @@ from worker.ingest.files import (
 from worker.ingest.parse import guess_format, parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.quarantine import quarantine
+from worker.triggers import NO_QUEUE, Triggers, after_commit
 
 log = logging.getLogger("mediflux.ingest")
 _ONE_BATCH_AT_A_TIME = threading.Lock()
@@ -291,8 +292,8 @@ def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: Ingest
         log.warning("stored %s but could not remove it: %s", ref(path), safe_error(exc).split(":")[0])
 
 
-def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
-    """Ingest ``paths`` in one transaction (see module doc).
+def ingest_batch(paths: list[str], settings: Settings, triggers: Triggers = NO_QUEUE) -> IngestReport:
+    """Ingest ``paths`` in one transaction (see module doc); ``triggers`` gets the new ids for analysis.
 
     Batches run one at a time per process (``_ONE_BATCH_AT_A_TIME``): reading and parsing are CPU-bound
     Python, so consumer threads running batches side by side only share one core through the GIL, and
@@ -302,7 +303,7 @@ def ingest_batch(paths: list[str], settings: Settings) -> IngestReport:
     with activity.ingesting(), _ONE_BATCH_AT_A_TIME:
         report, new_ids, duplicates = _ingest_locked(paths, settings)
     memory.after_bulk_work()
-    events.notify(new_ids)  # listeners (the analysis trigger) run outside the lock
+    after_commit(triggers, new_ids)  # the analysis trigger runs outside the lock
     if new_ids or duplicates:
         log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
     return report
@@ -362,15 +363,17 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
     return new_ids, duplicates
 
 
-def ingest_paths(paths: Iterable[str], settings: Settings, batch_size: int | None = None) -> IngestReport:
+def ingest_paths(
+    paths: Iterable[str], settings: Settings, triggers: Triggers = NO_QUEUE, batch_size: int | None = None
+) -> IngestReport:
     """Ingest any number of paths, ``batch_size`` (default ``MEDIFLUX_INGEST_BATCH``) per transaction."""
     size = batch_size or settings.ingest_batch
     report, chunk = IngestReport(), []
     for path in paths:
         chunk.append(path)
         if len(chunk) >= size:
-            report.merge(ingest_batch(chunk, settings))
+            report.merge(ingest_batch(chunk, settings, triggers))
             chunk = []
     if chunk:
-        report.merge(ingest_batch(chunk, settings))
+        report.merge(ingest_batch(chunk, settings, triggers))
     return report

@@ -54,11 +54,7 @@ def min_age(settings: Settings) -> float:
 def run(ctx: JobContext) -> dict[str, Any]:
     """Ingest settled inbox files in batches until done or out of time (the next run resumes); the
     watcher's lease is looked at before each batch (one may start while the job runs)."""
-    settings = ctx.resources.get("settings")
-    if settings is None:
-        from worker.runtime import bootstrap  # here, not at import: worker.runtime imports the job list
-
-        settings = bootstrap().settings
+    settings = ctx.settings
     report = IngestReport()
     pending = settled_files(settings, IgnoreRules(settings.watch_ignore))
     found, left_to_watcher = len(pending), 0
@@ -69,7 +65,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             left_to_watcher = len(pending)
             break
         pending = pending[len(batch) :]
-        report.merge(ingest_batch(batch, settings))
+        report.merge(ingest_batch(batch, settings, ctx.triggers))
     return {"found": found, "left_to_watcher": left_to_watcher} | {
         k: v for k, v in report.summary().items() if k != "reasons"
     }

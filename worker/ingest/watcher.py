@@ -30,6 +30,7 @@ from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.files import ref
 from worker.ingest.gate import StabilityGate
 from worker.ingest.scan import IgnoreRules, walk
+from worker.triggers import Triggers
 
 log = logging.getLogger("mediflux.watcher")
 IGNORED_EVENTS = {"opened", "closed_no_write", "attrib"}  # metadata only: never a new version
@@ -54,13 +55,12 @@ class _Handler(FileSystemEventHandler):
 
 
 class InboxWatcher:
-    """Watch ``settings.inbox`` until :meth:`stop`. ``enqueue(paths)`` sends a batch to the consumer."""
+    """Watch ``settings.inbox`` until :meth:`stop`. Backlogs (and live files when not inline) go to
+    ``triggers.ingest``; what inline ingestion stores goes to ``triggers.analyze``."""
 
-    def __init__(
-        self, settings: Settings, enqueue: Callable[[list[str]], object], lease_ttl: _dt.timedelta | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, triggers: Triggers, lease_ttl: _dt.timedelta | None = None) -> None:
         self.settings = settings
-        self.enqueue = enqueue
+        self.triggers = triggers
         self.inline = settings.watch_inline
         self.rules = IgnoreRules(settings.watch_ignore)
         self.gate = StabilityGate(settings.watch_quiet_seconds, inflight_ttl=3 * settings.watch_rescan_seconds)
@@ -198,8 +198,8 @@ class InboxWatcher:
             log.error("inbox %s cannot be listed (%s); retrying", self.settings.inbox, type(exc).__name__)
             self._stop_observer()
             return 0
-        for start in range(0, len(backlog), self.settings.ingest_batch):
-            self.enqueue(backlog[start : start + self.settings.ingest_batch])
+        if backlog:
+            self.triggers.ingest(backlog)
         if backlog:
             log.info("scan: %d files sent to the consumer", len(backlog))
         return len(backlog)
@@ -214,11 +214,11 @@ class InboxWatcher:
             if self.inline:
                 self._ingest_inline(chunk)
             else:
-                self.enqueue(chunk)
+                self.triggers.ingest(chunk)
 
     def _ingest_inline(self, paths: list[str]) -> None:
         try:
-            report = ingest_batch(paths, self.settings)
+            report = ingest_batch(paths, self.settings, self.triggers)
         except Exception as exc:  # noqa: BLE001 — never let one batch stop the watcher
             if len(paths) > 1:  # one file must not hold its neighbours back: try them one by one
                 for path in paths:

@@ -41,7 +41,7 @@ from worker import metrics
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.periodic import JobContext
-from worker.retention import files, job_settings
+from worker.retention import files
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
 from worker.retention.paths import user_dir, user_key
 from worker.retention.space import checkpoint_truncate
@@ -231,7 +231,7 @@ def resume_pending(settings: Settings) -> dict[str, int]:
 
 def run_backlog(ctx: JobContext) -> dict[str, Any]:
     """The ``erasure_backlog`` periodic job."""
-    return resume_pending(job_settings(ctx))
+    return resume_pending(ctx.settings)
 
 
 def erased_at(user_id: str) -> _dt.datetime | None:

@@ -33,7 +33,7 @@ from models.clock import utcnow
 from worker import metrics
 from worker.config import Settings
 from worker.periodic import JobContext
-from worker.retention import files, job_settings
+from worker.retention import files
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
 from worker.retention.sweep import expired_cache
 
@@ -305,5 +305,5 @@ def prune(
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """The daily ``prune`` periodic job."""
-    results = prune(job_settings(ctx), ctx.started_at, deadline=ctx.deadline)
+    results = prune(ctx.settings, ctx.started_at, deadline=ctx.deadline)
     return {r.category: {"rows": r.rows, "files": r.files, "complete": r.complete} for r in results}

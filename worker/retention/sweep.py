@@ -25,7 +25,6 @@ from models.clock import utcnow
 from worker import housekeeping, leases, metrics
 from worker.config import Settings
 from worker.periodic import JobContext
-from worker.retention import job_settings
 from worker.retention.chunks import DEFAULT_CHUNK, ChunkStats, delete_chunked, out_of_time
 from worker.retention.policies import RetentionPolicies
 from worker.retention.space import VACUUM_PAGES, incremental_vacuum
@@ -105,10 +104,8 @@ def expired_cache_count(now: _dt.datetime, policies: RetentionPolicies) -> int:
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """The ``sweep`` periodic job."""
-    settings = job_settings(ctx)
-    return sweep(
-        ctx.started_at, settings.retention, deadline=ctx.deadline, huey=ctx.resources.get("huey"), state=ctx.state
-    )
+    settings = ctx.settings
+    return sweep(ctx.started_at, settings.retention, deadline=ctx.deadline, huey=ctx.huey, state=ctx.state)
 
 
 def run_now(

@@ -1,0 +1,80 @@
+"""The one way domain code asks for work to be done later: the :class:`Triggers` interface.
+
+``worker/`` never imports ``tasks``: it calls a ``Triggers`` object handed to it (the watcher, ingestion,
+the cache client, periodic jobs). ``tasks/`` implements it on huey (:mod:`tasks.wiring`); a process that
+has no queue keeps :data:`NO_QUEUE`. A lost trigger loses no work: the database and the inbox are the
+ledger, and a periodic job rediscovers each kind (``inbox_rescan``, ``analysis_backlog``,
+``cache_refresh``, ``erasure_backlog``). Arguments are ids, paths and JSON values only (the queue carries
+JSON, never pickles).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+log = logging.getLogger("mediflux.triggers")
+
+
+class QueueNotConnected(RuntimeError):
+    """This process has no queue; nothing would run the work it asked for."""
+
+
+class Triggers(Protocol):
+    """Enqueue work. Implementations never block on the work itself."""
+
+    def ingest(self, paths: Sequence[str]) -> int:
+        """Ingest these inbox files (in batches of ``MEDIFLUX_INGEST_BATCH``); returns the number of tasks."""
+        ...
+
+    def analyze(self, document_ids: Sequence[int]) -> None:
+        """Analyse these stored documents."""
+        ...
+
+    def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
+        """Refresh one API-cache entry that was served stale."""
+        ...
+
+    def erase_user(self, user_id: str) -> None:
+        """Erase everything held about ``user_id`` (GDPR)."""
+        ...
+
+    def run_job(self, name: str) -> None:
+        """Run the periodic job ``name`` now (claimed as usual: once across consumers)."""
+        ...
+
+
+class NoQueue:
+    """Triggers of a process without a queue: the rediscoverable kinds are left to their periodic job;
+    erasure and job runs, which nothing would rediscover, raise :class:`QueueNotConnected`."""
+
+    def ingest(self, paths: Sequence[str]) -> int:
+        log.debug("no queue: %d inbox files left for inbox_rescan", len(paths))
+        return 0
+
+    def analyze(self, document_ids: Sequence[int]) -> None:
+        log.debug("no queue: %d documents left for analysis_backlog", len(document_ids))
+
+    def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
+        log.debug("no queue: a stale %s entry is left for cache_refresh", source)
+
+    def erase_user(self, user_id: str) -> None:
+        raise QueueNotConnected("erase_user needs the queue: use tasks.connect() (or `mediflux erase-user`)")
+
+    def run_job(self, name: str) -> None:
+        raise QueueNotConnected("run_job needs the queue: use tasks.connect()")
+
+
+NO_QUEUE: Triggers = NoQueue()
+
+
+def after_commit(triggers: Triggers, document_ids: Sequence[int]) -> None:
+    """Trigger analysis of documents just committed. A failure (queue down) is logged and swallowed: the
+    rows are committed, and ``analysis_backlog`` finds unanalysed documents anyway."""
+    if not document_ids:
+        return
+    try:
+        triggers.analyze(list(document_ids))
+    except Exception as exc:  # noqa: BLE001 — the commit stands; the backlog job is the safety net
+        log.warning("after-ingest trigger failed for %d documents: %s", len(document_ids), type(exc).__name__)
