@@ -34,6 +34,7 @@ from models.clock import utcnow
 from worker import memory, metrics
 from worker.config import Settings
 from worker.errors import safe_error
+from worker.filenames import ref
 from worker.ingest import activity, events
 from worker.ingest.files import (
     NO_USER,
@@ -45,7 +46,6 @@ from worker.ingest.files import (
     Transient,
     keep,
     read_landed,
-    ref,
     remove,
 )
 from worker.ingest.parse import guess_format, parse_document

@@ -19,7 +19,7 @@ from typing import Any
 
 from models.clock import utcnow
 from worker.ingest.canonical import valid_user_id
-from worker.ingest.files import printable, ref
+from worker.filenames import printable, ref
 
 log = logging.getLogger("mediflux.ingest")
 SIDECAR = ".error.json"
