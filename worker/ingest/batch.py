@@ -31,7 +31,7 @@ import peewee
 from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
-from worker import memory, metrics
+from worker import memory, metrics, quarantine
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.filenames import ref
@@ -50,7 +50,6 @@ from worker.ingest.files import (
 )
 from worker.ingest.parse import guess_format, parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
-from worker.ingest.quarantine import quarantine
 
 log = logging.getLogger("mediflux.ingest")
 _ONE_BATCH_AT_A_TIME = threading.Lock()
@@ -159,7 +158,7 @@ def _quarantine(
     """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
     data = landed.data if landed else b""
     try:
-        moved = quarantine(
+        moved = quarantine.move_in(
             path,
             settings.home,
             reason,
