@@ -13,7 +13,7 @@ from huey.contrib import stats as huey_stats
 from models import ApiCache, ApiCacheStats, Document, JobRun, PeriodicJob, RetentionAudit, User, db
 from models.clock import utcnow
 from worker.config import Settings
-from worker.ingest.quarantine import quarantine
+from worker.quarantine import move_in
 from worker.periodic import sync_jobs
 from worker.schedule import PERIODIC_JOBS
 
@@ -108,7 +108,7 @@ def seed(settings: Settings, huey: Huey, now: dt.datetime | None = None) -> dict
     landed = settings.inbox / "patient-4711" / QUARANTINED_NAME
     landed.parent.mkdir(parents=True, exist_ok=True)
     landed.write_text(f"{PATIENT_NAME} {NIR}")
-    quarantine(
+    move_in(
         str(landed),
         settings.home,
         "unreadable",

@@ -18,7 +18,7 @@ from models import Document
 from tests.conftest import ROOT
 from tests.ingest_fixtures import one_per_format, sqlite_inbox_settings, variant
 from worker.ingest import ingest_batch
-from worker.ingest.quarantine import entries
+from worker.quarantine import entries
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from models import Document, IngestDuplicate, Lease
 from tests.conftest import ROOT, procfile_command, wait_for
 from tests.ingest_fixtures import corpus_files, variant, write_atomically
-from worker.ingest.quarantine import entries
+from worker.quarantine import entries
 
 
 class Proc:

@@ -188,8 +188,8 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
     ]
     headers = ["ref", "reason", "format", "bytes", "since"] + (["action"] if actions else [])
     rows = [
-        [e.ref, e.reason, e.format, e.size, when(e.time)]
-        + ([action_form("retry", {"ref": e.ref}, "retry")] if actions else [])
+        [e.ref, e.reason, e.format, "orphan sidecar" if e.orphan else e.size, when(e.time)]
+        + ([action_form("retry", {"ref": e.ref}, "retry") if not e.orphan else "–"] if actions else [])
         for e in data["quarantine"]
     ]
     parts.append(table(headers, rows, "quarantine", "nothing in quarantine"))

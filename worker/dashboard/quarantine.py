@@ -1,19 +1,21 @@
 """Quarantined inbox files as the operator sees them, and "retry" (put the file back into the inbox).
 
-The layout and the retry itself belong to ingestion (``worker.ingest.quarantine``); this
-module only shapes them for the page. Original names may contain patients' names, so
-entries are shown and addressed by ``ref`` — a sha256 prefix of the name — never the name.
+The layout, the listing and the retry itself belong to ``worker.quarantine``; this module only
+shapes them for the page (orphan sidecars are shown, never offered for retry). Original names
+may contain patients' names, so entries are shown and addressed by ``ref`` — a sha256 prefix
+of the name — never the name.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker import quarantine as layout
 from worker.config import Settings
-from worker.ingest import quarantine as ingest_quarantine
 from worker.privacy import mask_nirs
 
 
@@ -25,6 +27,7 @@ class QuarantineEntry:
     format: str | None
     size: int | None
     time: str | None
+    orphan: bool = False  # only a sidecar is left: nothing to retry (retention removes it)
 
 
 def ref_of(name: str) -> str:
@@ -45,22 +48,27 @@ def _text(value: Any, limit: int) -> str | None:
     return str(value)[:limit] if value not in (None, "") else None
 
 
+def _time(entry: layout.Entry) -> str | None:
+    """When it was quarantined (the sidecar's time, else the arrival in the folder), ISO UTC to the second."""
+    stated = _text((entry.sidecar or {}).get("quarantined_at"), 19)
+    return stated or _dt.datetime.fromtimestamp(entry.arrived_at, _dt.UTC).isoformat()[:19]
+
+
 def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
-    """Quarantined files, newest first, at most ``limit``."""
+    """Quarantine entries (``worker.quarantine.entries``), newest first, at most ``limit``."""
     out = []
-    for q in reversed(ingest_quarantine.entries(settings.home)):
-        meta = q.sidecar
-        reason = str(meta.get("reason") or "unknown")
-        if meta.get("message"):
-            reason = f"{reason}: {meta['message']}"
+    for q in reversed(layout.entries(settings.home)):
+        message = (q.sidecar or {}).get("message")
+        reason = f"{q.reason}: {message}" if message else q.reason
         out.append(
             QuarantineEntry(
                 ref=ref_of(q.name),
                 name=q.name,
                 reason=_clean_reason(reason, q.name),
-                format=_text(meta.get("format_guess"), 32),
-                size=meta["size"] if isinstance(meta.get("size"), int) else None,
-                time=_text(meta.get("quarantined_at"), 19),
+                format=_text((q.sidecar or {}).get("format_guess"), 32),
+                size=q.size,
+                time=_time(q),
+                orphan=q.orphan,
             )
         )
         if len(out) >= limit:
@@ -78,6 +86,6 @@ def retry(settings: Settings, ref: str) -> Path:
     if entry is None:
         raise RetryError(f"no quarantined file with ref {ref[:12]!r}")
     try:
-        return ingest_quarantine.retry(settings.home, settings.inbox, entry.name)
+        return layout.retry(settings.home, settings.inbox, entry.name)
     except FileNotFoundError:
         raise RetryError(f"no quarantined file with ref {ref[:12]!r}") from None

@@ -31,9 +31,10 @@ import peewee
 from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
-from worker import memory, metrics
+from worker import memory, metrics, quarantine
 from worker.config import Settings
 from worker.errors import safe_error
+from worker.filenames import ref
 from worker.ingest import activity
 from worker.ingest.files import (
     NO_USER,
@@ -45,12 +46,10 @@ from worker.ingest.files import (
     Transient,
     keep,
     read_landed,
-    ref,
     remove,
 )
 from worker.ingest.parse import guess_format, parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
-from worker.ingest.quarantine import quarantine
 from worker.triggers import NO_QUEUE, Triggers, after_commit
 
 log = logging.getLogger("mediflux.ingest")
@@ -160,7 +159,7 @@ def _quarantine(
     """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
     data = landed.data if landed else b""
     try:
-        moved = quarantine(
+        moved = quarantine.move_in(
             path,
             settings.home,
             reason,

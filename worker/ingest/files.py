@@ -9,13 +9,13 @@ carry patient names).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.filenames import printable
 from worker.userids import is_valid_user_id
 
 NO_USER = "_nouser"
@@ -72,16 +72,6 @@ class Landed:
     mtime_ns: int
     mtime: float
     read_ms: float
-
-
-def printable(name: str) -> str:
-    """A name safe to store as UTF-8 text: undecodable bytes become U+FFFD."""
-    return os.fsencode(name).decode("utf-8", "replace")
-
-
-def ref(path: str) -> str:
-    """Short stable reference for logs (a hash of the path, never the name)."""
-    return "file#" + hashlib.sha256(os.fsencode(path)).hexdigest()[:10]
 
 
 def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, int]] | None = None) -> str:

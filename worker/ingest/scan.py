@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from worker.ingest.files import ref
+from worker.filenames import ref
 
 log = logging.getLogger("mediflux.ingest")
 DEFAULT_IGNORE = (

@@ -26,8 +26,8 @@ from watchdog.observers.polling import PollingObserver
 
 from worker import leases
 from worker.config import Settings
+from worker.filenames import ref
 from worker.ingest.batch import IngestReport, ingest_batch
-from worker.ingest.files import ref
 from worker.ingest.gate import StabilityGate
 from worker.ingest.scan import IgnoreRules, walk
 from worker.triggers import Triggers

@@ -37,7 +37,7 @@ from models import (
     db,
 )
 from models.clock import utcnow
-from worker import metrics
+from worker import metrics, quarantine
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.periodic import JobContext
@@ -119,9 +119,9 @@ def _erase_files(settings: Settings, user_id: str, user: User | None, count: fil
             if path is not None:
                 files.remove_file(path, count)
     files.remove_tree(user_dir(processed, user_id), count)
-    for data, sidecar in files.quarantine_entries(settings.home / "quarantine"):
-        if files.sidecar_user(sidecar) == user_id:
-            files.remove_quarantine_entry(data, sidecar, count)
+    for entry in quarantine.entries(settings.home):
+        if entry.user_id == user_id:
+            count.add_all(quarantine.remove(entry))
 
 
 def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, int], save: Callable[[], None]) -> None:
@@ -205,10 +205,9 @@ def find_user_id(settings: Settings, key: str) -> str | None:
         for folder in files.user_folders(base):
             if user_key(folder.name) == key:
                 return folder.name
-    for _data, sidecar in files.quarantine_entries(settings.home / "quarantine"):
-        candidate = files.sidecar_user(sidecar)
-        if candidate and user_key(candidate) == key:
-            return candidate
+    for entry in quarantine.entries(settings.home):
+        if entry.user_id and user_key(entry.user_id) == key:
+            return entry.user_id
     return None
 
 

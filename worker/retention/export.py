@@ -21,8 +21,8 @@ from typing import Any
 
 from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User
 from models.clock import utcnow
+from worker import quarantine
 from worker.config import Settings
-from worker.retention import files
 from worker.retention.erase import cache_rows_of, erased_at
 from worker.retention.paths import user_dir
 from worker.userids import validate_user_id
@@ -53,17 +53,25 @@ def _files_under(home: Path, folder: Path) -> list[dict[str, Any]]:
 
 
 def _files(settings: Settings, user_id: str) -> dict[str, list[dict[str, Any]]]:
-    quarantine = []
-    for data, sidecar in files.quarantine_entries(settings.home / "quarantine"):
-        if files.sidecar_user(sidecar) == user_id:
-            entry = _file_entry(settings.home, data) if data.is_file() else {"path": data.name, "missing": True}
-            entry["sidecar"] = json.loads(sidecar.read_text(encoding="utf-8"))
-            quarantine.append(entry)
     return {
         "inbox": _files_under(settings.home, user_dir(settings.inbox, user_id)),
         "processed": _files_under(settings.home, user_dir(settings.home / "processed", user_id)),
-        "quarantine": quarantine,
+        "quarantine": [
+            _quarantined(settings.home, e) for e in quarantine.entries(settings.home) if e.user_id == user_id
+        ],
     }
+
+
+def _quarantined(home: Path, entry: quarantine.Entry) -> dict[str, Any]:
+    """A quarantine entry as listed (an orphan as ``missing``; a link or FIFO by size, never opened) + sidecar."""
+    path = str(entry.path.relative_to(home))
+    if entry.orphan:
+        listed: dict[str, Any] = {"path": path, "missing": True}
+    elif entry.path.is_file() and not entry.path.is_symlink():
+        listed = _file_entry(home, entry.path)
+    else:
+        listed = {"path": path, "size": entry.size}
+    return listed | {"sidecar": entry.sidecar}
 
 
 def export_user(settings: Settings, user_id: str) -> dict[str, Any]:

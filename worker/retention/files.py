@@ -1,18 +1,16 @@
-"""Files retention and erasure act on: processed copies, quarantined inbox files and their sidecars.
+"""Files retention and erasure act on: processed copies and user folders (quarantine entries: ``worker.quarantine``).
 
-Layout (shared contract): ``processed/<user_id or _nouser>/<sha256>.<ext>``,
-``quarantine/<name>`` + ``<name>.error.json`` (the sidecar names the user when
-known). A file's age is when it arrived where it is: the later of its mtime and
+Layout (shared contract): ``processed/<user_id or _nouser>/<sha256>.<ext>``.
+A file's age is when it arrived where it is: the later of its mtime and
 ctime (a copy or move may keep an old mtime; ctime changes on rename). Every
 deletion tolerates files already gone: a re-run after a crash finds less to do.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ from typing import Any
 from worker.retention.paths import within
 
 log = logging.getLogger("mediflux.retention.files")
-SIDECAR_SUFFIX = ".error.json"
 
 
 @dataclass
@@ -31,6 +28,10 @@ class FileCount:
     def add(self, size: int) -> None:
         self.files += 1
         self.bytes += size
+
+    def add_all(self, sizes: Iterable[int]) -> None:
+        for size in sizes:
+            self.add(size)
 
 
 def arrived_at(path: Path) -> float | None:
@@ -77,36 +78,6 @@ def _rmdir(path: Path) -> None:
         path.rmdir()
     except FileNotFoundError:
         pass
-
-
-def sidecar_user(sidecar: Path) -> str | None:
-    """The ``user_id`` a quarantine sidecar names, or None (missing, unreadable, or no user)."""
-    try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("user_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def quarantine_entries(quarantine: Path) -> Iterator[tuple[Path, Path]]:
-    """(data file, sidecar) pairs in ``quarantine/`` — either may be missing on disk."""
-    if not quarantine.is_dir():
-        return
-    names = sorted(p.name for p in quarantine.iterdir())
-    seen: set[str] = set()
-    for name in names:
-        base = name[: -len(SIDECAR_SUFFIX)] if name.endswith(SIDECAR_SUFFIX) else name
-        if base in seen:
-            continue
-        seen.add(base)
-        yield quarantine / base, quarantine / (base + SIDECAR_SUFFIX)
-
-
-def remove_quarantine_entry(data: Path, sidecar: Path, count: FileCount) -> None:
-    """Data file first, sidecar last: the sidecar (which names the user) is what a re-run finds."""
-    remove_file(data, count)
-    remove_file(sidecar, count)
 
 
 def user_folders(base: Path) -> Iterator[Path]:

@@ -30,7 +30,7 @@ from models import (
     db,
 )
 from models.clock import utcnow
-from worker import metrics
+from worker import metrics, quarantine
 from worker.config import Settings
 from worker.periodic import JobContext
 from worker.retention import files
@@ -179,21 +179,18 @@ def _processed(run: _Run, result: CategoryResult) -> None:
 def _quarantine(run: _Run, result: CategoryResult) -> None:
     limit = result.cutoff.timestamp()
     count = files.FileCount()
-    for data, sidecar in files.quarantine_entries(run.settings.home / "quarantine"):
+    for entry in quarantine.entries(run.settings.home):
         if out_of_time(run.deadline):
             result.complete = False
             break
-        arrived = max(filter(None, (files.arrived_at(data), files.arrived_at(sidecar))), default=None)
-        if arrived is None or arrived >= limit:
+        if entry.arrived_at >= limit:
             continue
-        if files.sidecar_user(sidecar) in run.held_ids:
+        if entry.user_id in run.held_ids:
             result.held += 1
         elif run.dry_run:
-            for path in (data, sidecar):
-                if path.exists():
-                    count.add(path.lstat().st_size)
+            count.add_all(size for size in (entry.size, entry.sidecar_size) if size is not None)
         else:
-            files.remove_quarantine_entry(data, sidecar, count)
+            count.add_all(quarantine.remove(entry))
     result.files, result.bytes = count.files, count.bytes
 
 
