@@ -18,6 +18,7 @@ from contextlib import contextmanager
 _changed = threading.Condition()
 _active = 0  # batches running or waiting for their turn in this process
 _last_end = 0.0  # time.monotonic() when the last one ended
+_looks = 0  # times a waiter looked at the state: shows that it looked and kept waiting (tests, diagnostics)
 
 
 @contextmanager
@@ -38,9 +39,11 @@ def ingesting() -> Iterator[None]:
 def wait_until_idle(quiet: float = 0.5, timeout: float = 30.0) -> bool:
     """Block while ingestion ran here within the last ``quiet`` seconds, at most ``timeout`` seconds
     (never starve the caller); True if ingestion was idle when it returned."""
+    global _looks
     deadline = time.monotonic() + timeout
     with _changed:
         while True:
+            _looks += 1
             now = time.monotonic()
             idle_for = now - _last_end
             if _active == 0 and idle_for >= quiet:
@@ -48,3 +51,9 @@ def wait_until_idle(quiet: float = 0.5, timeout: float = 30.0) -> bool:
             if now >= deadline:
                 return False
             _changed.wait(min(deadline - now, quiet - idle_for if _active == 0 else quiet))
+
+
+def looks() -> int:
+    """How many times :func:`wait_until_idle` has looked at whether ingestion is idle, in this process."""
+    with _changed:
+        return _looks
