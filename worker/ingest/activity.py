@@ -2,10 +2,9 @@
 
 Queue priorities decide which task a consumer thread *starts*; they cannot hold back an analysis task that a
 thread took while the queue briefly had no ingestion task (a watcher still walking a large backlog enqueues
-it batch by batch). That analysis then shared the GIL with every ingestion batch after it: a fifth of the
-consumer's CPU during a 10,000-file backlog went to analysis (bench/ingest_bench.py (b)). An analysis task
-now first waits until no batch has been running or waiting here for a short quiet period, within a bound,
-so a backlog is committed first and analysed after, as the priorities intend.
+it batch by batch). That analysis then shared the GIL with every ingestion batch after it (docs/benchmarks.md,
+ingestion). So an analysis task first waits until no batch has been running or waiting here for a short quiet
+period, within a bound: a backlog is committed first and analysed after, as the priorities intend.
 """
 
 from __future__ import annotations
