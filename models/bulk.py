@@ -1,7 +1,7 @@
 """Multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for hot bulk paths, built as plain SQL.
 
-peewee's ``insert_many`` builds a node tree per value, which cost about half of a batch's CPU time in
-ingestion (0.5 ms per document). Here the statement text depends only on the table, the columns and the
+peewee's ``insert_many`` builds a node tree per value, a large share of a batch's CPU time in ingestion
+(docs/benchmarks.md). Here the statement text depends only on the table, the columns and the
 row count, and values go through each field's own ``db_value`` (timestamps, foreign keys, JSONB), so the
 rows stored are the same as peewee's. One exception mirrors peewee: on SQLite a JSON value is bound as text
 and wrapped in ``json(?)``, as ``JSONField`` does. The SQL is valid on SQLite (≥ 3.35) and PostgreSQL.

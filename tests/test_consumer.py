@@ -1,18 +1,17 @@
 """The Procfile `worker` line: a real huey_consumer runs tasks and periodic jobs, stops cleanly on SIGTERM."""
 
 import datetime as dt
+import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from huey.contrib.stats import HueyEvent
 
 from models import JobRun, PeriodicJob
 from models.clock import utcnow
 from tests.conftest import ROOT, procfile_command, wait_for
-from worker.config import load_settings
-from worker.queue import build_huey
 
 
 @pytest.fixture
@@ -88,18 +87,41 @@ def test_two_consumers_run_a_due_periodic_job_once(database, consumer_env, home)
             timeout=30,
             message="housekeeping run",
         )
-        # Both consumers tick at start (each worker thread enqueues a catch-up tick): let every tick drain.
+        # Both consumers tick at start (each worker thread enqueues a catch-up tick), and each tick that found
+        # housekeeping due enqueued a run: wait until every one of those attempts has finished.
         wait_for(
             lambda: all("consumer started" in (home / f"consumer{i}.log").read_text() for i in range(2)),
             timeout=30,
             message="both consumers started",
         )
-        huey = build_huey(load_settings(consumer_env))
-        wait_for(lambda: huey.pending_count() == 0, timeout=30, message="the start-up ticks to drain")
-        time.sleep(1.0)
+        logs = [home / f"consumer{i}.log" for i in range(2)]
+        wait_for(
+            lambda: _every_attempt_finished(database, logs), timeout=30, message="every tick and the runs it enqueued"
+        )
         assert JobRun.select().where(JobRun.job == "housekeeping").count() == 1
     finally:
         for proc, log in procs:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=40)
             log.close()
+
+
+TICK, RUN = "tasks.periodic.scheduler_tick", "tasks.periodic.run_periodic_job"
+TERMINAL = ("complete", "error", "canceled", "expired", "revoked")
+
+
+def _every_attempt_finished(database, logs) -> bool:
+    """Every scheduler tick that started so far, and every job run enqueued by any of them, has finished.
+
+    A tick can enqueue a duplicate run only if it read the job as due, i.e. started before the first run
+    claimed it; huey logs "Executing <task>" (written at once) before that, so those ticks are in the logs
+    by the time the first JobRun row exists. huey's task stats (huey_event, written by each consumer in
+    batches, in signal order) hold a tick's "complete" only after the "enqueued" of every run it enqueued.
+    """
+    text = "".join(log.read_text() for log in logs)
+    ticks = set(re.findall(rf"Executing {re.escape(TICK)}: ([0-9a-f-]+)", text))
+    with database.bind_ctx([HueyEvent]):
+        events = list(HueyEvent.select(HueyEvent.task_id, HueyEvent.task, HueyEvent.signal))
+    done = {e.task_id for e in events if e.signal in TERMINAL}
+    runs = {e.task_id for e in events if e.task == RUN and e.signal == "enqueued"}
+    return bool(ticks) and ticks <= done and runs <= done

@@ -1,8 +1,11 @@
 """README, CI and CLI stay in step with the code."""
 
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from tests.conftest import ROOT
+from worker.config import load_settings
 
 README = (ROOT / "README.md").read_text()
 
@@ -20,13 +23,78 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
     assert ci[-1] == test
 
 
-def test_every_setting_is_documented():
-    source = (ROOT / "worker" / "config.py").read_text()
-    names = set(re.findall(r'_(?:bool|int|choice|url|name|float|seconds|path)\(\s*env,\s*"([A-Z0-9_]+)"', source))
-    names |= set(re.findall(r'PREFIX \+ "([A-Z0-9_]+)"', source))
-    assert names, "no settings found"
-    missing = sorted(n for n in names if f"`MEDIFLUX_{n}`" not in README and f"MEDIFLUX_{n}" not in README)
-    assert not missing, missing
+class _RecordingEnv(Mapping[str, str]):
+    """An environment that records every key the settings code looks up (get, [], in)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+        self.looked_up: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.looked_up.add(key)
+        return self._values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.looked_up.add(key)
+        return self._values.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.looked_up.add(key)
+        return key in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _settings_read(tmp_path) -> set[str]:
+    """Every ``MEDIFLUX_*`` name load_settings looks up, over variants that make conditional reads happen."""
+    retention_file = tmp_path / "retention.toml"
+    retention_file.write_text("[retention]\nsessions = 200\n")
+    variants = [
+        {},
+        {"MEDIFLUX_DASHBOARD_ACTIONS": "1", "MEDIFLUX_DASHBOARD_TOKEN": "t" * 16},
+        {
+            "MEDIFLUX_HOME": str(tmp_path / "home"),
+            "MEDIFLUX_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+            "MEDIFLUX_QUEUE_URL": "redis://127.0.0.1:6379/15",
+            "MEDIFLUX_RETENTION_FILE": str(retention_file),
+            "MEDIFLUX_RETENTION_DAYS": "documents=800",
+            "MEDIFLUX_BDPM_URL": "https://bdpm.example.org",
+            "MEDIFLUX_ANNUAIRE_API_KEY": "key",
+            "MEDIFLUX_METRICS_PORT": "9100",
+            "MEDIFLUX_WATCH_POLLING": "1",
+            "MEDIFLUX_KEEP_PROCESSED": "1",
+        },
+    ]
+    names: set[str] = set()
+    for values in variants:
+        env = _RecordingEnv(values)
+        load_settings(env)
+        names |= {k for k in env.looked_up if k.startswith("MEDIFLUX_")}
+    return names
+
+
+def _configuration_table() -> set[str]:
+    section = README.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `MEDIFLUX_")]
+    return {name for row in rows for name in re.findall(r"`(MEDIFLUX_[A-Z0-9_]+)`", row.split(" | ", 1)[0])}
+
+
+def test_every_setting_is_documented(tmp_path):
+    read = _settings_read(tmp_path)
+    assert "MEDIFLUX_HOME" in read and "MEDIFLUX_DASHBOARD_TOKEN" in read, read
+    missing = sorted(read - _configuration_table())
+    assert not missing, f"settings read by worker.config but not in README's configuration table: {missing}"
+
+
+def test_readme_names_no_setting_the_code_never_reads(tmp_path):
+    read = _settings_read(tmp_path)
+    unknown = sorted(set(re.findall(r"MEDIFLUX_[A-Z0-9_]*[A-Z0-9]", README)) - read)
+    assert not unknown, f"README names variables worker.config never reads: {unknown}"
 
 
 def test_procfile_lines_are_documented():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.conftest import wait_for
 from worker.ingest import activity
 
 
@@ -34,8 +35,10 @@ def test_waits_for_running_and_queued_batches_then_a_quiet_period():
         result["at"] = time.monotonic()
 
     waiter = threading.Thread(target=analysis)
+    looks = activity.looks()
     waiter.start()
-    time.sleep(0.3)
+    # A third look began: the first two found the batches in progress and it went back to waiting.
+    wait_for(lambda: activity.looks() >= looks + 3, timeout=5, message="the waiter to look again")
     assert "idle" not in result  # two batches in progress: it waits
     released = time.monotonic()
     release.set()

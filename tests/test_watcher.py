@@ -83,7 +83,8 @@ def test_closed_file_is_ingested_inline_quickly(s):
 
 
 def test_rename_of_a_temp_file_is_an_arrival_and_the_temp_file_is_ignored(s, mflog):
-    with running(InboxWatcher(s, Recorder())):
+    queued = Recorder()
+    with running(InboxWatcher(s, queued)):
         write_atomically(s.inbox / "x.json", variant(one_per_format()[".json"], 1))
         wait_for(lambda: rows() == 1, timeout=10, message="the renamed file")
         for name in ("a.part", "b.tmp", "c.filepart", "~$d.txt", "._e.txt", ".DS_Store", "Thumbs.db", "desktop.ini"):
@@ -92,8 +93,12 @@ def test_rename_of_a_temp_file_is_an_arrival_and_the_temp_file_is_ignored(s, mfl
         for folder in ("@eaDir", ".stfolder", ".hidden"):
             (s.inbox / folder).mkdir()
             (s.inbox / folder / "f.txt").write_bytes(variant(TXT, 4))
-        time.sleep(0.8)
-        assert rows() == 1
+        # A probe written after them: its events come after theirs, through the same gate, so once it is
+        # ingested any of them wrongly let through would have been committed with it or before it.
+        probe = s.inbox / "probe.txt"
+        probe.write_bytes(variant(TXT, 5))
+        wait_for(lambda: not probe.exists(), timeout=10, message="the probe written after the ignored files")
+        assert Document.select().where(Document.format != "json").count() == 1 and not queued.paths
     skips = [r.getMessage() for r in mflog.records if r.getMessage().startswith("skipping")]
     assert len(skips) == len(set(skips)) >= 9
     assert all(".DS_Store" not in m and "Thumbs" not in m for m in skips)  # names never logged
@@ -110,10 +115,13 @@ def test_one_dispatch_per_version_chmod_and_touch_do_not_requeue(s):
         os.utime(path)
         with open(path, "rb"):
             pass
-        time.sleep(0.6)
-        assert queued.paths == [str(path)]
+        probe = s.inbox / "probe.txt"  # its events follow those of the chmod and the touch
+        probe.write_bytes(variant(TXT, 3))
+        wait_for(lambda: len(queued.paths) >= 2, timeout=10, message="the probe written after the chmod")
+        assert queued.paths == [str(path), str(probe)]
         path.write_bytes(variant(TXT, 2) + b" new version, longer")  # a real new version is dispatched
-        wait_for(lambda: len(queued.paths) == 2, timeout=10, message="the new version")
+        wait_for(lambda: len(queued.paths) == 3, timeout=10, message="the new version")
+        assert queued.paths[-1] == str(path)
     assert all(len(b) == 1 for b in queued.batches)  # one file at a time here: one per enqueue
 
 
@@ -230,7 +238,8 @@ def test_only_one_watcher_per_inbox_and_takeover(s):
     with running(first):
         t = threading.Thread(target=second.run, daemon=True)
         t.start()
-        time.sleep(1.0)
+        # Refused twice: it asked again after standing by, and still stands by.
+        wait_for(lambda: second.standby_checks >= 2, timeout=10, message="the standby to ask twice")
         assert second.observer is None and leases.holder_of(lease_name(s)) == first.holder
     # first released its lease on stop: the standby takes over
     wait_for(lambda: second.observer is not None, timeout=10, message="the standby to take over")
@@ -257,14 +266,22 @@ def test_periodic_rescan_finds_what_events_missed(s, monkeypatch):
 def test_extra_ignore_patterns(tmp_path):
     gen = sqlite_inbox_settings(tmp_path, watch_ignore="*.bak,scratch/")
     s = next(gen)
+    queued = Recorder()
     try:
-        with running(InboxWatcher(s, Recorder())):
-            (s.inbox / "a.bak").write_bytes(variant(TXT, 1))
-            (s.inbox / "scratch").mkdir()
-            (s.inbox / "scratch" / "b.txt").write_bytes(variant(TXT, 2))
-            (s.inbox / "c.txt").write_bytes(variant(TXT, 3))
+        staging = s.home / "staging"
+        (staging / "scratch").mkdir(parents=True)
+        for i, path in enumerate((staging / "a.bak", staging / "scratch" / "b.txt")):
+            path.write_bytes(variant(TXT, i + 1))
+            os.utime(path, (time.time() - 60, time.time() - 60))  # settled: a scan sends it to the consumer at once
+        ignored = [s.inbox / "a.bak", s.inbox / "scratch" / "b.txt"]
+        with running(InboxWatcher(s, queued)) as w:
+            os.rename(staging / "a.bak", ignored[0])  # an arrival: the events path
+            os.rename(staging / "scratch", s.inbox / "scratch")  # a folder moved in: the scan path
+            (s.inbox / "c.txt").write_bytes(variant(TXT, 3))  # after them: its events follow theirs
             wait_for(lambda: rows() == 1, timeout=10, message="the one file not ignored")
-            time.sleep(0.5)
-            assert rows() == 1 and (s.inbox / "a.bak").exists()
+            scans = w.scans_done  # scans and inline ingestion share the loop: a later scan started after c.txt
+            w.request_rescan()
+            wait_for(lambda: w.scans_done > scans, timeout=10, message="a full rescan after the files arrived")
+            assert rows() == 1 and not queued.paths and all(p.exists() for p in ignored)
     finally:
         gen.close()

@@ -48,8 +48,8 @@ Criteria = str | None
 
 
 # Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
-# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) put the p99 of 10 concurrent
-# inserts at ~550 ms instead of ~75 ms (docs/benchmarks.md); readers never wait on it.
+# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) make the tail latency of
+# concurrent inserts many times worse (docs/benchmarks.md); readers never wait on it.
 _WRITES = frozenset(
     {
         profiles.create_profile,

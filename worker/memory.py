@@ -1,15 +1,13 @@
 """Give the memory used by bulk work back to the system, so long-running processes stay small.
 
-Two things kept a consumer growing with the number of documents it had handled (bench/ingest_bench.py (d)),
-although Python's live objects did not grow:
+Two things kept a consumer growing with the number of documents it had handled, although Python's live
+objects did not grow (figures: docs/benchmarks.md, ingestion (d)):
 
-- glibc keeps freed memory in the arena of the thread that freed it. Each consumer thread that ingests or
-  analyses a batch allocates and frees some 10 MB, so every worker thread's arena settled at its largest
-  batch: about +70 MB over 100,000 documents; ``malloc_trim(0)`` on that process gave all of it back. A
-  daemon thread calls ``malloc_trim(0)`` at most once a second after bulk work was reported, and every
-  30 s anyway; a trim costs under 10 ms. Without glibc (musl, macOS) this part is a no-op.
-- SQLite's page cache is per connection, so per thread (up to ``cache_size``, 16 MB): a thread whose job
-  scanned a large table kept 16 MB after the job. After bulk work the thread's cache is released
+- glibc keeps freed memory in the arena of the thread that freed it, so every worker thread's arena settled
+  at its largest batch. A daemon thread calls ``malloc_trim(0)`` at most once a second after bulk work was
+  reported, and every 30 s anyway (a trim is cheap). Without glibc (musl, macOS) this part is a no-op.
+- SQLite's page cache is per connection, so per thread (up to ``cache_size``): a thread whose job scanned a
+  large table kept a full cache after the job. After bulk work the thread's cache is released
   (``PRAGMA shrink_memory``); the next batch reads its pages back from the OS page cache.
 
 Call :func:`after_bulk_work` at the end of each batch or job, in the thread that did it; long-running
@@ -31,7 +29,7 @@ from models import db
 log = logging.getLogger("mediflux.memory")
 TRIM_INTERVAL_SECONDS = 1.0
 # Threads that never report bulk work (huey's scheduler and stats writer, periodic-job plumbing) free memory
-# too: trim anyway this often (a trim with nothing to give back costs about 20 µs).
+# too: trim anyway this often (a trim with nothing to give back is nearly free).
 IDLE_TRIM_SECONDS = 30.0
 SQLITE_SOFT_HEAP_MB = 16
 
@@ -61,7 +59,7 @@ def cap_sqlite_memory(megabytes: int = SQLITE_SOFT_HEAP_MB) -> None:
     """Cap the memory SQLite keeps in this process (all connections, all threads): past the cap SQLite
     recycles cache pages instead of allocating more. For long-running workers: some of their connections
     (huey's stats writer, the scheduler) never reach :func:`after_bulk_work`, and one of them filling its
-    16 MB page cache was a 17 MB step in the consumer's memory (bench/ingest_bench.py (d))."""
+    page cache was a lasting step in the consumer's memory."""
     database = db.obj
     if isinstance(database, peewee.SqliteDatabase):
         database.execute_sql(f"PRAGMA soft_heap_limit = {int(megabytes) * 2**20}")

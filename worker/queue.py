@@ -26,7 +26,7 @@ from worker.config import Settings
 from worker.serializer import JSONSerializer
 
 # Pending tasks are taken highest priority first (default 0). Ingestion empties the inbox before anything
-# else, so a backlog or a live file is committed while the analysis it triggers (about 4x its CPU per
+# else, so a backlog or a live file is committed while the analysis it triggers (far heavier per
 # document) waits; analysis is rediscovered from the ledger anyway (``analysis_backlog``).
 PRIORITY_INGEST = 10
 PRIORITY_ANALYSIS = -10

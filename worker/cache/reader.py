@@ -150,8 +150,8 @@ class ApiCacheClient:
             self._client.close()
 
     def _http(self) -> httpx.Client:
-        """The HTTP client, built on first use: building one loads the TLS trust store (about 0.2 s of CPU),
-        which a process that only reads the cache, or a refresh job with nothing due, never needs."""
+        """The HTTP client, built on first use: building one loads the TLS trust store (costly CPU), which a
+        process that only reads the cache, or a refresh job with nothing due, never needs."""
         if self._client is None:
             with self._lock:
                 if self._client is None:

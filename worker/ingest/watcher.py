@@ -75,6 +75,9 @@ class InboxWatcher:
         self._outage = 0
         self._warned_standby = False
         self.on_ingested: Callable[[IngestReport], None] | None = None
+        # Observable progress (tests, diagnostics): a pass over the inbox done, a lease refused as held.
+        self.scans_done = 0
+        self.standby_checks = 0
 
     # ---- events (watchdog's thread) ------------------------------------------------------------------
     def on_event(self, event: FileSystemEvent) -> None:
@@ -174,6 +177,7 @@ class InboxWatcher:
             log.warning("another watcher holds %s; standing by", name)
             self._warned_standby = True
         self._holding = False
+        self.standby_checks += 1
         return False
 
     # ---- scans and dispatch ---------------------------------------------------------------------------
@@ -202,6 +206,7 @@ class InboxWatcher:
             self.triggers.ingest(backlog)
         if backlog:
             log.info("scan: %d files sent to the consumer", len(backlog))
+        self.scans_done += 1
         return len(backlog)
 
     def _dispatch(self, ready: list[tuple[str, os.stat_result]]) -> None:

@@ -25,7 +25,7 @@ VACUUM_PAGES = 2048  # per sweep at most: 8 MiB with 4 KiB pages
 VACUUM_STEP = 128  # pages per transaction at most; the first has 16, the next are sized to ~VACUUM_TARGET_MS
 VACUUM_TARGET_MS = 50.0
 VACUUM_SECONDS = 1.0  # per sweep
-VACUUM_MAX_FREELIST = 65_536  # 256 MiB of free pages: beyond, a page costs 10 ms to seconds; VACUUM by hand
+VACUUM_MAX_FREELIST = 65_536  # 256 MiB of free pages: beyond, each page holds the write lock too long; VACUUM by hand
 
 
 def freelist_count(database: peewee.Database) -> int:
@@ -49,8 +49,8 @@ def incremental_vacuum(
     more as the freelist grows); steps are sized to take about VACUUM_TARGET_MS,
     with a pause as long as the step between two so other writers get the lock.
     Above ``max_freelist`` free pages (after a mass deletion) nothing is done: each
-    page would then cost from 10 ms to seconds of write lock (measured in
-    bench/sweep_bench.py); the pages are reused by new rows, and ``VACUUM`` in a
+    page would then hold the write lock far too long (docs/benchmarks.md, expiry
+    sweep); the pages are reused by new rows, and ``VACUUM`` in a
     maintenance window shrinks the file. Returns freelist before/after.
     """
     if is_postgres(database):
