@@ -1,4 +1,4 @@
-"""Each upstream is declared once: a fourth one, declared here, is picked up by the settings, the policy, the
+"""Each upstream is declared once: one more, declared here, is picked up by the settings, the policy, the
 fetch and the doctor with no other edit; keys and the CLI follow the registry."""
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from worker.config import ConfigError, load_settings
 from worker.upstreams import UPSTREAMS, Bounds, HttpRequest, Upstream, registry
 from worker.upstreams.base import DAY, SinglePage
 
-SECRET = "fourth-s3cret"
+SECRET = "extra-s3cret"
 
 
 class Items(SinglePage):
-    """A made-up upstream: ``GET <base>/items/<id>`` answers ``{"id": ..., "name": ...}``."""
+    """A made-up upstream declared in this test: ``GET <base>/items/<id>`` answers ``{"id": ..., "name": ...}``."""
 
     def build(self, base_url: str, endpoint: str, params: dict[str, Any]) -> HttpRequest:
         if not endpoint.startswith("items/") or params:
-            raise InvalidRequest("fourth: endpoint must be items/<id>, without parameters")
+            raise InvalidRequest("extra: endpoint must be items/<id>, without parameters")
         return HttpRequest("GET", f"{base_url}/{endpoint}", headers={"Accept": "application/json"})
 
     def validate(self, endpoint: str, doc: Any) -> Any:
@@ -46,20 +46,20 @@ class Items(SinglePage):
         return True
 
 
-FOURTH = Upstream(
-    name="fourth",
+EXTRA = Upstream(
+    name="extra",
     api_version="items-1",
     adapter=Items(),
-    url_variable="FOURTH_URL",
+    url_variable="EXTRA_URL",
     default_url="",
-    secret_variable="FOURTH_TOKEN",
-    secret_header="X-Fourth-Key",
+    secret_variable="EXTRA_TOKEN",
+    secret_header="X-Extra-Key",
     ttl=Bounds(3600, 60, DAY),
     stale=Bounds(DAY, 0, 7 * DAY),
     rate=Bounds(2.0, 0.1, 3.0),
     page_cap=Bounds(4, 1, 10),
 )
-WITH_FOURTH = (*UPSTREAMS.values(), FOURTH)
+WITH_EXTRA = (*UPSTREAMS.values(), EXTRA)
 
 
 class _Items(BaseHTTPRequestHandler):
@@ -90,22 +90,22 @@ def items_url() -> Iterator[str]:
         server.server_close()
 
 
-def test_a_fourth_upstream_is_read_from_its_own_variables():
-    defaults = load_settings({}, WITH_FOURTH).upstreams
-    assert list(defaults) == [*SOURCES, "fourth"]
-    own = defaults["fourth"]
+def test_one_more_upstream_is_read_from_its_own_variables():
+    defaults = load_settings({}, WITH_EXTRA).upstreams
+    assert list(defaults) == [*SOURCES, "extra"]
+    own = defaults["extra"]
     assert (own.url, own.secret, own.ttl, own.stale, own.rate, own.page_cap) == ("", "", 3600, DAY, 2.0, 4)
     assert defaults["bdpm"] == load_settings({}).upstreams["bdpm"]  # the three others are unchanged
     env = {
-        "MEDIFLUX_FOURTH_URL": "https://items.example/api",
-        "MEDIFLUX_FOURTH_TOKEN": SECRET,
-        "MEDIFLUX_CACHE_TTL_FOURTH": "2h",
-        "MEDIFLUX_CACHE_STALE_FOURTH": "3d",
-        "MEDIFLUX_CACHE_RATE_FOURTH": "2.5",
-        "MEDIFLUX_FOURTH_PAGE_CAP": "7",
+        "MEDIFLUX_EXTRA_URL": "https://items.example/api",
+        "MEDIFLUX_EXTRA_TOKEN": SECRET,
+        "MEDIFLUX_CACHE_TTL_EXTRA": "2h",
+        "MEDIFLUX_CACHE_STALE_EXTRA": "3d",
+        "MEDIFLUX_CACHE_RATE_EXTRA": "2.5",
+        "MEDIFLUX_EXTRA_PAGE_CAP": "7",
     }
-    settings = load_settings(env, WITH_FOURTH)
-    own = settings.upstreams["fourth"]
+    settings = load_settings(env, WITH_EXTRA)
+    own = settings.upstreams["extra"]
     assert (own.url, own.secret, own.ttl, own.stale, own.rate, own.page_cap) == (
         "https://items.example/api",
         SECRET,
@@ -114,65 +114,65 @@ def test_a_fourth_upstream_is_read_from_its_own_variables():
         2.5,
         7,
     )
-    assert SECRET not in repr(settings) and hash(settings) == hash(load_settings(env, WITH_FOURTH))
-    assert "fourth" not in load_settings({}).upstreams  # the registry alone is read by default
+    assert SECRET not in repr(settings) and hash(settings) == hash(load_settings(env, WITH_EXTRA))
+    assert "extra" not in load_settings({}).upstreams  # the registry alone is read by default
 
 
 @pytest.mark.parametrize(
     "variable, value, problem",
     [
-        ("MEDIFLUX_CACHE_RATE_FOURTH", "5", "must be between 0.1 and 3, got 5"),
-        ("MEDIFLUX_CACHE_TTL_FOURTH", "2d", "must be between 60s and 86400s"),
-        ("MEDIFLUX_FOURTH_PAGE_CAP", "0", "must be between 1 and 10, got 0"),
-        ("MEDIFLUX_FOURTH_URL", "ftp://items", "unsupported scheme 'ftp'"),
-        ("MEDIFLUX_FOURTH_TOKEN", f"{SECRET} with spaces", "value not shown"),
+        ("MEDIFLUX_CACHE_RATE_EXTRA", "5", "must be between 0.1 and 3, got 5"),
+        ("MEDIFLUX_CACHE_TTL_EXTRA", "2d", "must be between 60s and 86400s"),
+        ("MEDIFLUX_EXTRA_PAGE_CAP", "0", "must be between 1 and 10, got 0"),
+        ("MEDIFLUX_EXTRA_URL", "ftp://items", "unsupported scheme 'ftp'"),
+        ("MEDIFLUX_EXTRA_TOKEN", f"{SECRET} with spaces", "value not shown"),
     ],
 )
 def test_its_bounds_are_checked_and_name_its_variable(variable, value, problem):
     with pytest.raises(ConfigError) as info:
-        load_settings({variable: value}, WITH_FOURTH)
+        load_settings({variable: value}, WITH_EXTRA)
     assert str(info.value).startswith(f"{variable}: ") and problem in str(info.value)
     assert SECRET not in str(info.value)
 
 
 def test_its_policy_and_fetch_follow_the_declaration(database, items_url):
-    settings = load_settings({"MEDIFLUX_FOURTH_URL": items_url, "MEDIFLUX_FOURTH_TOKEN": SECRET}, WITH_FOURTH)
-    policy = ApiCacheClient(settings).policies["fourth"]
-    assert policy == policy_for(settings, "fourth")
+    settings = load_settings({"MEDIFLUX_EXTRA_URL": items_url, "MEDIFLUX_EXTRA_TOKEN": SECRET}, WITH_EXTRA)
+    policy = ApiCacheClient(settings).policies["extra"]
+    assert policy == policy_for(settings, "extra")
     assert (policy.base_url, policy.ttl, policy.rate, policy.page_cap) == (items_url.rstrip("/"), 3600, 2.0, 4)
-    assert policy.url_variable == "MEDIFLUX_FOURTH_URL" and SECRET not in repr(policy)
+    assert policy.url_variable == "MEDIFLUX_EXTRA_URL" and SECRET not in repr(policy)
     with httpx.Client() as client:
         fetched = fetch.run(fetch.plan(policy, "items/7", {}), client)
     assert fetched.data == {"id": "7", "name": "seven"}
-    assert _Items.seen[-1].get("X-Fourth-Key") == SECRET  # the declared header carries the declared secret
-    keyless = policy_for(load_settings({"MEDIFLUX_FOURTH_URL": items_url}, WITH_FOURTH), "fourth")
+    assert _Items.seen[-1].get("X-Extra-Key") == SECRET  # the declared header carries the declared secret
+    keyless = policy_for(load_settings({"MEDIFLUX_EXTRA_URL": items_url}, WITH_EXTRA), "extra")
     with httpx.Client() as client:
         fetch.run(fetch.plan(keyless, "items/8", {}), client)
-    assert "X-Fourth-Key" not in _Items.seen[-1]
+    assert "X-Extra-Key" not in _Items.seen[-1]
 
 
 def test_the_doctor_checks_it(home, items_url):
-    keyless = load_settings({"MEDIFLUX_HOME": str(home), "MEDIFLUX_FOURTH_URL": items_url}, (FOURTH,))
+    keyless = load_settings({"MEDIFLUX_HOME": str(home), "MEDIFLUX_EXTRA_URL": items_url}, (EXTRA,))
     assert not any(c.name.startswith("upstream") for c in doctor.run_checks(keyless))  # no network unless asked
     checks = {c.name: c for c in doctor.run_checks(keyless, network=True) if c.name.startswith("upstream")}
-    assert list(checks) == ["upstream fourth"]
-    check = checks["upstream fourth"]
-    assert check.status == "warn" and "MEDIFLUX_FOURTH_TOKEN is not set" in check.detail
-    assert check.fix is not None and "X-Fourth-Key" in check.fix and "/api" not in check.detail
-    keyed = load_settings({"MEDIFLUX_FOURTH_URL": items_url, "MEDIFLUX_FOURTH_TOKEN": SECRET}, (FOURTH,))
-    ok = doctor.check_upstream(keyed.upstreams["fourth"])
+    assert list(checks) == ["upstream extra"]
+    check = checks["upstream extra"]
+    assert check.status == "warn" and "MEDIFLUX_EXTRA_TOKEN is not set" in check.detail
+    assert check.fix is not None and "X-Extra-Key" in check.fix and "/api" not in check.detail
+    keyed = load_settings({"MEDIFLUX_EXTRA_URL": items_url, "MEDIFLUX_EXTRA_TOKEN": SECRET}, (EXTRA,))
+    ok = doctor.check_upstream(keyed.upstreams["extra"])
     assert ok.status == "ok" and "HTTP 200" in ok.detail and SECRET not in ok.detail
-    unset = doctor.check_upstream(load_settings({}, (FOURTH,)).upstreams["fourth"])
-    assert unset.status == "skip" and unset.detail == "MEDIFLUX_FOURTH_URL not set"
+    unset = doctor.check_upstream(load_settings({}, (EXTRA,)).upstreams["extra"])
+    assert unset.status == "skip" and unset.detail == "MEDIFLUX_EXTRA_URL not set"
 
 
 def test_keys_stats_and_the_cli_follow_the_registry(database):
-    assert SOURCES == tuple(UPSTREAMS) == ("bdpm", "annuaire", "odisse")
+    assert tuple(UPSTREAMS) == SOURCES and {"bdpm", "annuaire", "odisse"} <= set(SOURCES)
     assert {name: up.api_version for name, up in UPSTREAMS.items()} == API_VERSIONS
     for name, up in UPSTREAMS.items():
         assert f'"v":"{up.api_version}"' in canonical_json(name, "x", {})
-    with pytest.raises(InvalidRequest, match="expected one of bdpm, annuaire, odisse"):
-        canonical_json("fourth", "items/7", {})  # keys know the registry only
+    with pytest.raises(InvalidRequest, match=f"expected one of {', '.join(SOURCES)}$"):
+        canonical_json("extra", "items/7", {})  # keys know the registry only
     assert list(summary()) == list(SOURCES)
     for command in (get_command, refresh_command):
         assert list(command.params[0].type.choices) == list(SOURCES)  # type: ignore[attr-defined]
@@ -194,6 +194,8 @@ def test_a_declaration_is_checked_when_made():
             rate=Bounds(1, 1, 1),
         )
     with pytest.raises(ValueError, match="share a name"):
-        registry(FOURTH, FOURTH)
+        registry(EXTRA, EXTRA)
+    with pytest.raises(ValueError, match="share a name"):
+        load_settings({}, (EXTRA, EXTRA))
     every = [v for up in UPSTREAMS.values() for v in up.variables]
     assert len(every) == len(set(every))  # no two sources read the same variable

@@ -58,7 +58,10 @@ class Upstreams(Mapping[str, UpstreamSettings]):
     __slots__ = ("_by_name",)
 
     def __init__(self, items: Iterable[UpstreamSettings]) -> None:
-        self._by_name = {s.name: s for s in items}
+        listed = list(items)
+        self._by_name = {s.name: s for s in listed}
+        if len(self._by_name) != len(listed):
+            raise ValueError("two upstreams share a name")
 
     def __getitem__(self, name: str) -> UpstreamSettings:
         return self._by_name[name]
