@@ -76,12 +76,14 @@ def test_bad_cache_settings_name_the_variable(variable, value):
 
 def test_durations_and_defaults():
     s = load_settings({"MEDIFLUX_CACHE_TTL_BDPM": "12h", "MEDIFLUX_CACHE_STALE_ODISSE": "2w"})
-    assert (s.cache_ttl["bdpm"], s.cache_ttl["annuaire"], s.cache_ttl["odisse"]) == (43200, 86400, 7 * 86400)
+    up = s.upstreams
+    assert (up["bdpm"].ttl, up["annuaire"].ttl, up["odisse"].ttl) == (43200, 86400, 7 * 86400)
     assert hash(s) == hash(load_settings({"MEDIFLUX_CACHE_TTL_BDPM": "12h", "MEDIFLUX_CACHE_STALE_ODISSE": "2w"}))
-    assert s.cache_stale["odisse"] == 14 * 86400 and s.cache_rate["annuaire"] < 17
-    assert s.bdpm_url == "" and s.annuaire_url == "https://gateway.api.esante.gouv.fr/fhir/v2"
-    assert "annuaire_api_key" not in repr(load_settings({"MEDIFLUX_ANNUAIRE_API_KEY": "k3y"})).replace("k3y", "")
-    assert "k3y" not in repr(load_settings({"MEDIFLUX_ANNUAIRE_API_KEY": "k3y"}))
+    assert up["odisse"].stale == 14 * 86400 and up["annuaire"].rate < 17
+    assert up["bdpm"].url == "" and up["annuaire"].url == "https://gateway.api.esante.gouv.fr/fhir/v2"
+    assert (up["annuaire"].page_cap, up["bdpm"].page_cap) == (10, 1)
+    keyed = load_settings({"MEDIFLUX_ANNUAIRE_API_KEY": "k3y"})
+    assert keyed.upstreams["annuaire"].secret == "k3y" and "k3y" not in repr(keyed)
 
 
 def test_keys_are_canonical_nfc_and_secret_free():

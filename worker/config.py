@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from models.database import sqlite_path
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
+from worker.upstreams import UPSTREAMS, Upstream
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -35,15 +36,47 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class PerSource:
-    """One value per upstream API (hashable, so Settings stays hashable); ``x["bdpm"]`` reads one."""
+class UpstreamSettings:
+    """One upstream API's settings, read from the variables its declaration names."""
 
-    bdpm: float
-    annuaire: float
-    odisse: float
+    upstream: Upstream = field(repr=False)  # the declaration they were read for (adapter, variable names)
+    url: str  # base URL; "" = not configured: reads raise SourceNotConfigured
+    secret: str = field(repr=False)  # the API key, "" when none: never printed
+    ttl: float  # seconds fresh
+    stale: float  # usable-stale window after fresh_until
+    rate: float  # upstream requests/s
+    page_cap: int  # most pages followed for one request (1 for sources without paging)
 
-    def __getitem__(self, source: str) -> float:
-        return getattr(self, source)
+    @property
+    def name(self) -> str:
+        return self.upstream.name
+
+
+class Upstreams(Mapping[str, UpstreamSettings]):
+    """Each upstream's settings by name, in registry order: read-only and hashable (so Settings is)."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, items: Iterable[UpstreamSettings]) -> None:
+        listed = list(items)
+        self._by_name = {s.name: s for s in listed}
+        if len(self._by_name) != len(listed):
+            raise ValueError("two upstreams share a name")
+
+    def __getitem__(self, name: str) -> UpstreamSettings:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._by_name.values()))
+
+    def __repr__(self) -> str:
+        return f"Upstreams({self._by_name!r})"
 
 
 @dataclass(frozen=True)
@@ -65,18 +98,11 @@ class Settings:
     dashboard_token: str | None = field(repr=False)  # never printed: it guards the dashboard's actions
     metrics_port: int
     retention: RetentionPolicies
-    # API cache: upstream base URLs, the Annuaire key (a secret: never logged), policies.
-    bdpm_url: str  # "" = not configured: reads raise SourceNotConfigured
-    annuaire_url: str
-    annuaire_api_key: str = field(repr=False)  # a secret: never printed
-    odisse_url: str
-    cache_ttl: PerSource  # seconds fresh
-    cache_stale: PerSource  # usable-stale window after fresh_until
-    cache_rate: PerSource  # upstream requests/s
+    # API cache: each upstream's URL, key (a secret: never logged) and policy; then what all sources share.
+    upstreams: Upstreams
     cache_negative_ttl: float
     cache_timeout: float
     cache_max_body_mb: int
-    annuaire_page_cap: int
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
     db_pool_recycle: int = 300
@@ -221,9 +247,31 @@ def _token(env: Mapping[str, str], name: str, required: bool) -> str | None:
     return raw
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every ``MEDIFLUX_*`` variable; raise ConfigError on the first bad one."""
+def _upstream(env: Mapping[str, str], up: Upstream) -> UpstreamSettings:
+    """The settings of one upstream, from the variables its declaration names, within its bounds."""
+    cap = up.page_cap
+    return UpstreamSettings(
+        upstream=up,
+        url=_url(env, up.url_variable, up.default_url, HTTP_SCHEMES),
+        secret=_secret(env, up.secret_variable) if up.secret_variable else "",
+        ttl=_seconds(env, up.ttl_variable, up.ttl.default, up.ttl.lo, up.ttl.hi),
+        stale=_seconds(env, up.stale_variable, up.stale.default, up.stale.lo, up.stale.hi),
+        rate=_float(env, up.rate_variable, up.rate.default, up.rate.lo, up.rate.hi),
+        page_cap=(
+            _int(env, up.page_cap_variable, int(cap.default), int(cap.lo), int(cap.hi))
+            if cap is not None and up.page_cap_variable is not None
+            else 1
+        ),
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upstream] | None = None) -> Settings:
+    """Read and validate every ``MEDIFLUX_*`` variable; raise ConfigError on the first bad one.
+
+    ``upstreams`` are the declarations whose variables are read (the registry, ``worker.upstreams``).
+    """
     env = os.environ if env is None else env
+    declared = UPSTREAMS.values() if upstreams is None else upstreams
     home_raw = env.get(PREFIX + "HOME", "").strip() or "./var"
     home = Path(home_raw).expanduser().absolute()
     if home.exists() and not home.is_dir():
@@ -252,29 +300,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 300, 0, 86400),
         api_max_json_kb=_int(env, "API_MAX_JSON_KB", 64, 1, 4096),
         retention=_retention(env),
-        bdpm_url=_url(env, "BDPM_URL", "", HTTP_SCHEMES),
-        annuaire_url=_url(env, "ANNUAIRE_URL", "https://gateway.api.esante.gouv.fr/fhir/v2", HTTP_SCHEMES),
-        annuaire_api_key=_secret(env, "ANNUAIRE_API_KEY"),
-        odisse_url=_url(env, "ODISSE_URL", "https://odisse.santepubliquefrance.fr/api/explore/v2.1", HTTP_SCHEMES),
-        cache_ttl=PerSource(
-            bdpm=_seconds(env, "CACHE_TTL_BDPM", DAY, 60, 90 * DAY),
-            annuaire=_seconds(env, "CACHE_TTL_ANNUAIRE", DAY, 60, 90 * DAY),
-            odisse=_seconds(env, "CACHE_TTL_ODISSE", 7 * DAY, 60, 90 * DAY),
-        ),
-        cache_stale=PerSource(
-            bdpm=_seconds(env, "CACHE_STALE_BDPM", 7 * DAY, 0, 365 * DAY),
-            annuaire=_seconds(env, "CACHE_STALE_ANNUAIRE", 3 * DAY, 0, 365 * DAY),
-            odisse=_seconds(env, "CACHE_STALE_ODISSE", 30 * DAY, 0, 365 * DAY),
-        ),
-        cache_rate=PerSource(
-            bdpm=_float(env, "CACHE_RATE_BDPM", 10.0, 0.01, 1000),
-            annuaire=_float(env, "CACHE_RATE_ANNUAIRE", 15.0, 0.01, 16.9),  # ANS limit: 17/s per application
-            odisse=_float(env, "CACHE_RATE_ODISSE", 5.0, 0.01, 1000),
-        ),
+        upstreams=Upstreams(_upstream(env, up) for up in declared),
         cache_negative_ttl=_seconds(env, "CACHE_NEGATIVE_TTL", 900, 1, DAY),
         cache_timeout=_seconds(env, "CACHE_TIMEOUT", 30, 1, 600),
         cache_max_body_mb=_int(env, "CACHE_MAX_BODY_MB", 16, 1, 1024),
-        annuaire_page_cap=_int(env, "ANNUAIRE_PAGE_CAP", 10, 1, 200),
         watch_quiet_seconds=_float(env, "WATCH_QUIET_SECONDS", 0.05, 0.0, 60.0),
         watch_rescan_seconds=_float(env, "WATCH_RESCAN_SECONDS", 60.0, 1.0, 86400.0),
         watch_ignore=_patterns(env, "WATCH_IGNORE"),

@@ -27,7 +27,7 @@ from models import JobRun, Lease, PeriodicJob, db, migrator
 from models.clock import utcnow
 from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
 from worker import heartbeat, opstate
-from worker.config import Settings
+from worker.config import PREFIX, Settings, UpstreamSettings
 from worker.errors import error_type, safe_error
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -36,7 +36,6 @@ MIN_INSTANCES = 16
 WATCH_MARGIN = 1024
 DISK_FAIL_BYTES, DISK_WARN_BYTES = 512 * 2**20, 2 * 2**30
 CLOCK_SKEW = _dt.timedelta(minutes=5)
-UPSTREAMS = ("BDPM", "ANNUAIRE", "ODISSE")
 
 
 @dataclass(frozen=True)
@@ -328,25 +327,23 @@ def check_disk(settings: Settings) -> Check:
     return Check("disk", OK, detail)
 
 
-def upstream_urls(settings: Settings) -> dict[str, str | None]:
-    """The upstream base URLs of the API cache's settings (None when a source is not configured)."""
-    return {name: getattr(settings, f"{name.lower()}_url") or None for name in UPSTREAMS}
-
-
-def check_upstream(name: str, url: str | None, timeout: float = 5.0) -> Check:
-    label = f"upstream {name.lower()}"
-    if not url:
-        return Check(label, SKIP, f"MEDIFLUX_{name}_URL not set")
-    parts = urlsplit(url)
+def check_upstream(upstream: UpstreamSettings, timeout: float = 5.0) -> Check:
+    """One upstream (``--network``): its URL configured, reachable, and its API key set when it declares one."""
+    label = f"upstream {upstream.name}"
+    declared = upstream.upstream
+    url_variable = PREFIX + declared.url_variable
+    if not upstream.url:
+        return Check(label, SKIP, f"{url_variable} not set")
+    parts = urlsplit(upstream.url)
     shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"  # no path, key or password
     try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=False)
+        response = httpx.get(upstream.url, timeout=timeout, follow_redirects=False)
     except httpx.HTTPError as exc:
         return Check(
             label,
             FAIL,
             f"{shown} unreachable ({type(exc).__name__})",
-            f"check network/DNS/proxy to {shown} and MEDIFLUX_{name}_URL",
+            f"check network/DNS/proxy to {shown} and {url_variable}",
         )
     if response.status_code >= 500:
         return Check(
@@ -354,6 +351,14 @@ def check_upstream(name: str, url: str | None, timeout: float = 5.0) -> Check:
             WARN,
             f"{shown} answers HTTP {response.status_code}",
             "upstream trouble: the cache serves stale entries meanwhile",
+        )
+    if declared.secret_variable is not None and not upstream.secret:
+        secret_variable = PREFIX + declared.secret_variable
+        return Check(
+            label,
+            WARN,
+            f"{shown} answers HTTP {response.status_code}, but {secret_variable} is not set",
+            f"set {secret_variable}: until then requests go without their {declared.secret_header} header",
         )
     return Check(label, OK, f"{shown} answers HTTP {response.status_code}")
 
@@ -394,7 +399,7 @@ def run_checks(
         database.close()
     checks.append(check_disk(settings))
     if network:
-        checks += [check_upstream(name, url) for name, url in upstream_urls(settings).items()]
+        checks += [check_upstream(upstream) for upstream in settings.upstreams.values()]
     return checks
 
 

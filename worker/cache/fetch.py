@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -23,7 +23,7 @@ import httpx
 from worker.cache import ratelimit, transport
 from worker.cache.errors import InvalidAnswer, UpstreamError
 from worker.cache.policy import SourcePolicy
-from worker.cache.sources.base import Adapter, HttpRequest
+from worker.upstreams import Adapter, HttpRequest
 
 MAX_ATTEMPTS = 3
 BACKOFF_BASE = 0.25  # seconds; doubled per attempt, full jitter
@@ -125,20 +125,21 @@ def _exchange(
 
 
 def plan(
-    adapter: Adapter,
     policy: SourcePolicy,
     endpoint: str,
     params: dict[str, Any],
-    secret: str,
     etag: str | None = None,
     last_modified: str | None = None,
-    page_cap: int = 1,
     rng: random.Random | None = None,
 ) -> Plan:
-    """The whole fetch of one entry (all pages) within one total deadline of ``policy.timeout``."""
+    """The whole fetch of one entry (all pages, up to ``policy.page_cap``) within one total deadline of
+    ``policy.timeout``; the source's secret header rides on the first request (and paging copies it)."""
     rng = rng or random.Random()
     deadline = time.monotonic() + policy.timeout
-    first = adapter.build(policy.base_url, endpoint, params, secret)
+    adapter, page_cap = policy.adapter, policy.page_cap
+    first = adapter.build(policy.base_url, endpoint, params)
+    if policy.secret_headers:
+        first = replace(first, secret_headers=dict(policy.secret_headers))
     conditional = {}
     if etag:
         conditional["If-None-Match"] = etag

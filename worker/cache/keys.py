@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from worker.cache.errors import InvalidRequest
+from worker.upstreams import SOURCES, UPSTREAMS
 
-SOURCES = ("bdpm", "annuaire", "odisse")
-# Bump a version when the meaning of cached answers changes (query text, paging): old keys then miss.
-API_VERSIONS = {"bdpm": "graphql-1", "annuaire": "fhir-r4-v2/1", "odisse": "explore-v2.1/1"}
+# Each source's declared api_version (bumped when the meaning of cached answers changes: old keys then miss).
+API_VERSIONS = {name: up.api_version for name, up in UPSTREAMS.items()}
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C: a JSON string, non-ASCII kept
 _SECRET_NAME = re.compile(r"(api[-_]?key|apikey|token|secret|passw|authori[sz]ation|cookie)", re.I)
 

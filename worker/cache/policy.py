@@ -1,4 +1,4 @@
-"""Per-source freshness and politeness policy, built from the settings.
+"""Per-source freshness and politeness policy, built from the settings (each source's from its declaration).
 
 Each entry has two horizons: ``fresh_until`` (served as is) and ``stale_until``
 (served at once while a refresh is queued; also the bound of stale-if-error).
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from worker.config import Settings
+from worker.config import PREFIX, Settings
+from worker.upstreams import Adapter
 
 JITTER = 0.10
-CONFIG_VARIABLES = {"bdpm": "MEDIFLUX_BDPM_URL", "annuaire": "MEDIFLUX_ANNUAIRE_URL", "odisse": "MEDIFLUX_ODISSE_URL"}
 
 
 @dataclass(frozen=True)
 class SourcePolicy:
-    """How long answers of one source stay fresh/usable and how fast we may call it."""
+    """How long answers of one source stay fresh/usable, how fast we may call it, and how to ask it."""
 
     source: str
     base_url: str
@@ -30,6 +30,10 @@ class SourcePolicy:
     rate: float
     timeout: float
     max_body: int
+    adapter: Adapter  # builds the requests and checks the answers
+    url_variable: str  # the variable to set when base_url is empty (named by SourceNotConfigured)
+    secret_headers: dict[str, str] = field(default_factory=dict, repr=False)  # sent on every page, never stored
+    page_cap: int = 1
 
     def horizons(
         self, now: _dt.datetime, negative: bool = False, rng: random.Random | None = None
@@ -54,14 +58,19 @@ class SourcePolicy:
 
 def policy_for(settings: Settings, source: str) -> SourcePolicy:
     """The policy of ``source`` under ``settings``."""
-    base = {"bdpm": settings.bdpm_url, "annuaire": settings.annuaire_url, "odisse": settings.odisse_url}[source]
+    own = settings.upstreams[source]
+    up = own.upstream
     return SourcePolicy(
         source=source,
-        base_url=base.rstrip("/"),
-        ttl=settings.cache_ttl[source],
-        stale=settings.cache_stale[source],
+        base_url=own.url.rstrip("/"),
+        ttl=own.ttl,
+        stale=own.stale,
         negative_ttl=settings.cache_negative_ttl,
-        rate=settings.cache_rate[source],
+        rate=own.rate,
         timeout=float(settings.cache_timeout),
         max_body=settings.cache_max_body_mb * 1024 * 1024,
+        adapter=up.adapter,
+        url_variable=PREFIX + up.url_variable,
+        secret_headers={up.secret_header: own.secret} if up.secret_header and own.secret else {},
+        page_cap=own.page_cap,
     )

@@ -27,8 +27,7 @@ from worker.cache import entries, fetch
 from worker.cache.errors import CacheUnavailable, InvalidAnswer, SourceNotConfigured, UpstreamError
 from worker.cache.flight import POLL_SECONDS, Flights, lease_name
 from worker.cache.keys import cache_key, key_and_params, normalize_params
-from worker.cache.policy import CONFIG_VARIABLES, SourcePolicy, policy_for
-from worker.cache.sources import ADAPTERS
+from worker.cache.policy import SourcePolicy, policy_for
 from worker.cache.stats import COUNTERS
 from worker.config import Settings
 from worker.triggers import NO_QUEUE, Triggers
@@ -138,7 +137,7 @@ class ApiCacheClient:
     def __init__(self, settings: Settings, triggers: Triggers = NO_QUEUE) -> None:
         self.settings = settings
         self.triggers = triggers  # stale reads ask it for a refresh
-        self.policies: dict[str, SourcePolicy] = {s: policy_for(settings, s) for s in ADAPTERS}
+        self.policies: dict[str, SourcePolicy] = {s: policy_for(settings, s) for s in settings.upstreams}
         self._client: httpx.Client | None = None  # built on the first fetch (see _http)
         self._flights = Flights()
         self._aflights: dict[tuple[int, str], asyncio.Future] = {}
@@ -214,21 +213,18 @@ class ApiCacheClient:
     def _check(self, source: str, endpoint: str, params: dict[str, Any]) -> None:
         """Refuse bad requests and unconfigured sources before any lease or upstream call."""
         policy = self.policies[source]
-        ADAPTERS[source].build(policy.base_url or "http://unset", endpoint, params, "")
+        policy.adapter.build(policy.base_url or "http://unset", endpoint, params)
         if not policy.base_url:
-            raise SourceNotConfigured(source, endpoint, CONFIG_VARIABLES[source])
+            raise SourceNotConfigured(source, endpoint, policy.url_variable)
 
     def _plan(self, source: str, endpoint: str, params: dict[str, Any], entry: entries.Entry | None) -> fetch.Plan:
         usable = entry is not None and entry.has_data and not entry.negative
         return fetch.plan(
-            ADAPTERS[source],
             self.policies[source],
             endpoint,
             params,
-            self.settings.annuaire_api_key if source == "annuaire" else "",
             etag=entry.etag if usable else None,  # type: ignore[union-attr]
             last_modified=entry.last_modified if usable else None,  # type: ignore[union-attr]
-            page_cap=self.settings.annuaire_page_cap if source == "annuaire" else 1,
         )
 
     def _under_lease(

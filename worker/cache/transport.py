@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from worker.cache.errors import InvalidAnswer, UpstreamError
-from worker.cache.sources.base import HttpRequest
+from worker.upstreams import HttpRequest
 
 # httpx logs every request URL at INFO (httpcore at DEBUG); search terms are user activity: keep them out.
 for _name in ("httpx", "httpcore"):

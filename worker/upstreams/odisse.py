@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.cache.errors import InvalidAnswer, InvalidRequest
-from worker.cache.sources.base import HttpRequest, SinglePage, expect_dict
+from worker.upstreams.base import DAY, Bounds, HttpRequest, SinglePage, Upstream, expect_dict
+from worker.upstreams.errors import InvalidAnswer, InvalidRequest
 
 MAX_LIMIT = 100
 MAX_WINDOW = 10_000
@@ -30,10 +30,7 @@ def _whole(params: dict[str, Any], name: str, default: int) -> int:
 
 
 class Odisse(SinglePage):
-    name = "odisse"
-    accept = "application/json"
-
-    def build(self, base_url: str, endpoint: str, params: dict[str, Any], secret: str) -> HttpRequest:
+    def build(self, base_url: str, endpoint: str, params: dict[str, Any]) -> HttpRequest:
         if not _DATASET.match(endpoint):
             raise InvalidRequest("odisse: endpoint must be a dataset id (letters, digits, '-', '_', '.')")
         unknown = sorted(set(params) - set(TEXT_PARAMS) - set(LIST_PARAMS) - {"limit", "offset"})
@@ -78,4 +75,13 @@ class Odisse(SinglePage):
         return True  # unknown dataset
 
 
-ODISSE = Odisse()
+ODISSE = Upstream(
+    name="odisse",
+    api_version="explore-v2.1/1",
+    adapter=Odisse(),
+    url_variable="ODISSE_URL",
+    default_url="https://odisse.santepubliquefrance.fr/api/explore/v2.1",
+    ttl=Bounds(7 * DAY, 60, 90 * DAY),
+    stale=Bounds(30 * DAY, 0, 365 * DAY),
+    rate=Bounds(5.0, 0.01, 1000),  # quotas are per portal: be modest
+)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.cache.errors import InvalidAnswer, InvalidRequest
-from worker.cache.sources.base import HttpRequest, SinglePage, expect_dict
+from worker.upstreams.base import DAY, Bounds, HttpRequest, SinglePage, Upstream, expect_dict
+from worker.upstreams.errors import InvalidAnswer, InvalidRequest
 
 SUBSTANCE = "code_substance denominations dosage_substance reference_dosage nature_composant"
 PRESENTATION = (
@@ -44,10 +44,7 @@ def build_query(root: str, variables: dict[str, Any]) -> str:
 
 
 class Bdpm(SinglePage):
-    name = "bdpm"
-    accept = "application/json"
-
-    def build(self, base_url: str, endpoint: str, params: dict[str, Any], secret: str) -> HttpRequest:
+    def build(self, base_url: str, endpoint: str, params: dict[str, Any]) -> HttpRequest:
         if endpoint not in ROOTS:
             raise InvalidRequest(f"bdpm: unknown root field {endpoint!r}; expected one of {', '.join(ROOTS)}")
         types, required, _ = ROOTS[endpoint]
@@ -82,4 +79,13 @@ class Bdpm(SinglePage):
         return False  # a 404 on /graphql is a wrong base URL, not an absent medication
 
 
-BDPM = Bdpm()
+BDPM = Upstream(
+    name="bdpm",
+    api_version="graphql-1",
+    adapter=Bdpm(),
+    url_variable="BDPM_URL",
+    default_url="",  # no official public API: not configured until MEDIFLUX_BDPM_URL is set
+    ttl=Bounds(DAY, 60, 90 * DAY),  # no published refresh frequency: daily is a sound default
+    stale=Bounds(7 * DAY, 0, 365 * DAY),
+    rate=Bounds(10.0, 0.01, 1000),
+)

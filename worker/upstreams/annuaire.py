@@ -2,7 +2,8 @@
 
 Search answers are ``Bundle`` pages linked by ``next``; pages are followed up to the
 page cap and merged into one Bundle (its ``next`` link is kept when the cap stopped us).
-``OperationOutcome`` is an error. The ``ESANTE-API-KEY`` header is a secret header.
+``OperationOutcome`` is an error. The API key travels as the ``ESANTE-API-KEY`` header,
+added by the fetch to every page (a secret header: never stored or logged).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.cache.errors import InvalidAnswer, InvalidRequest
-from worker.cache.sources.base import HttpRequest, expect_dict, same_origin
+from worker.upstreams.base import DAY, Bounds, HttpRequest, Upstream, expect_dict, same_origin
+from worker.upstreams.errors import InvalidAnswer, InvalidRequest
 
 RESOURCE_TYPES = ("Practitioner", "PractitionerRole", "Organization", "HealthcareService")
 _ENDPOINT = re.compile(r"^({})(?:/([A-Za-z0-9\-.]{{1,64}}))?$".format("|".join(RESOURCE_TYPES)))
@@ -31,10 +32,7 @@ def _flatten(params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 class Annuaire:
-    name = "annuaire"
-    accept = FHIR_JSON
-
-    def build(self, base_url: str, endpoint: str, params: dict[str, Any], secret: str) -> HttpRequest:
+    def build(self, base_url: str, endpoint: str, params: dict[str, Any]) -> HttpRequest:
         match = _ENDPOINT.match(endpoint)
         if not match:
             raise InvalidRequest(f"annuaire: endpoint must be one of {', '.join(RESOURCE_TYPES)} or Type/id")
@@ -43,14 +41,7 @@ class Annuaire:
         count = params.get("_count")
         if count is not None and (not str(count).isdigit() or not 1 <= int(count) <= 1000):
             raise InvalidRequest("annuaire: _count must be a whole number from 1 to 1000")
-        secret_headers = {"ESANTE-API-KEY": secret} if secret else {}
-        return HttpRequest(
-            "GET",
-            f"{base_url}/{endpoint}",
-            params=_flatten(params),
-            headers={"Accept": FHIR_JSON},
-            secret_headers=secret_headers,
-        )
+        return HttpRequest("GET", f"{base_url}/{endpoint}", params=_flatten(params), headers={"Accept": FHIR_JSON})
 
     def validate(self, endpoint: str, doc: Any) -> Any:
         doc = expect_dict(doc, "FHIR response")
@@ -90,4 +81,16 @@ class Annuaire:
         return "/" in endpoint  # a read of an unknown id
 
 
-ANNUAIRE = Annuaire()
+ANNUAIRE = Upstream(
+    name="annuaire",
+    api_version="fhir-r4-v2/1",
+    adapter=Annuaire(),
+    url_variable="ANNUAIRE_URL",
+    default_url="https://gateway.api.esante.gouv.fr/fhir/v2",
+    secret_variable="ANNUAIRE_API_KEY",
+    secret_header="ESANTE-API-KEY",
+    ttl=Bounds(DAY, 60, 90 * DAY),  # RPPS data is updated daily
+    stale=Bounds(3 * DAY, 0, 365 * DAY),
+    rate=Bounds(15.0, 0.01, 16.9),  # the ANS gateway allows 17 calls/s per application: stay below
+    page_cap=Bounds(10, 1, 200),
+)
