@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 from peewee import JSONField  # peewee 4: portable JSON (SQLite JSON1, PostgreSQL JSONB)
@@ -80,6 +80,11 @@ class UTCDateTimeField(peewee.Field):
 
 class BaseModel(peewee.Model):
     """Every table: bound to the shared proxy, explicit table names."""
+
+    if TYPE_CHECKING:
+        # peewee adds ``id = AutoField()`` at class creation to every model without its own
+        # primary key (all of ours); declared for the type checker only, so no table changes.
+        id: peewee.AutoField[int]
 
     class Meta:
         database = db

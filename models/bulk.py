@@ -27,7 +27,8 @@ def _target(model: type[peewee.Model]) -> peewee.Database:
 def _binding(database: peewee.Database, field: peewee.Field) -> tuple[str, Callable[[Any], Any]]:
     """Placeholder and value converter for ``field``."""
     if isinstance(field, peewee.JSONField) and isinstance(database, peewee.SqliteDatabase):
-        dumps = field._dumps  # the field's own serialiser (compact, sorted keys for ``models.Json``)
+        # The field's own serialiser (compact, sorted keys for ``models.Json``); private, so not in peewee's stubs.
+        dumps = field._dumps  # type: ignore[attr-defined]
         return f"json({database.param})", lambda v: None if v is None else dumps(v)
     return database.param, field.db_value
 

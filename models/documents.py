@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import peewee
 
 from models.base import BaseModel, Json, UTCDateTimeField
@@ -14,6 +16,8 @@ class Document(BaseModel):
     """One landed OCR result. ``sha256`` (of the file's bytes) is the idempotency key."""
 
     user = peewee.ForeignKeyField(User, backref="documents", null=True, on_delete="CASCADE")
+    if TYPE_CHECKING:
+        user_id: peewee.ForeignKeyField[int | None]  # peewee's raw-id accessor, for the type checker
     original_filename = peewee.TextField()
     sha256 = peewee.CharField(max_length=64, unique=True)
     format = peewee.CharField(max_length=32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import peewee
 
 from models.base import BaseModel, UTCDateTimeField
@@ -13,6 +15,8 @@ class IngestDuplicate(BaseModel):
     """One re-landing of already stored content (same SHA-256): no second document, just this trace."""
 
     document = peewee.ForeignKeyField(Document, backref="duplicates", on_delete="CASCADE")
+    if TYPE_CHECKING:
+        document_id: peewee.ForeignKeyField[int]  # peewee's raw-id accessor, for the type checker
     seen_at = UTCDateTimeField(default=utcnow, index=True)
 
     class Meta:

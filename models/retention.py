@@ -7,6 +7,8 @@ SHA-256 key (never the id), so it can outlive the erasure as its proof.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import peewee
 
 from models.base import BaseModel, Json, UTCDateTimeField
@@ -52,6 +54,8 @@ class SessionSummary(BaseModel):
     """What is left of a user's pruned sessions: counts per intent and per month, no query text."""
 
     user = peewee.ForeignKeyField(User, backref="session_summary", unique=True, on_delete="CASCADE")
+    if TYPE_CHECKING:
+        user_id: peewee.ForeignKeyField[int]  # peewee's raw-id accessor, for the type checker
     sessions = peewee.BigIntegerField(default=0)
     intents = Json(default=dict)  # {"intent": count}
     months = Json(default=dict)  # {"YYYY-MM": count}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import peewee
 
 from models.base import BaseModel, Json, UTCDateTimeField
@@ -26,6 +28,8 @@ class QuerySession(BaseModel):
     """One query a user made in the app (query log): text, detected intent, result."""
 
     user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    if TYPE_CHECKING:
+        user_id: peewee.ForeignKeyField[int]  # peewee's raw-id accessor, for the type checker
     query_text = peewee.TextField()
     intent = peewee.CharField(max_length=64, null=True)
     result = Json(null=True)

@@ -108,7 +108,7 @@ class DataAPI(_Handle):
 
     def close(self) -> None:
         """Close every pooled connection (at shutdown)."""
-        self.backend.database.close_all()
+        self.backend.database.close_all()  # type: ignore[attr-defined]  # playhouse.pool's, untyped
 
     def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
         return self._call(profiles.create_profile, user_id, profile)
@@ -173,18 +173,19 @@ class AsyncDataAPI(_Handle):
     new_lock = staticmethod(asyncio.Lock)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # run/aclose/close_pool are pwasyncio's: playhouse is untyped, so the type checker only sees peewee.Database.
         database = self.backend.database
         borrowed = database.is_closed()
         try:
             async with self._queue(fn):
-                return await database.run(fn, self.backend, *args, **kwargs)
+                return await database.run(fn, self.backend, *args, **kwargs)  # type: ignore[attr-defined]
         finally:
             if borrowed and not database.in_transaction():
-                await database.aclose()
+                await database.aclose()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         """Close the pool (at shutdown)."""
-        await self.backend.database.close_pool()
+        await self.backend.database.close_pool()  # type: ignore[attr-defined]  # pwasyncio's, untyped
 
     async def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
         return await self._call(profiles.create_profile, user_id, profile)

@@ -23,6 +23,7 @@ import peewee
 
 from models import ALL_MODELS, is_postgres, migrator
 from models.migrator import HISTORY_TABLE, make_runner
+from models.rows import tuples
 from worker.errors import safe_error
 
 
@@ -48,7 +49,15 @@ def _table_exists(database: peewee.Database, table: str) -> bool:
 
 def data_models() -> list[type[peewee.Model]]:
     """Every application table, parents before children."""
-    return peewee.sort_models(list(ALL_MODELS))
+    return peewee.sort_models(list(ALL_MODELS))  # type: ignore[attr-defined]  # in peewee, not in its stubs
+
+
+def _primary_key(model: type[peewee.Model]) -> peewee.Field:
+    """The key rows are paged and sequences reset by (every copied table has one: ``id``)."""
+    pk = model._meta.primary_key
+    if pk is False:
+        raise CopyError(f"table {model._meta.table_name} has no primary key")
+    return pk
 
 
 def check_target_empty(target: peewee.Database) -> None:
@@ -76,7 +85,7 @@ class _Checksum:
         self.rows = 0
         self._hash = hashlib.sha256()
 
-    def add(self, row: tuple) -> None:
+    def add(self, row: tuple[Any, ...]) -> None:
         self.rows += 1
         line = json.dumps([_canonical(v) for v in row], sort_keys=True, ensure_ascii=False, default=str)
         self._hash.update(line.encode("utf-8") + b"\n")
@@ -85,17 +94,17 @@ class _Checksum:
         return self._hash.hexdigest()
 
 
-def _batches(model: type[peewee.Model], database: peewee.Database, size: int) -> Iterator[list[tuple]]:
+def _batches(model: type[peewee.Model], database: peewee.Database, size: int) -> Iterator[list[tuple[Any, ...]]]:
     """Rows as tuples of Python values, in primary-key order, ``size`` at a time (keyset pagination)."""
-    pk = model._meta.primary_key
+    pk = _primary_key(model)
     fields = list(model._meta.sorted_fields)
     last = None
     while True:
         with database.bind_ctx([model], bind_refs=False, bind_backrefs=False):
-            query = model.select(*fields).order_by(pk).limit(size).tuples()
+            query = model.select(*fields).order_by(pk).limit(size)
             if last is not None:
                 query = query.where(pk > last)
-            rows = list(query)
+            rows = list(tuples(query))
         if not rows:
             return
         yield rows
@@ -133,7 +142,7 @@ def _reset_sequences(target: peewee.Database, models: list[type[peewee.Model]]) 
     if not is_postgres(target):
         return  # SQLite's AUTOINCREMENT-free rowids follow MAX(id) by themselves
     for model in models:
-        table, pk = model._meta.table_name, model._meta.primary_key.column_name
+        table, pk = model._meta.table_name, _primary_key(model).column_name
         target.execute_sql(
             f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE((SELECT MAX("{pk}") FROM "{table}"), 0) + 1,'
             " false)",

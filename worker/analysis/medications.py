@@ -114,18 +114,18 @@ def match(
     """Best BDPM candidate for one prescribed line, or why there is none (pure)."""
     limit = max_edits(name_key(name))
     scored = [(name_distance(name, c), c) for c in candidates]
-    named = [(d, c) for d, c in scored if d <= limit]
-    if not named:
+    within = [(d, c) for d, c in scored if d <= limit]
+    if not within:
         return {"status": "unmatched", "reason": "no name within bounds"}
-    best_d = min(d for d, _ in named)
-    named = [c for d, c in named if d == best_d]
+    best_d = min(d for d, _ in within)
+    named = [c for d, c in within if d == best_d]
     want = strengths_mg(strength or "")
     if want:
         named = [c for c in named if _candidate_strengths(c)[: len(want)] == want]
         if not named:
             return {"status": "unmatched", "reason": "name found, strength differs"}
     shaped = [c for c in named if _form_ok(form, c)] or named
-    unique = {c.get("CIS"): c for c in shaped}
+    unique: dict[Any, dict[str, Any]] = {c.get("CIS"): c for c in shaped}  # CIS codes as BDPM gives them
     score = round(1 - best_d / (len(name_key(name)) or 1), 2)
     if len(unique) > 1:
         return {"status": "ambiguous", "score": score, "cis_candidates": sorted(unique)[:5]}

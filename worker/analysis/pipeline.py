@@ -40,9 +40,9 @@ def nir_presence(pages: list[Page]) -> dict[str, Any]:
         for m in privacy.find_nirs(page.text):
             masked.append(m.masked)
             where.append({"page": page.number, "span": [m.start, m.end]})
-        for m in _MASKED_NIR.finditer(page.text):
-            masked.append(privacy.mask(re.sub(r"\s", "", m.group()).replace("*", "0")[:13]))
-            where.append({"page": page.number, "span": [m.start(), m.end()]})
+        for hit in _MASKED_NIR.finditer(page.text):
+            masked.append(privacy.mask(re.sub(r"\s", "", hit.group()).replace("*", "0")[:13]))
+            where.append({"page": page.number, "span": [hit.start(), hit.end()]})
     return {"present": bool(masked), "masked": sorted(set(masked)), "locations": where}
 
 

@@ -109,7 +109,7 @@ def analyze_safely(document_id: int, lookup: BdpmLookup | None = None) -> bool:
         return False
 
 
-def _version() -> peewee.Node:
+def _version() -> peewee.ColumnBase:
     return peewee.Cast(json_text(Document.analysis, "extractor_version"), "INTEGER")
 
 
@@ -157,7 +157,9 @@ def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> i
     return done
 
 
-def select_for_reanalysis(doc_type: str | None = None, since: _dt.datetime | None = None) -> peewee.ModelSelect:
+def select_for_reanalysis(
+    doc_type: str | None = None, since: _dt.datetime | None = None
+) -> peewee.ModelSelect[Document]:
     """Documents ``mediflux reanalyze`` goes over: optionally one (current) type, created since a date."""
     query = Document.select(Document.id).order_by(Document.id)
     if doc_type:
@@ -167,7 +169,7 @@ def select_for_reanalysis(doc_type: str | None = None, since: _dt.datetime | Non
     return query
 
 
-def batches(query: peewee.ModelSelect, size: int) -> Iterator[list[int]]:
+def batches(query: peewee.ModelSelect[Document], size: int) -> Iterator[list[int]]:
     """Ids of ``query`` in batches, paging by id so rows added meanwhile do not shift pages."""
     last = 0
     while True:

@@ -11,13 +11,15 @@ the driver-specific JSON adapters, which differ between psycopg2 and asyncpg.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import peewee
 
 from models import User, db, is_postgres
 from models.database import open_database
 from worker.appdata.errors import UnknownUser
+
+M = TypeVar("M", bound=peewee.Model)
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,15 @@ class Backend:
         found = self.rows(query.limit(1))
         return found[0] if found else None
 
-    def locked(self, query: peewee.ModelSelect, mode: str = "FOR UPDATE") -> peewee.ModelSelect:
+    def locked(self, query: peewee.ModelSelect[M], mode: str = "FOR UPDATE") -> peewee.ModelSelect[M]:
         """A row lock on PostgreSQL; SQLite needs none (``BEGIN IMMEDIATE`` already serialises writers).
 
         ``FOR UPDATE`` to read-modify-write a row; ``FOR KEY SHARE`` on a parent row a
         child is about to reference, so a concurrent erasure waits instead of the insert
         failing on its foreign key.
         """
-        return query.for_update(mode) if self.postgres else query
+        # peewee takes the lock clause as a string too (its stubs only say bool).
+        return query.for_update(mode) if self.postgres else query  # type: ignore[arg-type]
 
 
 def user_pk(backend: Backend, user_id: str, lock: str | None = None) -> User:

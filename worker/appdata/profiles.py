@@ -76,7 +76,7 @@ def get_profile(b: Backend, user_id: str) -> Profile:
     return _view(user_pk(b, user_id))
 
 
-def search_query(**criteria: str) -> peewee.ModelSelect:
+def search_query(**criteria: str) -> peewee.ModelSelect[User]:
     """The query behind :func:`find_users` (exposed so tests can EXPLAIN it): AND of exact JSON-path matches."""
     condition: peewee.Expression | None = None
     for name, value in criteria.items():

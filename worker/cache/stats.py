@@ -83,10 +83,10 @@ class Counters:
         except (peewee.PeeweeException, RuntimeError, AttributeError) as exc:  # unbound/closed db, locked file
             log.warning("cache counters not flushed: %s", type(exc).__name__)
             with self._lock:
-                for k, v in counts.items():
-                    self._counts[k] += v
-                for k, v in reads.items():
-                    self._reads.setdefault(k, v)
+                for key, n in counts.items():
+                    self._counts[key] += n
+                for entry_id, read in reads.items():
+                    self._reads.setdefault(entry_id, read)
 
 
 _PROMETHEUS_OUTCOMES = {"hits": "hit", "misses": "miss", "stale_served": "stale", "stale_if_error": "stale"}

@@ -60,7 +60,7 @@ def copy_db(target_url: str, batch_size: int, as_json: bool) -> None:
     if as_json:
         echo_json({"verified": True, "tables": rows})
         return
-    echo_table(["table", "rows", "sha256"], [[r["table"], r["rows"], r["sha256"][:16]] for r in rows])
+    echo_table(["table", "rows", "sha256"], [[t.table, t.rows, t.checksum[:16]] for t in report])
     click.echo(
         f"verified: {sum(t.rows for t in report[:-1])} rows in {len(report) - 1} tables "
         "(counts and checksums match); migration history copied"

@@ -12,9 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import IO
+from typing import TYPE_CHECKING, TextIO
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 def _duration(seconds: float) -> str:
@@ -36,7 +39,7 @@ class Progress:
         label: str,
         total: int | None,
         *,
-        stream: IO[str] | None = None,
+        stream: TextIO | None = None,
         interval: float = 5.0,
         enabled: bool = True,
         tty: bool | None = None,
@@ -50,7 +53,7 @@ class Progress:
         self.enabled = enabled
         self.tty = self.stream.isatty() if tty is None else tty
         self._clock = clock
-        self._bar = None
+        self._bar: ProgressBar[int] | None = None
         self._t0 = clock()
         self._last_line = self._t0
 

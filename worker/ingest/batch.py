@@ -225,13 +225,17 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         if user_ids:
             User.insert_many([{"user_id": u} for u in user_ids]).on_conflict_ignore().execute()
             users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))}
-        existing = {
+        # sha256 -> (stored id, meta); id None for content first seen earlier in this batch
+        existing: dict[str, tuple[int | None, dict[str, Any]]] = {
             d.sha256: (d.id, d.meta or {})
             for d in Document.select(Document.id, Document.sha256, Document.meta).where(
                 Document.sha256.in_(sorted({i.sha256 for i in items}))
             )
         }
-        rows, new_items, dup_ids, dup_shas = [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        new_items: list[_Ready] = []
+        dup_ids: list[int] = []
+        dup_shas: list[str] = []
         now = utcnow()
         for item in items:
             if item.sha256 in existing:

@@ -111,7 +111,7 @@ def _stat(path: str, follow_symlinks: bool) -> os.stat_result:
         raise Gone() from None
     except OSError as exc:
         name = "stat" if follow_symlinks else "lstat"
-        raise Transient(f"{name}_{errno.errorcode.get(exc.errno, 'error')}") from None
+        raise Transient(f"{name}_{errno.errorcode.get(exc.errno or 0, 'error')}") from None
 
 
 def _under(path: str, root: str) -> bool:
@@ -164,7 +164,7 @@ def read_landed(
     except PermissionError:
         raise Refused("unreadable", "permission denied when opening the file") from None
     except OSError as exc:
-        raise Transient(f"open_{errno.errorcode.get(exc.errno, 'error')}") from None
+        raise Transient(f"open_{errno.errorcode.get(exc.errno or 0, 'error')}") from None
     try:
         before = os.fstat(fd)
         if (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(before.st_mode):
@@ -182,7 +182,7 @@ def read_landed(
     except PermissionError:
         raise Refused("unreadable", "permission denied when reading the file") from None
     except OSError as exc:
-        raise Transient(f"read_{errno.errorcode.get(exc.errno, 'error')}") from None
+        raise Transient(f"read_{errno.errorcode.get(exc.errno or 0, 'error')}") from None
     finally:
         os.close(fd)
     data = b"".join(chunks)

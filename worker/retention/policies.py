@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 MAX_DAYS = 36_500
 
@@ -60,8 +61,9 @@ def _days(variable: str, key: str, value: object) -> int:
     return days
 
 
-def _overrides(variable: str, items: Mapping[str, object]) -> dict[str, object]:
-    out: dict[str, object] = {}
+def _overrides(variable: str, items: Mapping[str, object]) -> dict[str, Any]:
+    """Checked ``RetentionPolicies`` field values by name (an int of days, or the summarize flag)."""
+    out: dict[str, Any] = {}
     for key, value in items.items():
         if key == "summarize_sessions":
             if not isinstance(value, bool):
@@ -74,7 +76,7 @@ def _overrides(variable: str, items: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
-def parse_days(variable: str, raw: str) -> dict[str, object]:
+def parse_days(variable: str, raw: str) -> dict[str, Any]:
     """``"sessions=180, documents=730, summarize_sessions=0"`` → overrides (``MEDIFLUX_RETENTION_DAYS``)."""
     items: dict[str, object] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
@@ -92,7 +94,7 @@ def parse_days(variable: str, raw: str) -> dict[str, object]:
     return _overrides(variable, items)
 
 
-def read_file(variable: str, path: Path) -> dict[str, object]:
+def read_file(variable: str, path: Path) -> dict[str, Any]:
     """Overrides from the ``[retention]`` table of a TOML file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -88,9 +88,10 @@ def checkpoint_truncate(database: peewee.Database, wait_ms: int = 1000) -> bool:
     """
     if is_postgres(database):
         return True
+    assert isinstance(database, peewee.SqliteDatabase), "SQLite is the only other backend"
     database.execute_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
     try:
         busy, _log, _done = database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     finally:
-        database.execute_sql(f"PRAGMA busy_timeout = {int(database._timeout * 1000)}")
+        database.execute_sql(f"PRAGMA busy_timeout = {int(database.timeout * 1000)}")
     return busy == 0

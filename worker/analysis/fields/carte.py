@@ -86,7 +86,9 @@ def validity(pages: list[Page]) -> tuple[dict[str, Any] | None, dict[str, Any] |
 
 
 def coverage(pages: list[Page]) -> dict[str, Any] | None:
-    table, spans, page0 = {}, [], None
+    table: dict[str, str] = {}
+    spans: list[tuple[int, int]] = []
+    page0: Page | None = None
     for page in pages:
         for m in _COVERAGE.finditer(page.norm):
             value = re.sub(r"\s+", "", m.group(2)).upper().replace("%BR", "% BR")

@@ -104,7 +104,9 @@ def labelled_date(pages: list[Page], today: _dt.date, label: re.Pattern[str]) ->
 
 def name_after(page: Page, offset: int, max_tokens: int = 4) -> tuple[str, int, int] | None:
     """Capitalised name tokens starting at ``offset`` in the original text (stops at labels and punctuation)."""
-    text, pos, tokens, start, end = page.text, offset, [], None, offset
+    text, pos, end = page.text, offset, offset
+    tokens: list[str] = []
+    start: int | None = None
     line_end = page.lines[page.line_at(offset)].end if page.lines else len(text)
     while pos < line_end and len(tokens) < max_tokens:
         while pos < line_end and text[pos] in " \t:":
@@ -117,8 +119,8 @@ def name_after(page: Page, offset: int, max_tokens: int = 4) -> tuple[str, int, 
         tokens.append(m.group())
         start = m.start() if start is None else start
         end = pos = m.end()
-    if not tokens or all(len(t.rstrip(".")) <= 1 for t in tokens):
-        return None
+    if start is None or all(len(t.rstrip(".")) <= 1 for t in tokens):
+        return None  # no token (``start`` is set with the first one) or only initials
     return " ".join(tokens), start, end
 
 
