@@ -20,7 +20,7 @@ from tests.conftest import run_cli
 from tests.ingest_fixtures import one_per_format, variant
 from worker.api import DataAPI, InvalidInput
 from worker.ingest.batch import ingest_batch
-from worker.ingest.quarantine import entries, purge
+from worker.quarantine import entries, purge
 from worker.retention import erase, export
 from worker.userids import InvalidUserId, is_valid_user_id, validate_user_id
 
