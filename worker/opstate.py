@@ -18,6 +18,7 @@ from huey import Huey
 from models import ApiCache, ApiCacheStats, Document, PeriodicJob
 from models.clock import utcnow
 from models.database import sqlite_path
+from models.rows import tuples
 from worker import heartbeat, leases
 from worker.config import Settings
 from worker.errors import error_type
@@ -144,16 +145,16 @@ def cache_health(sources: Iterable[str] = (), now: _dt.datetime | None = None) -
     fetched = ApiCache.fetched_at.is_null(False)
     entries = {
         source: (fresh, stale, expired, negative, failing)
-        for source, fresh, stale, expired, negative, failing in ApiCache.select(
-            ApiCache.source,
-            _count(fetched & (ApiCache.fresh_until > now)),
-            _count(fetched & (ApiCache.fresh_until <= now) & (ApiCache.stale_until > now)),
-            _count(fetched & (ApiCache.stale_until <= now)),
-            _count(fetched & (ApiCache.negative == True)),
-            _count(ApiCache.error_count > 0),
+        for source, fresh, stale, expired, negative, failing in tuples(
+            ApiCache.select(
+                ApiCache.source,
+                _count(fetched & (ApiCache.fresh_until > now)),
+                _count(fetched & (ApiCache.fresh_until <= now) & (ApiCache.stale_until > now)),
+                _count(fetched & (ApiCache.stale_until <= now)),
+                _count(fetched & (ApiCache.negative == True)),
+                _count(ApiCache.error_count > 0),
+            ).group_by(ApiCache.source)
         )
-        .group_by(ApiCache.source)
-        .tuples()
     }
     counters = {row.source: row for row in ApiCacheStats.select()}
     names = list(dict.fromkeys(sources))
@@ -210,5 +211,5 @@ def processes(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
 
 def documents_by_status() -> dict[str, int]:
     """Stored documents per status, by status name."""
-    query = Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status).tuples()
-    return dict(sorted(query))
+    query = Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status)
+    return dict(sorted(tuples(query)))

@@ -19,7 +19,7 @@ from worker.upstreams import SOURCES, UPSTREAMS
 
 # Each source's declared api_version (bumped when the meaning of cached answers changes: old keys then miss).
 API_VERSIONS = {name: up.api_version for name, up in UPSTREAMS.items()}
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C: a JSON string, non-ASCII kept
+_string = json.encoder.encode_basestring  # C: a JSON string, non-ASCII kept
 _SECRET_NAME = re.compile(r"(api[-_]?key|apikey|token|secret|passw|authori[sz]ation|cookie)", re.I)
 
 

@@ -250,8 +250,9 @@ class ApiCacheClient:
                 and entry is not None
                 and entry.has_data
                 and not entry.negative
+                and entry.stale_until is not None
                 and now < entry.stale_until
-            ):  # type: ignore[operator]
+            ):
                 raise InvalidAnswer("empty answer where there were results")
             else:
                 entries.store(source, endpoint, key, params, fetched, now, policy)

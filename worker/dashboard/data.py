@@ -19,6 +19,7 @@ from huey.contrib import stats as huey_stats
 from models import Document, JobRun, RetentionAudit, db
 from models.clock import utcnow
 from models.json_paths import json_text
+from models.rows import dicts, tuples
 from worker import opstate
 from worker.config import Settings
 from worker.dashboard import quarantine
@@ -77,14 +78,14 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
     now = now or utcnow()
     start = now.replace(minute=0, second=0, microsecond=0) - _dt.timedelta(hours=23)
     per_hour = [0] * 24
-    for (created,) in Document.select(Document.created_at).where(Document.created_at >= start).tuples():
+    for (created,) in tuples(Document.select(Document.created_at).where(Document.created_at >= start)):
         slot = int((created - start).total_seconds() // 3600)
         if 0 <= slot < 24:
             per_hour[slot] += 1
     doc_type = json_text(Document.analysis, "document_type")
     by_type = {
         (t or "not analysed"): n
-        for t, n in Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type).tuples()
+        for t, n in tuples(Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type))
     }
     return {
         "total": Document.select().count(),
@@ -111,7 +112,6 @@ def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
         )
         .order_by(Document.id.desc())
         .limit(limit)
-        .dicts()
     )
     return [
         {
@@ -122,7 +122,7 @@ def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
             "type": r["doc_type"] or "not analysed",
             "stored": r["created_at"].isoformat(),
         }
-        for r in query
+        for r in dicts(query)
     ]
 
 

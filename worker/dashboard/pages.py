@@ -160,11 +160,11 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
         )
     parts.append("<h2>Pending tasks</h2>")
     headers = ["task", "id", "eta"] + (["action"] if actions else [])
-    rows = [
+    pending = [
         [t["task"], t["id"], t["eta"]] + ([action_form("revoke", {"task_id": t["id"]}, "revoke")] if actions else [])
         for t in data["pending"]
     ]
-    parts.append(table(headers, rows, "pending-tasks", "queue empty"))
+    parts.append(table(headers, pending, "pending-tasks", "queue empty"))
     return "".join(parts)
 
 

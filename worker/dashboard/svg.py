@@ -43,7 +43,7 @@ def bar_chart(
     ]
     for i, label in enumerate(labels):
         x = left + i * slot + (slot - bar_w) / 2
-        base = top + plot_h
+        base: float = top + plot_h
         for k, (name, values) in enumerate(series):
             value = values[i]
             if value <= 0:

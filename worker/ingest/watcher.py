@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from worker import leases
@@ -66,7 +67,7 @@ class InboxWatcher:
         self.gate = StabilityGate(settings.watch_quiet_seconds, inflight_ttl=3 * settings.watch_rescan_seconds)
         self.lease_ttl = lease_ttl or _dt.timedelta(seconds=settings.watch_lease_seconds)
         self.holder = leases.new_holder_id()
-        self.observer = None
+        self.observer: BaseObserver | None = None
         self.report = IngestReport()
         self._stop = threading.Event()
         self._rescan_at = 0.0

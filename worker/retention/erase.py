@@ -37,6 +37,7 @@ from models import (
     db,
 )
 from models.clock import utcnow
+from models.rows import tuples
 from worker import metrics, quarantine
 from worker.config import Settings
 from worker.errors import safe_error
@@ -114,7 +115,7 @@ def _erase_files(settings: Settings, user_id: str, user: User | None, count: fil
     files.remove_tree(user_dir(settings.inbox, user_id), count)
     processed = settings.home / "processed"
     if user is not None:
-        for (meta,) in Document.select(Document.meta).where(Document.user == user.id).tuples():
+        for (meta,) in tuples(Document.select(Document.meta).where(Document.user == user.id)):
             path = files.processed_copy(settings.home, meta)
             if path is not None:
                 files.remove_file(path, count)

@@ -30,6 +30,7 @@ from models import (
     db,
 )
 from models.clock import utcnow
+from models.rows import tuples
 from worker import metrics, quarantine
 from worker.config import Settings
 from worker.periodic import JobContext
@@ -39,8 +40,9 @@ from worker.retention.sweep import expired_cache
 
 log = logging.getLogger("mediflux.retention.prune")
 CATEGORIES = ("sessions", "documents", "processed", "quarantine", "api_cache", "pathways", "huey_events")
-HUEY_EVENT = peewee.Table("huey_event", ("id", "ts"))
-HUEY_INFLIGHT = peewee.Table("huey_inflight", ("task_id", "started"))
+# No column list: peewee then resolves ``table.c.<name>`` (typed), which explicit columns turn off.
+HUEY_EVENT = peewee.Table("huey_event")  # columns used: id, ts
+HUEY_INFLIGHT = peewee.Table("huey_inflight")  # columns used: task_id, started
 
 
 @dataclass
@@ -134,7 +136,7 @@ def _documents(run: _Run, result: CategoryResult) -> None:
     processed = files.FileCount()
 
     def remove_processed(ids: Sequence[int]) -> None:
-        for (meta,) in Document.select(Document.meta).where(Document.id.in_(list(ids))).tuples():
+        for (meta,) in tuples(Document.select(Document.meta).where(Document.id.in_(list(ids)))):
             _remove_processed_copy(run.settings, meta, processed)
 
     _rows(run, result, Document, old & _not_held(Document.user), old & Document.user.in_(_held()), remove_processed)
@@ -228,11 +230,14 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
     events, inflight = HUEY_EVENT.bind(db), HUEY_INFLIGHT.bind(db)
     if run.dry_run:
         result.rows = (
-            events.select().where(events.ts < limit).count() + inflight.select().where(inflight.started < limit).count()
+            events.select().where(events.c.ts < limit).count()
+            + inflight.select().where(inflight.c.started < limit).count()
         )
         return
-    stats = delete_chunked(events, events.id, events.ts < limit, chunk=run.chunk, deadline=run.deadline)
-    stale = delete_chunked(inflight, inflight.task_id, inflight.started < limit, chunk=run.chunk, deadline=run.deadline)
+    stats = delete_chunked(events, events.c.id, events.c.ts < limit, chunk=run.chunk, deadline=run.deadline)
+    stale = delete_chunked(
+        inflight, inflight.c.task_id, inflight.c.started < limit, chunk=run.chunk, deadline=run.deadline
+    )
     result.rows, result.complete = stats.deleted + stale.deleted, stats.complete and stale.complete
 
 
