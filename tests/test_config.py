@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, _clean_env
+from tests.conftest import ROOT, _clean_env, procfile_command
 from worker.config import ConfigError, load_settings
 
 
@@ -49,10 +49,13 @@ def test_bad_values_name_the_variable(variable, value):
     "argv",
     [
         [sys.executable, "-m", "worker.cli", "status"],
-        [sys.executable, "-c", "import tasks"],  # what huey_consumer does first
+        [sys.executable, "-c", "import tasks; tasks.connect()"],  # the app's start-up
+        "consumer",  # the Procfile's worker: huey_consumer tasks.huey connects on loading tasks.huey
     ],
 )
 def test_processes_stop_with_one_line_and_exit_2(tmp_path, argv):
+    if argv == "consumer":
+        argv = procfile_command("worker")
     env = _clean_env() | {"MEDIFLUX_HOME": str(tmp_path), "MEDIFLUX_QUEUE_URL": "ftp://x"}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
