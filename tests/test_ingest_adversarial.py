@@ -299,22 +299,28 @@ def test_crash_between_sidecar_and_move_leaves_no_file_without_reason(s):
 
 
 def test_a_folder_swapped_for_a_link_during_a_batch_is_resolved_again(s, tmp_path):
-    """The per-batch memo of resolved folders re-checks each folder's inode: a user folder replaced by a
-    symlink out of the inbox between two files of one batch is not trusted from the memo."""
-    from worker.ingest.files import Skipped, inbox_relative
+    """Each file is found again from the inbox's descriptor: a user folder replaced by a symlink out of the
+    inbox between two files of one batch is not trusted from the first walk (the race itself:
+    test_ingest_symlink_race.py)."""
+    from worker.dirfd import Folders
+    from worker.ingest.files import Skipped, inbox_relative, locate
 
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "b.txt").write_text("secret")
     folder = s.inbox / "u-1"
     folder.mkdir()
-    memo: dict = {}
-    assert inbox_relative(str(folder / "a.txt"), s.inbox, memo) == "u-1/a.txt"
-    folder.rmdir()
-    folder.symlink_to(outside)
-    with pytest.raises(Skipped):
-        inbox_relative(str(folder / "b.txt"), s.inbox, memo)
+    (folder / "a.txt").write_text("mine")
+    with Folders(s.inbox) as dirs:
+        assert locate(str(folder / "a.txt"), dirs)[0] == "u-1/a.txt"
+        (folder / "a.txt").unlink()
+        folder.rmdir()
+        folder.symlink_to(outside)
+        with pytest.raises(Skipped):
+            locate(str(folder / "b.txt"), dirs)
     with pytest.raises(Skipped):  # '..' after a link: the kernel would follow the link first
-        inbox_relative(str(folder / ".." / "x.txt"), s.inbox, memo)
+        inbox_relative(str(folder / ".." / "x.txt"), s.inbox)
+    with pytest.raises(Skipped):
+        inbox_relative(str(folder / "b.txt"), s.inbox)
     report = ingest_batch([str(folder / "b.txt")], s)
     assert report.stored == [] and (outside / "b.txt").exists()

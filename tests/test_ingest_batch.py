@@ -14,7 +14,7 @@ import time_machine
 from models import Document, IngestDuplicate, User
 from tests.recording import RecordingTriggers
 from tests.ingest_fixtures import one_per_format, variant
-from worker.ingest import ingest_batch, ingest_paths
+from worker.ingest import batch, ingest_batch, ingest_paths
 
 
 @pytest.fixture
@@ -74,14 +74,17 @@ def test_user_id_in_canonical_json_wins_over_the_folder(ingest_settings):
     assert Document.get().user.user_id == "from-json"
 
 
-def test_crash_after_commit_before_removal_does_not_duplicate(ingest_settings):
-    """The row is committed but the file is still there (process killed): the next pass only removes it."""
+def test_crash_after_commit_before_removal_does_not_duplicate(ingest_settings, monkeypatch):
+    """The row is committed but the file is still there (process killed): the next pass only removes it.
+
+    The kill is the removal step not running (a second hard link would keep the inode, but a file with other
+    links is refused: hard_link)."""
     s = ingest_settings
     path = _land(s, "x.tsv", variant(one_per_format()[".tsv"], 1))
-    keep = path + ".keep"
-    os.link(path, keep)  # the same inode survives the removal: put it back as if never removed
-    ingest_batch([path], s)
-    os.rename(keep, path)
+    with monkeypatch.context() as m:
+        m.setattr(batch, "_finalize", lambda *_a: None)
+        assert len(ingest_batch([path], s).stored) == 1
+    assert os.path.exists(path)
     report = ingest_batch([path], s)
     assert report.stored == [] and report.duplicates == 0 and report.already_stored == 1
     assert Document.select().count() == 1 and IngestDuplicate.select().count() == 0

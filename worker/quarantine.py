@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from models.clock import utcnow
+from worker.dirfd import Changed, Place, open_dir
 from worker.filenames import printable, ref
 from worker.userids import is_valid_user_id
 
@@ -119,19 +120,26 @@ def move_in(
     format_guess: str | None = None,
     size: int | None = None,
     user_id: str | None = None,
+    at: Place | None = None,
 ) -> Entry | None:
     """Move ``path`` into quarantine with its sidecar; None when it could not be moved (logged, left in place).
 
     The sidecar is written first, then the file renamed next to it: a crash in between leaves the file in the
     inbox (quarantined again on the next pass, over the orphan sidecar), never a quarantined file without reason.
-    The file is never opened (safe for FIFOs, devices, links), except to copy a regular file across filesystems.
+    The file is never opened (safe for FIFOs, devices, links), except to copy a regular file without other hard
+    links across filesystems. With ``at`` (ingestion) the file is looked at and moved through its folder's
+    descriptor, and only while its name still holds the inode found there (:mod:`worker.dirfd`); ``path``
+    then only names it.
     """
     target_dir = folder(home)
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = _free_name(target_dir, os.path.basename(path))
     try:
-        st = os.lstat(path)
+        st = os.lstat(path) if at is None else os.stat(at.name, dir_fd=at.dir_fd, follow_symlinks=False)
     except FileNotFoundError:
+        return None
+    if at is not None and (st.st_dev, st.st_ino) != (at.dev, at.ino):
+        log.warning("not quarantining %s (%s): replaced meanwhile; left in place", ref(path), reason)
         return None
     sidecar = {
         "reason": reason,
@@ -146,26 +154,55 @@ def move_in(
     sidecar_path = target_dir / (name + SIDECAR)
     sidecar_size = _write_sidecar(sidecar_path, sidecar)
     try:
-        os.rename(path, target)
-    except FileNotFoundError:
+        _move(path, at, st, target_dir, name)
+    except (FileNotFoundError, Changed):
         sidecar_path.unlink(missing_ok=True)
         return None
     except OSError as exc:
-        if exc.errno == errno.EXDEV and stat.S_ISREG(st.st_mode):
-            shutil.copy2(path, target, follow_symlinks=False)
-            os.unlink(path)
-        else:
-            sidecar_path.unlink(missing_ok=True)
-            log.warning(
-                "cannot quarantine %s (%s): %s; left in place",
-                ref(path),
-                reason,
-                errno.errorcode.get(exc.errno or 0, "error"),
-            )
-            return None
+        sidecar_path.unlink(missing_ok=True)
+        log.warning(
+            "cannot quarantine %s (%s): %s; left in place",
+            ref(path),
+            reason,
+            errno.errorcode.get(exc.errno or 0, "error"),
+        )
+        return None
     log.warning("quarantined %s: %s", ref(path), reason)
     moved = _lstat(target) or st  # (an operator may already have moved it on)
     return Entry(name, target, sidecar, moved.st_size, _arrival(moved), False, sidecar_size)
+
+
+def _move(path: str, at: Place | None, st: os.stat_result, directory: Path, name: str) -> None:
+    """Rename the file to ``directory/name`` (through ``at`` when given; FileNotFoundError if it is gone).
+
+    Across filesystems a regular file is copied, then unlinked, but only one without other hard links: the
+    copy would read a file that may live outside the inbox.
+    """
+    target = directory / name
+    try:
+        if at is None:
+            os.rename(path, target)
+            return
+        fd = open_dir(directory)
+        try:
+            if not at.rename(fd, name):
+                raise FileNotFoundError(path)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise
+        if at is None:
+            shutil.copy2(path, target, follow_symlinks=False)
+            os.unlink(path)
+            return
+        src = at.open()
+        try:
+            with open(src, "rb", closefd=False) as f_in, open(target, "xb") as f_out:
+                shutil.copyfileobj(f_in, f_out)
+        finally:
+            os.close(src)
+        at.unlink()
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -33,6 +33,7 @@ from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from worker import memory, metrics, quarantine
 from worker.config import Settings
+from worker.dirfd import Folders, Place
 from worker.errors import safe_error
 from worker.filenames import ref
 from worker.ingest import activity
@@ -121,13 +122,11 @@ def _is_transient_db_error(exc: BaseException) -> bool:
     )
 
 
-def _prepare(
-    path: str, settings: Settings, report: IngestReport, real_dirs: dict[str, tuple[str, int, int]]
-) -> _Ready | None:
+def _prepare(path: str, settings: Settings, report: IngestReport, dirs: Folders) -> _Ready | None:
     """Read and parse one file; every non-storable outcome is handled (and counted) here."""
     landed = None
     try:
-        landed = read_landed(path, settings.inbox, settings.max_file_mb * 1024 * 1024, real_dirs)
+        landed = read_landed(path, dirs, settings.max_file_mb * 1024 * 1024)
         doc = parse_document(landed.data, os.path.basename(landed.rel))
     except Gone:
         report.gone += 1
@@ -148,16 +147,30 @@ def _prepare(
             report.retry.append(path)  # maybe still being written: give it the grace period
             report.count("young_" + reason)
             return None
-        _quarantine(path, landed, reason, str(exc), settings, report)
+        _quarantine(path, landed, reason, str(exc), settings, report, getattr(exc, "place", None))
         return None
     return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, doc.user_id or landed.user_id)
 
 
 def _quarantine(
-    path: str, landed: Landed | None, reason: str, message: str, settings: Settings, report: IngestReport
+    path: str,
+    landed: Landed | None,
+    reason: str,
+    message: str,
+    settings: Settings,
+    report: IngestReport,
+    place: Place | None = None,
 ) -> None:
-    """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
+    """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``).
+
+    Always from where it was found (``place``, or the landed file's): never by its path again.
+    """
     data = landed.data if landed else b""
+    at = landed.place if landed else place
+    if at is None:
+        report.skipped += 1
+        report.count(reason)
+        return
     try:
         moved = quarantine.move_in(
             path,
@@ -167,6 +180,7 @@ def _quarantine(
             format_guess=guess_format(data, path) if data else None,
             size=len(data) if landed else None,
             user_id=landed.user_id if landed else None,
+            at=at,
         )
     except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
         report.retry.append(path)
@@ -285,9 +299,12 @@ def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: Ingest
     path = item.landed.path
     try:
         if stored_new and settings.keep_processed:
-            keep(path, settings.home / _meta(item, settings)["processed_path"])
+            keep(item.landed, settings.home / _meta(item, settings)["processed_path"])
         else:
-            remove(path)
+            remove(item.landed)
+    except Transient as exc:  # its name holds another file now: that one is left for its own pass
+        report.retry.append(path)
+        report.count(exc.reason)
     except OSError as exc:
         # The row is committed; the file stays and the next pass only removes it (no second row).
         report.retry.append(path)
@@ -314,9 +331,9 @@ def ingest_batch(paths: list[str], settings: Settings, triggers: Triggers = NO_Q
 
 def _ingest_locked(paths: list[str], settings: Settings) -> tuple[IngestReport, list[int], int]:
     report = IngestReport()
-    real_dirs: dict[str, tuple[str, int, int]] = {}  # resolved folders, for this batch only
-    items = [r for r in (_prepare(p, settings, report, real_dirs) for p in paths) if r is not None]
-    new_ids, duplicates = _store(items, settings, report) if items else ([], 0)
+    with Folders(settings.inbox) as dirs:  # the inbox's folder descriptors, for this batch only
+        items = [r for r in (_prepare(p, settings, report, dirs) for p in paths) if r is not None]
+        new_ids, duplicates = _store(items, settings, report) if items else ([], 0)
     return report, new_ids, duplicates
 
 

@@ -1,23 +1,31 @@
 """Inbox files, handled defensively: stay inside the inbox, never follow a link, never block on a FIFO.
 
-A file is looked at with ``lstat`` first and opened ``O_NOFOLLOW | O_NONBLOCK``; what is read is checked
-against the same inode before and after (a file replaced or still growing is retried later, never parsed
-half-written). Log lines name a file by a short hash of its inbox path, never by its name (names can
-carry patient names).
+Every step goes through directory descriptors (:class:`InboxDirs`, one set per batch): the inbox is opened
+once, each folder below it component by component, every one ``O_DIRECTORY | O_NOFOLLOW``, and the file
+relative to its folder (``O_NOFOLLOW | O_NONBLOCK``). Removing, keeping and quarantining use the same
+folder descriptor and first check that the name still holds the inode that was read: a folder swapped
+for a symlink after a check can no longer send a read, an unlink or a rename outside the inbox. A file
+with other hard links (``st_nlink > 1``) may be a file from elsewhere linked in: it is refused unread.
+What is read is checked against the same inode before and after (a file replaced or still growing is
+retried later, never parsed half-written). Log lines name a file by a short hash of its inbox path,
+never by its name (names can carry patient names).
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.dirfd import FILE_FLAGS, Changed, Folders, LinkedFolder, Place, open_dir
 from worker.filenames import printable
 from worker.userids import is_valid_user_id
 
+log = logging.getLogger("mediflux.ingest")
 NO_USER = "_nouser"
 # errnos that mean "try again later", never "bad file"
 TRANSIENT_ERRNOS = {
@@ -45,10 +53,14 @@ class Transient(Exception):
 
 
 class Refused(Exception):
-    """The file cannot be a document (quarantine it); ``reason`` short code, message without content."""
+    """The file cannot be a document (quarantine it); ``reason`` short code, message without content.
+
+    ``place`` is where the file was found (set by :func:`read_landed`): quarantine moves it from there.
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
+        self.place: Place | None = None
         super().__init__(message)
 
 
@@ -72,35 +84,34 @@ class Landed:
     mtime_ns: int
     mtime: float
     read_ms: float
+    place: Place | None = None  # its folder's descriptor and name: what removal goes through
 
 
-def inbox_relative(path: str, inbox: Path, real_dirs: dict[str, tuple[str, int, int]] | None = None) -> str:
-    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent),
-    Gone if its folder vanished.
-
-    ``real_dirs`` memoises resolved folders for the span of one batch (a folder's realpath costs an
-    ``lstat`` per path component, more than the rest of the checks); each use re-checks the folder's
-    device and inode with one ``stat``, so a folder swapped for a symlink meanwhile is resolved again.
-    """
+def _lexical_rel(path: str, inbox: Path) -> str:
+    """``path`` relative to the inbox, by its spelling alone; Skipped if it is outside (``..``, another tree)."""
     if ".." in path.split(os.sep):
         raise Skipped("outside_inbox")  # the kernel would resolve it through links, abspath does not
     absolute = os.path.abspath(path)
     root = os.path.abspath(inbox)
     if not _under(absolute, root):
         raise Skipped("outside_inbox")
-    memo = {} if real_dirs is None else real_dirs
-    parent_dir = os.path.dirname(absolute)
-    real = {}
-    for folder in {parent_dir, root}:
-        st = _stat(folder, follow_symlinks=True)
-        known = memo.get(folder)
-        if known is None or known[1:] != (st.st_dev, st.st_ino):
-            known = memo[folder] = (os.path.realpath(folder), st.st_dev, st.st_ino)
-        real[folder] = known[0]
-    real_parent, real_root = real[parent_dir], real[root]
+    return absolute[len(root.rstrip(os.sep)) + 1 :]
+
+
+def inbox_relative(path: str, inbox: Path) -> str:
+    """``path`` relative to the inbox; Skipped if it is outside (``..``, another tree, a linked parent),
+    Gone if its folder vanished.
+
+    For sorting a command's arguments (copy in or ingest in place); what ingestion reads is found again
+    through directory descriptors (:func:`locate`), never through this answer.
+    """
+    rel = _lexical_rel(path, inbox)
+    parent, root = os.path.dirname(os.path.abspath(path)), os.path.abspath(inbox)
+    _stat(parent, follow_symlinks=True)
+    real_parent, real_root = os.path.realpath(parent), os.path.realpath(root)
     if real_parent != real_root and not _under(real_parent, real_root):
         raise Skipped("outside_inbox")  # a symlinked folder pointing out of the inbox
-    return absolute[len(root.rstrip(os.sep)) + 1 :]
+    return rel
 
 
 def _stat(path: str, follow_symlinks: bool) -> os.stat_result:
@@ -143,32 +154,76 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def read_landed(
-    path: str, inbox: Path, max_bytes: int, real_dirs: dict[str, tuple[str, int, int]] | None = None
-) -> Landed:
+def _errno(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, "error")
+
+
+def locate(path: str, dirs: Folders) -> tuple[str, Place, os.stat_result]:
+    """Find ``path`` through the batch's folder descriptors: (inbox-relative path, place, its ``lstat``).
+
+    Skipped if the path is outside the inbox or a folder on the way is a symlink (wherever it points); Gone
+    if it is missing; Transient on any other error, the inbox itself being a symlink included.
+    """
+    rel = _lexical_rel(path, Path(dirs.root))
+    *folders, name = rel.split(os.sep)
+    try:
+        dirs.root_fd()
+    except LinkedFolder:
+        log.warning("the inbox is a symlink: set MEDIFLUX_INBOX to the folder it points to")
+        raise Transient("inbox_is_symlink") from None
+    except FileNotFoundError:
+        raise Gone() from None
+    except OSError as exc:
+        raise Transient(f"inbox_{_errno(exc)}") from None
+    try:
+        dir_fd = dirs.folder(folders)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except LinkedFolder:
+        raise Skipped("outside_inbox") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise Gone() from None
+    except OSError as exc:
+        raise Transient(f"open_dir_{_errno(exc)}") from None
+    return rel, Place(dir_fd, name, st.st_dev, st.st_ino), st
+
+
+def read_landed(path: str, dirs: Folders, max_bytes: int) -> Landed:
     """Read one inbox file safely (see module doc); raises Transient, Refused, Gone or Skipped."""
-    rel = inbox_relative(path, inbox, real_dirs)
+    rel, place, st = locate(path, dirs)
+    try:
+        return _read(path, rel, place, st, max_bytes)
+    except Refused as exc:
+        exc.place = place
+        raise
+
+
+def _read(path: str, rel: str, place: Place, st: os.stat_result, max_bytes: int) -> Landed:
     user_id = user_of(rel)
-    st = _stat(path, follow_symlinks=False)
     if stat.S_ISDIR(st.st_mode):
         raise Skipped("directory")
     if not stat.S_ISREG(st.st_mode):
         raise Refused("not_regular_file", f"not a regular file ({_kind(st.st_mode)})")
+    if st.st_nlink > 1:
+        raise Refused("hard_link", "the file has other hard links (it may be a file from outside the inbox)")
     if st.st_size > max_bytes:
         raise Refused("too_large", f"larger than the {max_bytes // (1024 * 1024)} MB limit")
     t0 = time.perf_counter()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = place.open()
     except FileNotFoundError:
         raise Gone() from None
     except PermissionError:
         raise Refused("unreadable", "permission denied when opening the file") from None
+    except Changed:
+        raise Transient("replaced") from None
     except OSError as exc:
-        raise Transient(f"open_{errno.errorcode.get(exc.errno or 0, 'error')}") from None
+        raise Transient(f"open_{_errno(exc)}") from None
     try:
         before = os.fstat(fd)
-        if (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(before.st_mode):
+        if not stat.S_ISREG(before.st_mode):
             raise Transient("replaced")
+        if before.st_nlink > 1:
+            raise Refused("hard_link", "the file has other hard links (it may be a file from outside the inbox)")
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 20)
@@ -182,14 +237,14 @@ def read_landed(
     except PermissionError:
         raise Refused("unreadable", "permission denied when reading the file") from None
     except OSError as exc:
-        raise Transient(f"read_{errno.errorcode.get(exc.errno or 0, 'error')}") from None
+        raise Transient(f"read_{_errno(exc)}") from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
     if after.st_size != len(data) or after.st_mtime_ns != before.st_mtime_ns:
         raise Transient("changing")
     try:
-        now = os.lstat(path)
+        now = os.stat(place.name, dir_fd=place.dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         raise Gone() from None
     if now.st_ino != before.st_ino or now.st_mtime_ns != before.st_mtime_ns or now.st_size != len(data):
@@ -203,33 +258,84 @@ def read_landed(
         before.st_mtime_ns,
         before.st_mtime,
         round((time.perf_counter() - t0) * 1000, 2),
+        place,
     )
 
 
-def remove(path: str) -> None:
-    """Delete an ingested file (already gone is fine)."""
+def _place(landed: Landed) -> Place:
+    if landed.place is None:
+        raise ValueError("a landed file without its place cannot be removed")
+    return landed.place
+
+
+def remove(landed: Landed) -> None:
+    """Delete an ingested file through its folder's descriptor (already gone is fine).
+
+    Transient (``changed_before_removal``) when its name now holds another file: that one is left alone.
+    """
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        _place(landed).unlink()
+    except Changed:
+        raise Transient("changed_before_removal") from None
 
 
-def keep(path: str, target: Path) -> None:
-    """Move an ingested file to ``target`` (processed copy, 0600), replacing an older copy of the same content."""
+def keep(landed: Landed, target: Path) -> None:
+    """Move an ingested file to ``target`` (processed copy, 0600), replacing an older copy of the same content.
+
+    Moved through the folder descriptors (Transient ``changed_before_removal`` as for :func:`remove`); the mode
+    is set through a descriptor on the moved inode, and only while it has no other link.
+    """
+    place = _place(landed)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dst_fd = open_dir(target.parent)
     try:
-        os.replace(path, target)
-    except FileNotFoundError:
+        try:
+            if not place.rename(dst_fd, target.name):
+                return
+        except Changed:
+            raise Transient("changed_before_removal") from None
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            _copy_across(place, dst_fd, target.name)
+        _tighten(dst_fd, target.name, place.ino)
+    finally:
+        os.close(dst_fd)
+
+
+def _copy_across(place: Place, dst_fd: int, name: str) -> None:
+    """``keep`` across filesystems: copy from the inode that was read, then remove it from the inbox."""
+    tmp = name + ".part"
+    try:
+        src = place.open()
+    except Changed:
+        raise Transient("changed_before_removal") from None
+    try:
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dst_fd)
+        try:
+            while chunk := os.read(src, 1 << 20):
+                os.write(out, chunk)
+            os.fsync(out)
+        finally:
+            os.close(out)
+    finally:
+        os.close(src)
+    os.rename(tmp, name, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
+    try:
+        place.unlink()
+    except Changed:
+        raise Transient("changed_before_removal") from None
+
+
+def _tighten(dir_fd: int, name: str, ino: int) -> None:
+    """chmod 0600 through a descriptor on the file itself, if it is still the inode moved and has no other link."""
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except OSError:
         return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        tmp = target.with_name(target.name + ".part")
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-        remove(path)
-    os.chmod(target, 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_ino == ino and st.st_nlink == 1 and stat.S_ISREG(st.st_mode):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
