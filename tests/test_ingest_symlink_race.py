@@ -13,9 +13,12 @@ import ctypes
 import errno
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +28,7 @@ from worker.ingest import ingest_batch
 from worker.quarantine import entries
 
 FILES = 1_000
+BAD_EVERY = 10  # every tenth landed file is bad JSON: quarantined, which moves it, under the same race
 BATCH = 25
 DEADLINE_S = 50
 _RENAME_EXCHANGE = 2
@@ -63,9 +67,13 @@ def test_a_user_folder_swapped_for_a_link_in_a_tight_loop_never_leaks_outside(s,
     outside.mkdir()
     real = s.inbox / "u-race"
     real.mkdir()
-    names = [f"scan-{i:04d}.txt" for i in range(FILES)]
-    landed = {}
+    names = [f"bad-{i:04d}.json" if i % BAD_EVERY == 0 else f"scan-{i:04d}.txt" for i in range(FILES)]
+    landed, bad = {}, {}
     for i, name in enumerate(names):
+        if name.startswith("bad"):
+            (real / name).write_bytes(bad.setdefault(name, b'{"oops": %d' % i))
+            (outside / name).write_bytes(b'{"canary": %d' % i)  # bad too: a followed path would quarantine it
+            continue
         data = variant(sample, i)
         (real / name).write_bytes(data)
         landed[name] = hashlib.sha256(data).hexdigest()
@@ -126,7 +134,8 @@ def test_a_user_folder_swapped_for_a_link_in_a_tight_loop_never_leaks_outside(s,
     assert not any(d.sha256 in canary_shas or "CANARY" in d.text for d in stored), "read a file outside the inbox"
     assert _snapshot(outside) == canaries, "a file outside the inbox was moved, deleted or changed"
     assert sorted(os.listdir(s.inbox / ".swap")) == sorted(names)  # the link still points at the canaries
-    assert not entries(s.home), [e.sidecar for e in entries(s.home)]
+    quarantined = {e.sidecar["original_name"]: e.path.read_bytes() for e in entries(s.home)}
+    assert quarantined == bad and len(entries(s.home)) == len(bad)  # the inbox's bad files, each once; no canary
     # every landed file is stored exactly once, as the folder's user, and left the inbox
     assert left == [], (len(left), reasons)
     assert sorted(d.sha256 for d in stored) == sorted(landed.values()), reasons
@@ -176,3 +185,80 @@ def test_a_hard_link_is_never_kept_as_a_processed_copy(tmp_path):
         assert stat.S_IMODE(os.lstat(kept).st_mode) == 0o600
     finally:
         gen.close()
+
+
+def test_a_file_replaced_between_reading_and_removal_is_left_for_its_own_pass(s, monkeypatch):
+    """Right before the removal its name must still hold the inode that was read: a newer version written over
+    it meanwhile stays in the inbox (reported for a retry) and is stored by the next pass."""
+    from worker.ingest import batch
+
+    path = s.inbox / "u-1" / "scan.txt"
+    path.parent.mkdir()
+    path.write_bytes(variant(one_per_format()[".txt"], 1))
+    newer = variant(one_per_format()[".txt"], 2)
+    commit = batch._commit
+
+    def commit_then_replace(*args, **kwargs):
+        out = commit(*args, **kwargs)
+        tmp = path.with_name("scan.txt.tmp")
+        tmp.write_bytes(newer)
+        os.replace(tmp, path)  # the writer's next version lands under the same name
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(batch, "_commit", commit_then_replace)
+        report = ingest_batch([str(path)], s)
+    assert len(report.stored) == 1 and report.retry == [str(path)], report.summary()
+    assert report.reasons == {"changed_before_removal": 1} and path.read_bytes() == newer
+    assert len(ingest_batch([str(path)], s).stored) == 1 and not path.exists()
+    assert Document.select().count() == 2
+
+
+def test_an_inbox_that_is_itself_a_symlink_is_never_followed(tmp_path):
+    """The inbox is opened O_NOFOLLOW: set to a link, nothing is read or removed (left for a retry, logged)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "x.txt"
+    victim.write_bytes(variant(one_per_format()[".txt"], 3))
+    gen = sqlite_inbox_settings(tmp_path)
+    s = next(gen)
+    try:
+        s.inbox.rmdir()
+        s.inbox.symlink_to(elsewhere, target_is_directory=True)
+        report = ingest_batch([str(s.inbox / "x.txt"), str(s.inbox / "y.txt")], s)
+        assert report.reasons == {"inbox_is_symlink": 2} and len(report.retry) == 2 and report.stored == []
+        assert victim.exists() and Document.select().count() == 0
+    finally:
+        gen.close()
+
+
+def test_across_filesystems_the_copies_come_from_the_inode_read_and_a_hard_link_stays_unread(tmp_path):
+    """Inbox on another filesystem than the home: the processed copy and the quarantined file are copied from the
+    descriptor of what was read; a hard-linked file is never copied (that would read it), it stays in place."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp folder")
+    inbox = Path(tempfile.mkdtemp(dir=shm, prefix="mediflux-inbox-"))
+    gen = sqlite_inbox_settings(tmp_path, keep_processed="1", inbox=str(inbox))
+    s = next(gen)
+    try:
+        (inbox / "u-1").mkdir()
+        good, bad, linked = inbox / "u-1" / "a.txt", inbox / "u-1" / "b.json", inbox / "u-1" / "c.txt"
+        good.write_bytes(variant(one_per_format()[".txt"], 11))
+        bad.write_bytes(b"{oops")
+        other = inbox / "elsewhere.txt"  # the same filesystem as the link (hard links cannot cross)
+        other.write_bytes(variant(one_per_format()[".txt"], 12))
+        os.chmod(other, 0o644)
+        os.link(other, linked)
+        report = ingest_batch([str(good), str(bad), str(linked)], s)
+        assert len(report.stored) == 1 and report.quarantined == 1, report.summary()
+        assert report.reasons == {"invalid_json": 1, "hard_link": 1}
+        (kept,) = (s.home / "processed").rglob("*.txt")
+        assert stat.S_IMODE(os.lstat(kept).st_mode) == 0o600 and not good.exists()
+        (entry,) = entries(s.home)
+        assert entry.path.read_bytes() == b"{oops" and not bad.exists()
+        assert linked.exists() and os.lstat(other).st_nlink == 2 and stat.S_IMODE(os.lstat(other).st_mode) == 0o644
+        assert Document.select().count() == 1
+    finally:
+        gen.close()
+        shutil.rmtree(inbox, ignore_errors=True)

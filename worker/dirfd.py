@@ -84,8 +84,9 @@ class Place:
 
 
 def open_dir(path: Path | str) -> int:
-    """A descriptor on the folder ``path`` (its last component never a link); for the worker's own folders."""
-    return os.open(path, DIR_FLAGS)
+    """A descriptor on one of the worker's own folders (``processed/…``, ``quarantine/``: under its home, which
+    only the worker writes; an operator may have made them links, so links are followed here)."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _is_link(name: str, dir_fd: int) -> bool:
@@ -98,7 +99,8 @@ def _is_link(name: str, dir_fd: int) -> bool:
 class Folders:
     """The folders below one root, opened for the span of one batch and closed with it (a context manager).
 
-    The root is opened once (``O_NOFOLLOW``: a root that is itself a symlink is refused, :class:`LinkedFolder`);
+    The root is opened once (``O_NOFOLLOW``: a root that is itself a symlink is refused, :class:`LinkedFolder`;
+    a failure is kept and raised again for the rest of the batch);
     :meth:`folder` walks each path afresh from it, so a folder replaced meanwhile is never trusted from an earlier
     walk. Descriptors on the same folder (device, inode) are shared, so a batch holds one per folder it touched.
     """
@@ -106,6 +108,7 @@ class Folders:
     def __init__(self, root: Path | str) -> None:
         self.root = root
         self._root_fd: int | None = None
+        self.root_error: Exception | None = None  # why the root could not be opened, for the whole batch
         self._held: dict[tuple[int, int], int] = {}
 
     def __enter__(self) -> Folders:
@@ -123,13 +126,15 @@ class Folders:
             self._root_fd = None
 
     def root_fd(self) -> int:
+        if self.root_error is not None:
+            raise self.root_error
         if self._root_fd is None:
             try:
-                self._root_fd = open_dir(self.root)
+                self._root_fd = os.open(self.root, DIR_FLAGS)
             except OSError as exc:
-                if exc.errno in (errno.ENOTDIR, errno.ELOOP) and os.path.islink(self.root):
-                    raise LinkedFolder() from None
-                raise
+                linked = exc.errno in (errno.ENOTDIR, errno.ELOOP) and os.path.islink(self.root)
+                self.root_error = LinkedFolder() if linked else exc
+                raise self.root_error from None
         return self._root_fd
 
     def folder(self, parts: Sequence[str]) -> int:

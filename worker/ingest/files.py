@@ -166,10 +166,12 @@ def locate(path: str, dirs: Folders) -> tuple[str, Place, os.stat_result]:
     """
     rel = _lexical_rel(path, Path(dirs.root))
     *folders, name = rel.split(os.sep)
+    first = dirs.root_error is None
     try:
         dirs.root_fd()
     except LinkedFolder:
-        log.warning("the inbox is a symlink: set MEDIFLUX_INBOX to the folder it points to")
+        if first:  # once per batch
+            log.warning("the inbox is a symlink: set MEDIFLUX_INBOX to the folder it points to")
         raise Transient("inbox_is_symlink") from None
     except FileNotFoundError:
         raise Gone() from None
