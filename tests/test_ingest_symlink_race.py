@@ -262,3 +262,18 @@ def test_across_filesystems_the_copies_come_from_the_inode_read_and_a_hard_link_
     finally:
         gen.close()
         shutil.rmtree(inbox, ignore_errors=True)
+
+
+def test_nested_folders_are_walked_one_component_at_a_time(s, tmp_path):
+    """Below the user folder, every folder on the way is opened O_NOFOLLOW: a link deeper down is refused too."""
+    deep = s.inbox / "u-1" / "2026" / "03"
+    deep.mkdir(parents=True)
+    (deep / "a.txt").write_bytes(variant(one_per_format()[".txt"], 21))
+    outside = tmp_path / "outside"
+    (outside / "03").mkdir(parents=True)
+    (outside / "03" / "b.txt").write_bytes(variant(one_per_format()[".txt"], 22))
+    (s.inbox / "u-1" / "2025").symlink_to(outside, target_is_directory=True)
+    report = ingest_batch([str(deep / "a.txt"), str(s.inbox / "u-1" / "2025" / "03" / "b.txt")], s)
+    assert len(report.stored) == 1 and report.reasons == {"outside_inbox": 1}, report.summary()
+    assert Document.get().user.user_id == "u-1" and not (deep / "a.txt").exists()
+    assert (outside / "03" / "b.txt").exists()
