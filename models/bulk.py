@@ -39,7 +39,7 @@ def _statement(
     placeholders: tuple[str, ...],
     table: str,
     columns: tuple[str, ...],
-    conflict: str,
+    conflict: str | None,
     returning: tuple[str, ...],
     rows: int,
 ) -> str:
@@ -47,9 +47,10 @@ def _statement(
         return f"{quote[0]}{name}{quote[1]}"
 
     row = "(" + ", ".join(placeholders) + ")"
+    target = f"({q(conflict)}) " if conflict else ""
     return (
         f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {', '.join([row] * rows)} "
-        f"ON CONFLICT ({q(conflict)}) DO NOTHING RETURNING {', '.join(map(q, returning))}"
+        f"ON CONFLICT {target}DO NOTHING RETURNING {', '.join(map(q, returning))}"
     )
 
 
@@ -57,10 +58,13 @@ def insert_ignore_returning(
     model: type[peewee.Model],
     fields: Sequence[peewee.Field],
     rows: Sequence[Sequence[Any]],
-    conflict: peewee.Field,
+    conflict: peewee.Field | None,
     returning: Sequence[peewee.Field],
 ) -> list[tuple]:
     """Insert ``rows`` (values in ``fields`` order); rows whose ``conflict`` value exists are skipped.
+
+    ``conflict`` None skips a row that would break any unique index (``ON CONFLICT DO NOTHING`` with no target):
+    the way to honour several partial unique indexes at once (``documents``: one per owner, one without owner).
 
     Field defaults are not applied: ``fields`` must name every column that needs a value.
 
@@ -79,7 +83,7 @@ def insert_ignore_returning(
             placeholders,
             model._meta.table_name,
             columns,
-            conflict.column_name,
+            conflict.column_name if conflict is not None else None,
             tuple(f.column_name for f in returning),
             len(chunk),
         )

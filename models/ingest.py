@@ -12,7 +12,7 @@ from models.documents import Document
 
 
 class IngestDuplicate(BaseModel):
-    """One re-landing of already stored content (same SHA-256): no second document, just this trace."""
+    """One re-landing of content already stored for the same owner (same SHA-256): no second document, a trace."""
 
     document = peewee.ForeignKeyField(Document, backref="duplicates", on_delete="CASCADE")
     if TYPE_CHECKING:

@@ -51,8 +51,8 @@ def test_five_formats_stored_once_with_pages_meta_and_users(ingest_settings):
 def test_same_content_again_is_a_recorded_duplicate_not_a_row(ingest_settings):
     s = ingest_settings
     data = variant(one_per_format()[".hocr"], 7)
-    first = ingest_batch([_land(s, "a.hocr", data)], s)
-    again = ingest_batch([_land(s, "u-9/renamed.html", data), _land(s, "other.hocr", data)], s)
+    first = ingest_batch([_land(s, "u-9/a.hocr", data)], s)
+    again = ingest_batch([_land(s, "u-9/renamed.html", data), _land(s, "u-9/other.hocr", data)], s)
     assert len(first.stored) == 1 and again.stored == [] and again.duplicates == 2
     assert Document.select().count() == 1
     assert IngestDuplicate.select().where(IngestDuplicate.document == first.stored[0]).count() == 2
@@ -64,14 +64,6 @@ def test_same_content_twice_in_one_batch(ingest_settings):
     data = variant(one_per_format()[".txt"], 3)
     report = ingest_batch([_land(s, "a.txt", data), _land(s, "b.txt", data)], s)
     assert len(report.stored) == 1 and report.duplicates == 1 and Document.select().count() == 1
-
-
-def test_user_id_in_canonical_json_wins_over_the_folder(ingest_settings):
-    s = ingest_settings
-    doc = json.loads(one_per_format()[".json"].read_bytes())
-    doc.update(schema="mediflux.ocr/1", user_id="from-json")
-    ingest_batch([_land(s, "from-folder/x.json", json.dumps(doc).encode())], s)
-    assert Document.get().user.user_id == "from-json"
 
 
 def test_crash_after_commit_before_removal_does_not_duplicate(ingest_settings, monkeypatch):

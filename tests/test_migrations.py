@@ -108,3 +108,59 @@ def test_cli_migrate_status_up_down(env):
     assert "pending" in run_cli(env, "migrate", "--status").stdout
     assert run_cli(env, "migrate").returncode == 0
     assert "pending" not in run_cli(env, "migrate", "--status").stdout
+
+
+def _index_names(database) -> set[str]:
+    return {i.name for i in database.get_indexes("documents")}
+
+
+def test_0006_per_owner_key_keeps_rows_and_owners_and_goes_down(settings, home):
+    """From 0005 with rows: owners kept; (owner, sha256) unique, ownerless unique per sha256; down() guarded."""
+    import peewee
+
+    home.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.database_url)
+    assert migrator.upgrade(database, target="0005_app_api")[-1] == "0005_app_api"
+    stamp = "'2026-01-02 03:04:05+00'" if settings.database_url.startswith("postgres") else "'2026-01-02 03:04:05'"
+
+    def insert(owner, sha):
+        user = "NULL" if owner is None else f"(SELECT id FROM users WHERE user_id = '{owner}')"
+        database.execute_sql(
+            "INSERT INTO documents (user_id, original_filename, sha256, format, pages, text, meta, status, created_at) "
+            f"VALUES ({user}, 'a.txt', '{sha}', 'text', '[]', 'bonjour', '{{}}', 'ingested', {stamp})"
+        )
+
+    def refused(owner, sha):
+        with pytest.raises(peewee.IntegrityError), database.atomic():
+            insert(owner, sha)
+
+    for user in ("u-a", "u-b"):
+        database.execute_sql(
+            "INSERT INTO users (user_id, profile, legal_hold, created_at, updated_at) "
+            f"VALUES ('{user}', '{{}}', false, {stamp}, {stamp})"
+        )
+    insert("u-a", "aaa")
+    insert("u-b", "bbb")
+    insert(None, "ccc")
+    refused("u-b", "aaa")  # 0005: sha256 unique across users
+    assert migrator.upgrade(database) == ["0006_owner_sha256"]
+    owners = "SELECT u.user_id, d.sha256 FROM documents d LEFT JOIN users u ON u.id = d.user_id ORDER BY d.sha256"
+    assert database.execute_sql(owners).fetchall() == [("u-a", "aaa"), ("u-b", "bbb"), (None, "ccc")]
+    assert {"documents_sha256_user_id", "documents_sha256_no_user"} <= _index_names(database)
+    assert "documents_sha256" not in _index_names(database)
+    insert("u-b", "aaa")  # the same bytes for another user: that user's own document
+    insert(None, "aaa")
+    refused("u-a", "aaa")  # twice for one owner
+    refused(None, "ccc")  # twice without an owner
+    with pytest.raises(RuntimeError, match="several owners"):
+        migrator.downgrade(database)  # dropping one owner's copy is not a schema step
+    assert migrator.pending(database) == [] and "documents_sha256_no_user" in _index_names(database)
+    database.execute_sql(
+        "DELETE FROM documents WHERE sha256 = 'aaa' AND "
+        "(user_id IS NULL OR user_id <> (SELECT id FROM users WHERE user_id = 'u-a'))"
+    )
+    assert migrator.downgrade(database) == ["0006_owner_sha256"]
+    assert database.execute_sql(owners).fetchall() == [("u-a", "aaa"), ("u-b", "bbb"), (None, "ccc")]
+    assert "documents_sha256" in _index_names(database) and "documents_sha256_user_id" not in _index_names(database)
+    refused("u-b", "aaa")
+    assert migrator.upgrade(database) == ["0006_owner_sha256"]

@@ -36,7 +36,7 @@ def _row(i, user_id=None):
 def test_rows_read_back_like_peewee_rows(database):
     user = User.create(user_id="u-1")
     returned = insert_ignore_returning(
-        Document, FIELDS, [_row(1, user.id), _row(2)], Document.sha256, (Document.id, Document.sha256)
+        Document, FIELDS, [_row(1, user.id), _row(2)], None, (Document.id, Document.sha256)
     )
     assert sorted(sha for _, sha in returned) == [f"{1:064x}", f"{2:064x}"]
     Document.insert_many([dict(zip((f.name for f in FIELDS), _row(3, user.id)))]).execute()
@@ -55,10 +55,8 @@ def test_rows_read_back_like_peewee_rows(database):
 
 
 def test_existing_keys_are_skipped_and_not_returned(database):
-    insert_ignore_returning(Document, FIELDS, [_row(1)], Document.sha256, (Document.id, Document.sha256))
-    returned = insert_ignore_returning(
-        Document, FIELDS, [_row(1), _row(2), _row(2)], Document.sha256, (Document.sha256,)
-    )
+    insert_ignore_returning(Document, FIELDS, [_row(1)], None, (Document.id, Document.sha256))
+    returned = insert_ignore_returning(Document, FIELDS, [_row(1), _row(2), _row(2)], None, (Document.sha256,))
     assert returned == [(f"{2:064x}",)]
     assert Document.select().count() == 2
 
@@ -76,7 +74,7 @@ def test_large_inserts_are_split_under_the_parameter_limit(database, monkeypatch
 
     monkeypatch.setattr(bulk, "MAX_PARAMS", 10 * len(FIELDS))  # 10 rows per statement
     monkeypatch.setattr(database, "execute_sql", counting)
-    returned = insert_ignore_returning(Document, FIELDS, [_row(i) for i in range(25)], Document.sha256, (Document.id,))
+    returned = insert_ignore_returning(Document, FIELDS, [_row(i) for i in range(25)], None, (Document.id,))
     assert statements == [90, 90, 45]
     assert len({i for (i,) in returned}) == 25 == Document.select().count()
     assert MAX_PARAMS < 32_766  # SQLite's default limit on bound parameters

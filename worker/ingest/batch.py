@@ -1,9 +1,9 @@
-"""Store landed files: one document row per distinct content, committed before the file leaves the inbox.
+"""Store landed files: one document row per owner and distinct content, committed before the file leaves the inbox.
 
 Order of operations for a batch (many files, one transaction):
 
 1. read each file safely (:mod:`files`), hash it, parse it (:mod:`parse`; NIRs masked);
-2. in one transaction: create missing users, insert one row per new SHA-256 (one multi-row statement),
+2. in one transaction: create missing users, insert one row per new (owner, SHA-256) (one multi-row statement),
    record re-landed content in ``ingest_duplicates``;
 3. after the commit: delete each file, or move it to ``processed/`` (``MEDIFLUX_KEEP_PROCESSED=1``);
 4. trigger analysis of the new ids (``triggers.analyze``).
@@ -49,6 +49,7 @@ from worker.ingest.files import (
     read_landed,
     remove,
 )
+from worker.ingest.owner import folder_user, owner_of
 from worker.ingest.parse import guess_format, parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.triggers import NO_QUEUE, Triggers, after_commit
@@ -108,6 +109,9 @@ class IngestReport:
         }
 
 
+_Key = tuple[int | None, str]  # (owner's users.id or None, sha256): a document's idempotency key
+
+
 @dataclass
 class _Ready:
     landed: Landed
@@ -128,6 +132,7 @@ def _prepare(path: str, settings: Settings, report: IngestReport, dirs: Folders)
     try:
         landed = read_landed(path, dirs, settings.max_file_mb * 1024 * 1024)
         doc = parse_document(landed.data, os.path.basename(landed.rel))
+        user_id = owner_of(landed.user_id, doc.user_id)
     except Gone:
         report.gone += 1
         return None
@@ -149,7 +154,7 @@ def _prepare(path: str, settings: Settings, report: IngestReport, dirs: Folders)
             return None
         _quarantine(path, landed, reason, str(exc), settings, report, getattr(exc, "place", None))
         return None
-    return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, doc.user_id or landed.user_id)
+    return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, user_id)
 
 
 def _quarantine(
@@ -160,10 +165,12 @@ def _quarantine(
     settings: Settings,
     report: IngestReport,
     place: Place | None = None,
+    owner: str | None = None,
 ) -> None:
     """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``).
 
-    Always from where it was found (``place``, or the landed file's): never by its path again.
+    Always from where it was found (``place``, or the landed file's): never by its path again. The sidecar names
+    the file's owner (:mod:`owner`), read or not, so erasure and export find it.
     """
     data = landed.data if landed else b""
     at = landed.place if landed else place
@@ -179,7 +186,7 @@ def _quarantine(
             message,
             format_guess=guess_format(data, path) if data else None,
             size=len(data) if landed else None,
-            user_id=landed.user_id if landed else None,
+            user_id=owner or (landed.user_id if landed else folder_user(path, settings.inbox)),
             at=at,
         )
     except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
@@ -231,6 +238,7 @@ def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
 def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
     """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
 
+    The idempotency key is (owner, SHA-256): the same bytes from another user are that user's own document.
     Returns (new ids, the items stored as new, duplicates recorded).
     """
     with db.atomic():
@@ -239,31 +247,34 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         if user_ids:
             User.insert_many([{"user_id": u} for u in user_ids]).on_conflict_ignore().execute()
             users = {u.user_id: u.id for u in User.select(User.id, User.user_id).where(User.user_id.in_(user_ids))}
-        # sha256 -> (stored id, meta); id None for content first seen earlier in this batch
-        existing: dict[str, tuple[int | None, dict[str, Any]]] = {
-            d.sha256: (d.id, d.meta or {})
-            for d in Document.select(Document.id, Document.sha256, Document.meta).where(
+        owners = [users.get(i.user_id) if i.user_id else None for i in items]
+        # (owner, sha256) -> (stored id, meta); id None for content first seen earlier in this batch
+        existing: dict[_Key, tuple[int | None, dict[str, Any]]] = {
+            (d.user_id, d.sha256): (d.id, d.meta or {})
+            for d in Document.select(Document.id, Document.user, Document.sha256, Document.meta).where(
                 Document.sha256.in_(sorted({i.sha256 for i in items}))
             )
         }
         rows: list[tuple[Any, ...]] = []
         new_items: list[_Ready] = []
+        new_keys: list[_Key] = []
         dup_ids: list[int] = []
-        dup_shas: list[str] = []
+        dup_keys: list[_Key] = []
         now = utcnow()
-        for item in items:
-            if item.sha256 in existing:
-                found_id, meta = existing[item.sha256]
+        for item, owner in zip(items, owners):
+            key = (owner, item.sha256)
+            if key in existing:
+                found_id, meta = existing[key]
                 if found_id is None:
-                    dup_shas.append(item.sha256)  # the same content twice in this batch
+                    dup_keys.append(key)  # the same content twice for this owner in this batch
                 elif not _same_file(meta, item.landed):
                     dup_ids.append(found_id)
                 continue
-            existing[item.sha256] = (None, {})
+            existing[key] = (None, {})
             doc = item.doc
             rows.append(
                 (
-                    users.get(item.user_id) if item.user_id else None,
+                    owner,
                     doc.source_filename or os.path.basename(item.landed.rel),
                     item.sha256,
                     doc.format,
@@ -275,24 +286,29 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 )
             )
             new_items.append(item)
-        # ON CONFLICT DO NOTHING: on PostgreSQL another process may commit the same content meanwhile;
-        # such rows are not returned and are looked up below.
-        ids: dict[str, int] = {
-            sha: int(i)
-            for i, sha in insert_ignore_returning(
-                Document, _COLUMNS, rows, Document.sha256, (Document.id, Document.sha256)
+            new_keys.append(key)
+        # ON CONFLICT DO NOTHING, on either unique index (per owner; per sha256 without owner): on PostgreSQL
+        # another process may commit the same content for the same owner meanwhile; such rows are not returned
+        # and are looked up below.
+        ids: dict[_Key, int] = {
+            (owner, sha): int(i)
+            for i, owner, sha in insert_ignore_returning(
+                Document, _COLUMNS, rows, None, (Document.id, Document.user, Document.sha256)
             )
         }
-        missing = [r[2] for r in rows if r[2] not in ids]
+        missing = {key for key in new_keys if key not in ids}
         if missing:
             ids.update(
-                (d.sha256, d.id)
-                for d in Document.select(Document.id, Document.sha256).where(Document.sha256.in_(missing))
+                ((d.user_id, d.sha256), d.id)
+                for d in Document.select(Document.id, Document.user, Document.sha256).where(
+                    Document.sha256.in_(sorted({sha for _, sha in missing}))
+                )
+                if (d.user_id, d.sha256) in missing
             )
-        dup_ids += [ids[sha] for sha in dup_shas if sha in ids]
+        dup_ids += [ids[key] for key in dup_keys if key in ids]
         if dup_ids:
             IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
-    return [ids[i.sha256] for i in new_items if i.sha256 in ids], new_items, len(dup_ids)
+    return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
 
 
 def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
@@ -360,6 +376,7 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
             f"the database refused the document ({type(exc).__name__})",
             settings,
             report,
+            owner=item.user_id,
         )
         return [], 0
     except Exception as exc:
