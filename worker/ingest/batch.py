@@ -35,7 +35,7 @@ from worker import memory, metrics, quarantine
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.filenames import ref
-from worker.ingest import activity
+from worker.ingest import activity, writers
 from worker.ingest.files import (
     NO_USER,
     TRANSIENT_ERRNOS,
@@ -157,6 +157,8 @@ def _quarantine(
     path: str, landed: Landed | None, reason: str, message: str, settings: Settings, report: IngestReport
 ) -> None:
     """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``)."""
+    if _left_to_writer(path, report):
+        return
     data = landed.data if landed else b""
     try:
         moved = quarantine.move_in(
@@ -281,8 +283,20 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
     return [ids[i.sha256] for i in new_items if i.sha256 in ids], new_items, len(dup_ids)
 
 
+def _left_to_writer(path: str, report: IngestReport) -> bool:
+    """Never unlink or move a file a process holds open for writing (its writer would go on writing into a
+    removed inode): asked again right before; such a file stays and is reported for a retry."""
+    if not writers.being_written(path):
+        return False
+    report.retry.append(path)
+    report.count("being_written")
+    return True
+
+
 def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
     path = item.landed.path
+    if _left_to_writer(path, report):
+        return
     try:
         if stored_new and settings.keep_processed:
             keep(path, settings.home / _meta(item, settings)["processed_path"])

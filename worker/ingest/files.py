@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.filenames import printable
+from worker.ingest import writers
 from worker.userids import is_valid_user_id
 
 NO_USER = "_nouser"
@@ -169,6 +170,8 @@ def read_landed(
         before = os.fstat(fd)
         if (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(before.st_mode):
             raise Transient("replaced")
+        if writers.being_written(fd):
+            raise Transient("being_written")  # a writer still holds it open: never read a prefix
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 20)
