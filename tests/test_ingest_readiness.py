@@ -61,7 +61,7 @@ say("done")
 """
 # Pauses between chunks: short ones a quiet gate would let through, and the 2 s pause of a stalled upload.
 PAUSES = ([0.01, 0.05, 0.2], [0.2, 2.0], [2.0, 0.01], [0.1, 0.1, 0.5, 0.01], [0.05, 1.0, 0.05])
-HOLDER = "import os, sys, time; fd = os.open(sys.argv[1], getattr(os, sys.argv[2])); print('held', flush=True); sys.stdin.read()"
+HOLDER = "import os, sys; os.open(sys.argv[1], getattr(os, sys.argv[2])); print('held', flush=True); sys.stdin.read()"
 
 
 @dataclasses.dataclass
@@ -340,7 +340,7 @@ def test_ingest_now_on_a_folder_being_written(env, s, tmp_path, where):
 
 @pytest.mark.slow
 def test_soak_many_slow_writers_live_and_restarted(s, tmp_path):
-    items, written = plan(s.inbox, tmp_path / "staging", copies=40)
+    items, written = plan(s.inbox, tmp_path / "staging", copies=200)  # 1,000 files, 5 formats
     triggers = consumer(s)
     w = Writers(items)
     deadline = time.monotonic() + 60
@@ -348,6 +348,6 @@ def test_soak_many_slow_writers_live_and_restarted(s, tmp_path):
         with running(InboxWatcher(s, triggers)):
             time.sleep(0.7)
     with running(InboxWatcher(s, triggers)):
-        w.wait(60)
-        wait_for(lambda: len(stored()) >= len(items) and inbox_empty(s), timeout=60, message="every document")
+        w.wait(120)
+        wait_for(lambda: len(stored()) >= len(items) and inbox_empty(s), timeout=120, message="every document")
     assert_whole(written)

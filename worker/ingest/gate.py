@@ -28,6 +28,7 @@ from worker.ingest.writers import Writers, state
 
 MAX_BACKOFF = 60.0
 MAX_WRITER_PAUSE = 2.0  # longest pause between two looks at a file a writer holds open
+CLOSE_RACE = 0.002  # a close event can precede the end of its writer's count by microseconds
 
 
 @dataclass
@@ -164,7 +165,12 @@ class StabilityGate:
         if found is Writers.NONE:
             return True
         if found is Writers.OPEN:
-            entry.closed = False  # another writer still has it: its own close event will say when
+            if entry.closed:
+                # The kernel queues the close event before it drops the writer's count: look again at
+                # once; if a writer is still there it is another one, and its own close event will come.
+                entry.closed = False
+                entry.look_at = now + CLOSE_RACE
+                return False
             entry.look_at = now + min(max(self.quiet, 0.05) * 2**entry.looks, MAX_WRITER_PAUSE)
             entry.looks += 1
             return False
