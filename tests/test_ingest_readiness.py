@@ -29,6 +29,7 @@ from tests.ingest_fixtures import one_per_format, variant
 from tests.recording import RecordingTriggers
 from worker.ingest import ingest_paths, writers
 from worker.ingest.batch import ingest_batch
+from worker.ingest.gate import StabilityGate
 from worker.ingest.parse import parse_document
 from worker.ingest.watcher import InboxWatcher
 
@@ -257,6 +258,104 @@ def test_ingestion_leaves_a_file_being_written_and_takes_it_once_closed(tmp_path
         report = ingest_batch([str(path)], s)
         assert len(report.stored) == 1 and not path.exists()
         assert Document.get().sha256 == hashlib.sha256(data).hexdigest()
+    finally:
+        gen.close()
+
+
+def test_the_gate_arms_on_writes_and_takes_a_file_once_no_writer_holds_it(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"first chunk")
+    gate = StabilityGate(quiet=0.01, inflight_ttl=60)
+    with held(path, "O_WRONLY"):
+        gate.touch(str(path))  # modified: armed
+        time.sleep(0.05)
+        assert gate.ready() == []  # quiet, but a writer holds it
+        gate.touch(str(path), closed=True)  # some writer closed it, another one still holds it
+        assert gate.ready() == [] and len(gate) == 1
+    wait_for(lambda: gate.ready(), timeout=5, message="the file once its writer is gone")
+    closed = StabilityGate(quiet=10.0, inflight_ttl=60)  # a close-after-write waits for no quiet period
+    other = tmp_path / "b.txt"
+    other.write_bytes(b"whole")
+    closed.touch(str(other), closed=True)
+    assert [p for p, _ in closed.ready()] == [str(other)]
+
+
+def test_where_the_kernel_cannot_tell_an_armed_file_needs_the_long_quiet_period(tmp_path):
+    """The fallback (NFS, SMB, another user's file: tried for real above as another user): armed files wait
+    for ``fallback_quiet`` seconds of an unchanged size and mtime; a close or a move-in is still taken at once."""
+    now = [100.0]
+    gate = StabilityGate(
+        quiet=0.05, inflight_ttl=60, clock=lambda: now[0], fallback_quiet=5.0, writers=lambda _: writers.Writers.UNKNOWN
+    )
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"part")
+    gate.touch(str(path))
+    now[0] += 1.0
+    assert gate.ready() == []  # first look: the signature is noted
+    path.write_bytes(b"part and more")  # changed (no event seen: a remote writer)
+    now[0] += 5.5
+    assert gate.ready() == []  # the second look sees the change: 5 s again from here
+    now[0] += 4.9
+    assert gate.ready() == []
+    now[0] += 0.2
+    assert [p for p, _ in gate.ready()] == [str(path)]
+    moved = tmp_path / "b.txt"
+    moved.write_bytes(b"renamed in")
+    gate.touch(str(moved), closed=True)
+    assert [p for p, _ in gate.ready()] == [str(moved)]
+
+
+# Once the store has read the watched file (its first close without write), open it for writing and hold it.
+REOPENER = r"""
+import os, sys, threading
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+target, got = os.path.abspath(sys.argv[1]), threading.Event()
+class H(FileSystemEventHandler):
+    def on_any_event(self, event):
+        if event.event_type == "closed_no_write" and os.fsdecode(event.src_path) == target and not got.is_set():
+            fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+            got.set()
+obs = Observer()
+obs.schedule(H(), os.path.dirname(target))
+obs.start()
+print("watching", flush=True)
+got.wait(60)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_file_opened_for_writing_again_after_its_read_is_not_removed(tmp_path):
+    """The removal step asks again: a writer that opened the file between the read and the removal keeps it
+    (the row committed meanwhile is the complete version read; the file is retried, not deleted under it)."""
+    from tests.ingest_fixtures import sqlite_inbox_settings
+
+    gen = sqlite_inbox_settings(tmp_path)
+    s = next(gen)
+    try:
+        first = s.inbox / "a.txt"
+        first.write_bytes(variant(one_per_format()[".txt"], 1))
+        others = []
+        for i in range(1500):  # read after the first one: time for the other process to open it
+            other = s.inbox / f"o{i}.txt"
+            other.write_bytes(variant(one_per_format()[".txt"], 100 + i))
+            others.append(str(other))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", REOPENER, str(first)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout and proc.stdout.readline().strip() == "watching"
+        try:
+            report = ingest_batch([str(first)] + others, s)
+            assert proc.stdout.readline().strip() == "held"
+            assert report.retry == [str(first)] and report.reasons == {"being_written": 1}
+            assert first.exists() and len(report.stored) == 1501 and inbox_empty(s) is False
+        finally:
+            assert proc.stdin
+            proc.stdin.close()
+            proc.wait(10)
+        again = ingest_batch([str(first)], s)  # the writer is gone: the same file, already stored, is removed
+        assert again.already_stored == 1 and not again.stored and not first.exists()
     finally:
         gen.close()
 
