@@ -114,6 +114,7 @@ class Settings:
     watch_lease_seconds: float = 30.0
     ingest_batch: int = 200
     ingest_grace_seconds: float = 5.0
+    watch_poll_quiet_seconds: float = 5.0
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -311,6 +312,7 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         watch_lease_seconds=_float(env, "WATCH_LEASE_SECONDS", 30.0, 3.0, 3600.0),
         ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
+        watch_poll_quiet_seconds=_float(env, "WATCH_POLL_QUIET_SECONDS", 5.0, 0.0, 3600.0),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -14,13 +15,15 @@ from worker.cli.output import echo_json
 from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
 from worker.config import Settings
+from worker.ingest import writers
 from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.scan import IgnoreRules, walk
 
 
-def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str:
-    """Files outside the inbox are copied in (the worker only ever removes inbox files), atomically."""
+def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str | None:
+    """Files outside the inbox are copied in (the worker only ever removes inbox files), atomically.
+    None when the original changed or got a writer during the copy (left for a retry: never a prefix)."""
     folder = settings.inbox / user_id if user_id else settings.inbox
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = os.path.basename(path)
@@ -28,15 +31,35 @@ def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str:
     if os.path.lexists(target):
         target = folder / f"{uuid.uuid4().hex[:8]}-{name}"
     tmp = folder / f".{uuid.uuid4().hex}.part"
+    before = os.stat(path)
     shutil.copyfile(path, tmp)
+    after = os.stat(path)
+    if _version(before) != _version(after) or writers.being_written(path):
+        os.unlink(tmp)
+        return None
     os.replace(tmp, target)
     return str(target)
 
 
-def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> tuple[list[str], int]:
-    """Inbox paths to ingest for the command's arguments (folders walked); also the count of copied files."""
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _settled(path: str, settings: Settings) -> bool:
+    """Taken only when no process holds it open for writing (or, where that cannot be told, quiet for
+    ``MEDIFLUX_WATCH_POLL_QUIET_SECONDS``): see docs/ingestion.md, Readiness."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return True  # gone or unreadable: ingestion reports it
+    return writers.settled(path, max(st.st_mtime, st.st_ctime), time.time(), settings.watch_poll_quiet_seconds)
+
+
+def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> tuple[list[str], int, int]:
+    """Inbox paths to ingest for the command's arguments (folders walked); also the count of copied files
+    and of files left alone because they may still be being written."""
     rules = IgnoreRules(settings.watch_ignore)
-    out, copied = [], 0
+    out, copied, waiting = [], 0, 0
     for raw in paths:
         path = os.path.abspath(raw)
         files = [e.path for e in walk(Path(path), rules)] if os.path.isdir(path) else [path]
@@ -48,14 +71,22 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
                 inside = False
             except (Gone, Transient):
                 inside = True  # in the inbox; ingestion finds it gone, or retries
-            if inside:
+            if not _settled(f, settings):
+                waiting += 1
+            elif inside:
                 out.append(f)  # already in the inbox: ingested where it is (its folder names the user)
             elif os.path.isfile(f):  # regular files only (never a FIFO or device outside the inbox)
-                out.append(_copy_into_inbox(f, settings, user_id))
-                copied += 1
+                copy = _copy_into_inbox(f, settings, user_id)
+                if copy is None:
+                    waiting += 1
+                else:
+                    out.append(copy)
+                    copied += 1
             else:
                 click.echo(f"skipped (not a regular file): {click.format_filename(f)}", err=True)
-    return out, copied
+    if waiting:
+        click.echo(f"{waiting} files still being written: left for a retry", err=True)
+    return out, copied, waiting
 
 
 @click.command()
@@ -74,10 +105,10 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
     enqueued for the consumer (`ingest_files` tasks)."""
     runtime = queue_runtime()  # with --now too: what it stores is analysed by the consumer
     settings = runtime.settings
-    files, copied = collect(paths, settings, user_id)
+    files, copied, waiting = collect(paths, settings, user_id)
     if not now:
         count = runtime.triggers.ingest(files)
-        summary = {"files": len(files), "copied_into_inbox": copied, "tasks": count}
+        summary = {"files": len(files), "copied_into_inbox": copied, "tasks": count, "still_being_written": waiting}
         echo_json(summary) if as_json else click.echo(f"{len(files)} files enqueued in {count} tasks")
         return
     report = IngestReport()
@@ -86,14 +117,14 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
             chunk = files[start : start + settings.ingest_batch]
             report.merge(ingest_batch(chunk, settings, runtime.triggers))
             bar.update(len(chunk))
-    summary = report.summary() | {"files": len(files), "copied_into_inbox": copied}
+    summary = report.summary() | {"files": len(files), "copied_into_inbox": copied, "still_being_written": waiting}
     if as_json:
         echo_json(summary)
     else:
         click.echo(
             f"{summary['stored']} stored, {summary['duplicates'] + summary['already_stored']} already stored, "
             f"{summary['quarantined']} quarantined, {summary['skipped']} skipped, "
-            f"{summary['retry']} left for a retry"
+            f"{summary['retry'] + waiting} left for a retry"
         )
-    if report.retry:
+    if report.retry or waiting:
         raise SystemExit(1)

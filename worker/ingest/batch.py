@@ -33,10 +33,10 @@ from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from worker import memory, metrics, quarantine
 from worker.config import Settings
-from worker.dirfd import Folders, Place
+from worker.dirfd import Changed, Folders, Place
 from worker.errors import safe_error
 from worker.filenames import ref
-from worker.ingest import activity
+from worker.ingest import activity, writers
 from worker.ingest.files import (
     NO_USER,
     TRANSIENT_ERRNOS,
@@ -172,8 +172,10 @@ def _quarantine(
     Always from where it was found (``place``, or the landed file's): never by its path again. The sidecar names
     the file's owner (:mod:`owner`), read or not, so erasure and export find it.
     """
-    data = landed.data if landed else b""
     at = landed.place if landed else place
+    if _left_to_writer(path, at, report):
+        return
+    data = landed.data if landed else b""
     if at is None:
         report.skipped += 1
         report.count(reason)
@@ -311,8 +313,32 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
     return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
 
 
+def _left_to_writer(path: str, place: Place | None, report: IngestReport) -> bool:
+    """Never unlink or move a file a process holds open for writing (its writer would go on writing into a
+    removed inode): asked again right before, through the folder descriptor it was found by (never the path
+    again); such a file stays and is reported for a retry."""
+    if place is None or not _being_written(place):
+        return False
+    report.retry.append(path)
+    report.count("being_written")
+    return True
+
+
+def _being_written(place: Place) -> bool:
+    try:
+        fd = place.open()
+    except (Changed, OSError):
+        return False  # gone or replaced: the removal step itself sees it and leaves the name alone
+    try:
+        return writers.being_written(fd)
+    finally:
+        os.close(fd)
+
+
 def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
     path = item.landed.path
+    if _left_to_writer(path, item.landed.place, report):
+        return
     try:
         if stored_new and settings.keep_processed:
             keep(item.landed, settings.home / _meta(item, settings)["processed_path"])

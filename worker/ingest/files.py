@@ -23,6 +23,7 @@ from pathlib import Path
 
 from worker.dirfd import FILE_FLAGS, Changed, Folders, LinkedFolder, Place, open_dir
 from worker.filenames import printable
+from worker.ingest import writers
 from worker.userids import is_valid_user_id
 
 log = logging.getLogger("mediflux.ingest")
@@ -226,6 +227,8 @@ def _read(path: str, rel: str, place: Place, st: os.stat_result, max_bytes: int)
             raise Transient("replaced")
         if before.st_nlink > 1:
             raise Refused("hard_link", "the file has other hard links (it may be a file from outside the inbox)")
+        if writers.being_written(fd):
+            raise Transient("being_written")  # a writer still holds it open: never read a prefix
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 20)

@@ -38,7 +38,7 @@ def settled_files(settings: Settings, rules: IgnoreRules) -> list[tuple[float, s
         except OSError:
             continue
         landed = max(st.st_mtime, st.st_ctime)
-        if now - landed >= MIN_AGE_SECONDS:
+        if now - landed >= max(MIN_AGE_SECONDS, settings.watch_poll_quiet_seconds):
             found.append((landed, entry.path))
     return sorted(found)
 

@@ -1,9 +1,11 @@
-"""The inbox watcher (``mediflux watch``): watchdog events → stability gate → ingestion.
+"""The inbox watcher (``mediflux watch``): watchdog events → readiness gate → ingestion.
 
-- Live files (an event, then the gate) are ingested as soon as they become ready: inline in this process
+- Live files (an event, then the gate: ready after a close-after-write or a move-in, see :mod:`gate`) are
+  ingested as soon as they become ready: inline in this process
   by default (latency: no queue round trip), or as an ``ingest_files`` task (``MEDIFLUX_WATCH_INLINE=0``).
   Files that pass the gate in the same turn share one transaction (or task), up to ``MEDIFLUX_INGEST_BATCH``.
-- Backlogs (startup scan, periodic full rescan) go to the consumer in batches (many files per task).
+- Backlogs (startup scan, periodic full rescan) go to the consumer in batches (many files per task); a
+  file found still open for writing (:mod:`writers`) goes to the gate instead and waits for its close.
 - The observer is supervised: a dead dispatcher or emitter thread (a handler exception, the inbox
   deleted, an inotify failure) is replaced and followed by a full rescan; a missing inbox is created; an
   unreadable one is reported and retried with backoff.
@@ -28,6 +30,7 @@ from watchdog.observers.polling import PollingObserver
 from worker import leases
 from worker.config import Settings
 from worker.filenames import ref
+from worker.ingest import writers
 from worker.ingest.batch import IngestReport, ingest_batch
 from worker.ingest.gate import StabilityGate
 from worker.ingest.scan import IgnoreRules, walk
@@ -64,7 +67,11 @@ class InboxWatcher:
         self.triggers = triggers
         self.inline = settings.watch_inline
         self.rules = IgnoreRules(settings.watch_ignore)
-        self.gate = StabilityGate(settings.watch_quiet_seconds, inflight_ttl=3 * settings.watch_rescan_seconds)
+        self.gate = StabilityGate(
+            settings.watch_quiet_seconds,
+            inflight_ttl=3 * settings.watch_rescan_seconds,
+            fallback_quiet=settings.watch_poll_quiet_seconds,
+        )
         self.lease_ttl = lease_ttl or _dt.timedelta(seconds=settings.watch_lease_seconds)
         self.holder = leases.new_holder_id()
         self.observer: BaseObserver | None = None
@@ -194,8 +201,11 @@ class InboxWatcher:
                     continue
                 if self.gate.is_known(entry.path, st):
                     continue
-                if time.time() - st.st_mtime < max(self.settings.watch_quiet_seconds, 1.0):
-                    self.gate.touch(entry.path)  # fresh: let the gate decide
+                now = time.time()
+                if now - st.st_mtime < max(self.settings.watch_quiet_seconds, 1.0) or not writers.settled(
+                    entry.path, max(st.st_mtime, st.st_ctime), now, self.settings.watch_poll_quiet_seconds
+                ):
+                    self.gate.touch(entry.path)  # fresh or still being written: the gate decides when
                     continue
                 self.gate.mark_inflight(entry.path, st)
                 backlog.append(entry.path)
