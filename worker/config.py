@@ -114,6 +114,7 @@ class Settings:
     watch_lease_seconds: float = 30.0
     ingest_batch: int = 200
     ingest_grace_seconds: float = 5.0
+    api_durable: bool = True
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -311,6 +312,7 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         watch_lease_seconds=_float(env, "WATCH_LEASE_SECONDS", 30.0, 3.0, 3600.0),
         ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
+        api_durable=_bool(env, "API_DURABLE", True),
     )
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from models.clock import utcnow
 from worker.filenames import printable, ref
+from worker.fsync import sync_dir, sync_file
 from worker.userids import is_valid_user_id
 
 log = logging.getLogger("mediflux.ingest")
@@ -106,7 +107,10 @@ def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> int:
     tmp = path.with_name(_TMP_PREFIX + path.name)
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    sync_dir(path.parent)  # the sidecar is durable before the file it explains is moved
     return len(body)
 
 
@@ -124,7 +128,9 @@ def move_in(
 
     The sidecar is written first, then the file renamed next to it: a crash in between leaves the file in the
     inbox (quarantined again on the next pass, over the orphan sidecar), never a quarantined file without reason.
-    The file is never opened (safe for FIFOs, devices, links), except to copy a regular file across filesystems.
+    The file is never read (safe for FIFOs, devices, links), except to copy a regular file across filesystems.
+    Durable before the source goes (:mod:`worker.fsync`): a regular file is synced before the rename and the folder
+    after it; a copy and the folder are synced before the source is unlinked.
     """
     target_dir = folder(home)
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -145,6 +151,8 @@ def move_in(
     target = target_dir / name
     sidecar_path = target_dir / (name + SIDECAR)
     sidecar_size = _write_sidecar(sidecar_path, sidecar)
+    if stat.S_ISREG(st.st_mode):
+        sync_file(path)
     try:
         os.rename(path, target)
     except FileNotFoundError:
@@ -153,6 +161,8 @@ def move_in(
     except OSError as exc:
         if exc.errno == errno.EXDEV and stat.S_ISREG(st.st_mode):
             shutil.copy2(path, target, follow_symlinks=False)
+            sync_file(target)
+            sync_dir(target_dir)
             os.unlink(path)
         else:
             sidecar_path.unlink(missing_ok=True)
@@ -163,6 +173,8 @@ def move_in(
                 errno.errorcode.get(exc.errno or 0, "error"),
             )
             return None
+    else:
+        sync_dir(target_dir)
     log.warning("quarantined %s: %s", ref(path), reason)
     moved = _lstat(target) or st  # (an operator may already have moved it on)
     return Entry(name, target, sidecar, moved.st_size, _arrival(moved), False, sidecar_size)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.filenames import printable
+from worker.fsync import sync_dir, sync_file
 from worker.userids import is_valid_user_id
 
 NO_USER = "_nouser"
@@ -215,8 +216,13 @@ def remove(path: str) -> None:
 
 
 def keep(path: str, target: Path) -> None:
-    """Move an ingested file to ``target`` (processed copy, 0600), replacing an older copy of the same content."""
+    """Move an ingested file to ``target`` (processed copy, 0600), replacing an older copy of the same content.
+
+    Durable before the source goes (:mod:`worker.fsync`): the file is synced before the rename and the folder
+    after it; across filesystems the copy and the folder are synced before the source is unlinked.
+    """
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sync_file(path)
     try:
         os.replace(path, target)
     except FileNotFoundError:
@@ -224,12 +230,21 @@ def keep(path: str, target: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        tmp = target.with_name(target.name + ".part")
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-        remove(path)
+        _copy_then_remove(path, target)
+        return
     os.chmod(target, 0o600)
+    sync_dir(target.parent)
+
+
+def _copy_then_remove(path: str, target: Path) -> None:
+    """Across filesystems: a synced 0600 copy under a temporary name, renamed into place, folder synced, then unlink."""
+    tmp = target.with_name(target.name + ".part")
+    with open(path, "rb") as src, open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+        dst.flush()
+        os.fchmod(dst.fileno(), 0o600)
+        os.fsync(dst.fileno())
+    os.replace(tmp, target)
+    sync_dir(target.parent)
+    remove(path)
