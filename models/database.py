@@ -30,6 +30,17 @@ SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
 BUSY_TIMEOUT_SECONDS = 15.0
 
 
+def sqlite_pragmas(durable: bool = False) -> list[tuple[str, object]]:
+    """:data:`SQLITE_PRAGMAS`, with ``synchronous=full`` when every commit must be on disk when it returns.
+
+    The worker's own connections keep NORMAL (their state can be rebuilt, and ingestion makes its own commits
+    durable: :mod:`models.durability`); the app's pools use FULL (:class:`models.pools.PoolConfig`), since a
+    profile, decision or pathway the app was told is saved has no other copy.
+    """
+    level = "full" if durable else "normal"
+    return [(name, level if name == "synchronous" else value) for name, value in SQLITE_PRAGMAS]
+
+
 def create_private_file(path: Path) -> None:
     """Create ``path`` (and its folder, 0700) as an empty 0600 file if missing; tighten if present."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -5,8 +5,10 @@ thread, reused for the life of the thread). An app process serves many short
 requests: the sync pool hands a thread a ready connection per request, the async
 pool does the same for coroutines without blocking the event loop (aiosqlite runs
 SQLite in a thread per connection; asyncpg speaks PostgreSQL natively). Both get
-the same SQLite pragmas and ``BEGIN IMMEDIATE`` write transactions as the worker,
-and the same column types, so the one set of models serves all of them.
+the same SQLite pragmas as the worker (except ``synchronous=FULL`` by default, so
+that a write is on disk when the call returns: :class:`PoolConfig`), the same
+``BEGIN IMMEDIATE`` write transactions and the same column types, so the one set
+of models serves all of them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urlsplit
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from models.database import BUSY_TIMEOUT_SECONDS, SQLITE_PRAGMAS, create_private_file, postgres_params, sqlite_path
+from models.database import BUSY_TIMEOUT_SECONDS, create_private_file, postgres_params, sqlite_path, sqlite_pragmas
 
 SQLITE_TYPES = {"UTCDATETIME": "TEXT"}
 POSTGRES_TYPES = {"UTCDATETIME": "TIMESTAMPTZ"}
@@ -27,11 +29,18 @@ POSTGRES_TYPES = {"UTCDATETIME": "TIMESTAMPTZ"}
 
 @dataclass(frozen=True)
 class PoolConfig:
-    """Pool size, how long a caller may wait for a free connection, and when idle sync ones are recycled."""
+    """Pool size, how long a caller may wait for a free connection, and when idle sync ones are recycled.
+
+    ``durable``: on SQLite, every commit is fsynced before it returns (``synchronous=FULL``: one fdatasync of the
+    WAL per write transaction); False keeps ``synchronous=NORMAL``, where a commit acknowledged to the app may roll
+    back after a power loss or an OS crash (``MEDIFLUX_API_DURABLE=0``). PostgreSQL's durability is its
+    ``synchronous_commit`` (``on`` by default).
+    """
 
     size: int = 10
     acquire_timeout: float = 10.0
     recycle_seconds: int = 300
+    durable: bool = True
 
 
 def _sqlite_file(url: str) -> str:
@@ -58,7 +67,7 @@ def open_pooled_database(url: str, pool: PoolConfig = PoolConfig()) -> peewee.Da
     """
     wait = max(1, math.ceil(pool.acquire_timeout))
     if _scheme(url) == "sqlite":
-        pragmas = list(SQLITE_PRAGMAS) + [("busy_timeout", int(BUSY_TIMEOUT_SECONDS * 1000))]
+        pragmas = sqlite_pragmas(pool.durable) + [("busy_timeout", int(BUSY_TIMEOUT_SECONDS * 1000))]
         return PooledSqliteDatabase(
             _sqlite_file(url),
             pragmas=pragmas,
@@ -110,7 +119,7 @@ def open_async_database(url: str, pool: PoolConfig = PoolConfig()) -> peewee.Dat
         # lock_type makes every transaction BEGIN IMMEDIATE, as in the worker: no lock-upgrade deadlocks.
         return AsyncSqliteDatabase(
             _sqlite_file(url),
-            pragmas=list(SQLITE_PRAGMAS),
+            pragmas=sqlite_pragmas(pool.durable),
             timeout=BUSY_TIMEOUT_SECONDS,
             lock_type="IMMEDIATE",
             field_types=SQLITE_TYPES,

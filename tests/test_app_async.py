@@ -1,6 +1,7 @@
 """The async data API on its pwasyncio pool, SQLite and PostgreSQL: same behaviour, and the loop never blocks."""
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -132,7 +133,8 @@ def test_a_slow_query_does_not_stall_other_coroutines(aapi, database):
 def test_pooled_sqlite_connections_have_the_worker_pragmas(aapi, settings):
     from worker.api import DataAPI
 
-    expected = {"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1, "synchronous": 1}
+    # synchronous=FULL (2): data-API writes are durable when the call returns (MEDIFLUX_API_DURABLE=0: NORMAL, 1)
+    expected = {"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1, "synchronous": 2}
 
     async def read_async():
         try:
@@ -147,5 +149,9 @@ def test_pooled_sqlite_connections_have_the_worker_pragmas(aapi, settings):
     with sync.backend.database.connection_context():
         assert {n: sync.backend.database.execute_sql(f"PRAGMA {n}").fetchone()[0] for n in expected} == expected
     sync.close()
+    fast = DataAPI.from_settings(dataclasses.replace(settings, api_durable=False))
+    with fast.backend.database.connection_context():
+        assert fast.backend.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 1
+    fast.close()
     # Writes open BEGIN IMMEDIATE on both pools, as in the worker (no deadlocking lock upgrades).
     assert sync.backend.database._lock_type == aapi.backend.database._lock_type == "IMMEDIATE"

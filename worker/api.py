@@ -63,7 +63,10 @@ _WRITES = frozenset(
 
 def pool_config(settings: Settings) -> PoolConfig:
     return PoolConfig(
-        size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout, recycle_seconds=settings.db_pool_recycle
+        size=settings.db_pool_size,
+        acquire_timeout=settings.db_pool_timeout,
+        recycle_seconds=settings.db_pool_recycle,
+        durable=settings.api_durable,
     )
 
 

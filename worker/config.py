@@ -115,6 +115,7 @@ class Settings:
     ingest_batch: int = 200
     ingest_grace_seconds: float = 5.0
     watch_poll_quiet_seconds: float = 5.0
+    api_durable: bool = True
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -313,6 +314,7 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         ingest_batch=_int(env, "INGEST_BATCH", 200, 1, 10_000),
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
         watch_poll_quiet_seconds=_float(env, "WATCH_POLL_QUIET_SECONDS", 5.0, 0.0, 3600.0),
+        api_durable=_bool(env, "API_DURABLE", True),
     )
 
 

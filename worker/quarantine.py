@@ -35,6 +35,7 @@ from typing import Any
 from models.clock import utcnow
 from worker.dirfd import Changed, Place, open_dir
 from worker.filenames import printable, ref
+from worker.fsync import sync_dir, sync_file
 from worker.userids import is_valid_user_id
 
 log = logging.getLogger("mediflux.ingest")
@@ -107,7 +108,10 @@ def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> int:
     tmp = path.with_name(_TMP_PREFIX + path.name)
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    sync_dir(path.parent)  # the sidecar is durable before the file it explains is moved
     return len(body)
 
 
@@ -130,6 +134,8 @@ def move_in(
     links across filesystems. With ``at`` (ingestion) the file is looked at and moved through its folder's
     descriptor, and only while its name still holds the inode found there (:mod:`worker.dirfd`); ``path``
     then only names it.
+    Durable before the source goes (:mod:`worker.fsync`): a regular file is synced before the rename and the
+    folder after it; a copy and the folder are synced before the source is unlinked.
     """
     target_dir = folder(home)
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -153,6 +159,8 @@ def move_in(
     target = target_dir / name
     sidecar_path = target_dir / (name + SIDECAR)
     sidecar_size = _write_sidecar(sidecar_path, sidecar)
+    if stat.S_ISREG(st.st_mode):
+        _sync_source(path, at)
     try:
         _move(path, at, st, target_dir, name)
     except (FileNotFoundError, Changed):
@@ -167,9 +175,25 @@ def move_in(
             errno.errorcode.get(exc.errno or 0, "error"),
         )
         return None
+    sync_dir(target_dir)  # the new name is durable before anything counts on it
     log.warning("quarantined %s: %s", ref(path), reason)
     moved = _lstat(target) or st  # (an operator may already have moved it on)
     return Entry(name, target, sidecar, moved.st_size, _arrival(moved), False, sidecar_size)
+
+
+def _sync_source(path: str, at: Place | None) -> None:
+    """fsync the file to be moved (through its folder descriptor when found by one): its writer may never have."""
+    if at is None:
+        sync_file(path)
+        return
+    try:
+        fd = at.open()
+    except (Changed, OSError):
+        return  # gone, replaced or unreadable: the move itself decides (an unreadable file has no data to lose)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _move(path: str, at: Place | None, st: os.stat_result, directory: Path, name: str) -> None:
@@ -194,14 +218,19 @@ def _move(path: str, at: Place | None, st: os.stat_result, directory: Path, name
             raise
         if at is None:
             shutil.copy2(path, target, follow_symlinks=False)
+            sync_file(target)
+            sync_dir(directory)
             os.unlink(path)
             return
         src = at.open()
         try:
             with open(src, "rb", closefd=False) as f_in, open(target, "xb") as f_out:
                 shutil.copyfileobj(f_in, f_out)
+                f_out.flush()
+                os.fsync(f_out.fileno())
         finally:
             os.close(src)
+        sync_dir(directory)  # the copy is durable before the source goes
         at.unlink()
 
 

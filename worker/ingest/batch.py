@@ -31,6 +31,7 @@ import peewee
 from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
+from models.durability import CommitNotDurable, durable_atomic
 from worker import memory, metrics, quarantine
 from worker.config import Settings
 from worker.dirfd import Changed, Folders, Place
@@ -241,9 +242,10 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
     """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
 
     The idempotency key is (owner, SHA-256): the same bytes from another user are that user's own document.
-    Returns (new ids, the items stored as new, duplicates recorded).
+    Returns (new ids, the items stored as new, duplicates recorded). The commit is on stable storage when this
+    returns (:func:`models.durability.durable_atomic`): the files are removed only after it.
     """
-    with db.atomic():
+    with durable_atomic(db):
         user_ids = sorted({i.user_id for i in items if i.user_id})
         users: dict[str, int] = {}
         if user_ids:
@@ -404,6 +406,11 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
             report,
             owner=item.user_id,
         )
+        return [], 0
+    except CommitNotDurable as exc:  # removing the files could lose documents: leave them all in place
+        log.error("ingestion refused, files left in the inbox: %s", exc)
+        report.retry += [i.landed.path for i in items]
+        report.count("commit_not_durable")
         return [], 0
     except Exception as exc:
         if not _is_transient_db_error(exc):

@@ -288,9 +288,12 @@ def keep(landed: Landed, target: Path) -> None:
     """Move an ingested file to ``target`` (processed copy, 0600), replacing an older copy of the same content.
 
     Moved through the folder descriptors (Transient ``changed_before_removal`` as for :func:`remove`); the mode
-    is set through a descriptor on the moved inode, and only while it has no other link.
+    is set through a descriptor on the moved inode, and only while it has no other link. Durable before the
+    source goes (:mod:`worker.fsync`): the file is synced before the rename and the folder after it; across
+    filesystems the copy and the folder are synced before the source is unlinked.
     """
     place = _place(landed)
+    _sync_place(place)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     dst_fd = open_dir(target.parent)
     try:
@@ -303,9 +306,23 @@ def keep(landed: Landed, target: Path) -> None:
             if exc.errno != errno.EXDEV:
                 raise
             _copy_across(place, dst_fd, target.name)
+        else:
+            os.fsync(dst_fd)  # the new name is durable
         _tighten(dst_fd, target.name, place.ino)
     finally:
         os.close(dst_fd)
+
+
+def _sync_place(place: Place) -> None:
+    """fsync the file to be moved, through its folder descriptor (its writer may never have synced it)."""
+    try:
+        fd = place.open()
+    except Changed:
+        raise Transient("changed_before_removal") from None
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _copy_across(place: Place, dst_fd: int, name: str) -> None:
@@ -326,6 +343,7 @@ def _copy_across(place: Place, dst_fd: int, name: str) -> None:
     finally:
         os.close(src)
     os.rename(tmp, name, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
+    os.fsync(dst_fd)  # the copy is durable under its name before the source goes
     try:
         place.unlink()
     except Changed:
