@@ -128,7 +128,7 @@ def _fill_and_release(db, sqlite_memory_used) -> None:
             Document,
             fields,
             [(f"f{i}", f"{i:064x}", "text", "é" * 6000, [], {}, "ingested", now) for i in range(5000)],
-            Document.sha256,
+            None,  # either unique index (per owner, or among documents without one)
             (Document.id,),
         )
     db.close()  # a fresh connection: an empty page cache
