@@ -74,7 +74,7 @@ def test_crash_after_commit_before_removal_does_not_duplicate(ingest_settings, m
     s = ingest_settings
     path = _land(s, "x.tsv", variant(one_per_format()[".tsv"], 1))
     with monkeypatch.context() as m:
-        m.setattr(batch, "_finalize", lambda *_a: None)
+        m.setattr(batch, "leave_inbox", lambda *_a: None)
         assert len(ingest_batch([path], s).stored) == 1
     assert os.path.exists(path)
     report = ingest_batch([path], s)

@@ -16,8 +16,9 @@ from worker.cli.params import user_id as user_id_param
 from worker.cli.progress import progress
 from worker.config import Settings
 from worker.ingest import writers
-from worker.ingest.batch import IngestReport, ingest_batch
+from worker.ingest.batch import ingest_batch
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
+from worker.ingest.report import IngestReport
 from worker.ingest.scan import IgnoreRules, walk
 
 

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,12 @@ from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from models.durability import CommitNotDurable, durable_atomic
-from worker import memory, metrics, quarantine
+from worker import memory, metrics
 from worker.config import Settings
-from worker.dirfd import Changed, Folders, Place
+from worker.dirfd import Folders
 from worker.errors import safe_error
 from worker.filenames import ref
-from worker.ingest import activity, writers
+from worker.ingest import activity
 from worker.ingest.files import (
     NO_USER,
     TRANSIENT_ERRNOS,
@@ -46,13 +46,13 @@ from worker.ingest.files import (
     Refused,
     Skipped,
     Transient,
-    keep,
     read_landed,
-    remove,
 )
-from worker.ingest.owner import folder_user, owner_of
-from worker.ingest.parse import guess_format, parse_document
+from worker.ingest.leaving import leave_inbox, quarantine_file
+from worker.ingest.owner import owner_of
+from worker.ingest.parse import parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
+from worker.ingest.report import IngestReport
 from worker.triggers import NO_QUEUE, Triggers, after_commit
 
 log = logging.getLogger("mediflux.ingest")
@@ -71,43 +71,6 @@ _COLUMNS = (
     Document.created_at,
 )
 EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
-
-
-@dataclass
-class IngestReport:
-    """What one call did; ``retry`` lists paths left in place for a later attempt."""
-
-    stored: list[int] = field(default_factory=list)
-    duplicates: int = 0
-    already_stored: int = 0
-    quarantined: int = 0
-    gone: int = 0
-    skipped: int = 0
-    retry: list[str] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    def count(self, reason: str) -> None:
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
-
-    def merge(self, other: IngestReport) -> None:
-        self.stored += other.stored
-        self.retry += other.retry
-        for name in ("duplicates", "already_stored", "quarantined", "gone", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for reason, n in other.reasons.items():
-            self.reasons[reason] = self.reasons.get(reason, 0) + n
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "stored": len(self.stored),
-            "duplicates": self.duplicates,
-            "already_stored": self.already_stored,
-            "quarantined": self.quarantined,
-            "gone": self.gone,
-            "skipped": self.skipped,
-            "retry": len(self.retry),
-            "reasons": dict(sorted(self.reasons.items())),
-        }
 
 
 _Key = tuple[int | None, str]  # (owner's users.id or None, sha256): a document's idempotency key
@@ -153,56 +116,9 @@ def _prepare(path: str, settings: Settings, report: IngestReport, dirs: Folders)
             report.retry.append(path)  # maybe still being written: give it the grace period
             report.count("young_" + reason)
             return None
-        _quarantine(path, landed, reason, str(exc), settings, report, getattr(exc, "place", None))
+        quarantine_file(path, landed, reason, str(exc), settings, report, getattr(exc, "place", None))
         return None
     return _Ready(landed, hashlib.sha256(landed.data).hexdigest(), doc, user_id)
-
-
-def _quarantine(
-    path: str,
-    landed: Landed | None,
-    reason: str,
-    message: str,
-    settings: Settings,
-    report: IngestReport,
-    place: Place | None = None,
-    owner: str | None = None,
-) -> None:
-    """Move a file that can never become a document to quarantine, with its sidecar (counted in ``report``).
-
-    Always from where it was found (``place``, or the landed file's): never by its path again. The sidecar names
-    the file's owner (:mod:`owner`), read or not, so erasure and export find it.
-    """
-    at = landed.place if landed else place
-    if _left_to_writer(path, at, report):
-        return
-    data = landed.data if landed else b""
-    if at is None:
-        report.skipped += 1
-        report.count(reason)
-        return
-    try:
-        moved = quarantine.move_in(
-            path,
-            settings.home,
-            reason,
-            message,
-            format_guess=guess_format(data, path) if data else None,
-            size=len(data) if landed else None,
-            user_id=owner or (landed.user_id if landed else folder_user(path, settings.inbox)),
-            at=at,
-        )
-    except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
-        report.retry.append(path)
-        report.count("quarantine_failed")
-        log.warning("could not quarantine %s: %s", ref(path), type(err).__name__)
-        return
-    if moved:
-        report.quarantined += 1
-        metrics.record_quarantined(reason)
-    else:
-        report.skipped += 1
-    report.count(reason)
 
 
 def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
@@ -228,6 +144,11 @@ def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
             Path("processed") / (item.user_id or NO_USER) / f"{item.sha256}.{EXTENSIONS[doc.format]}"
         )
     return meta
+
+
+def _keep_target(item: _Ready, settings: Settings) -> Path | None:
+    """Where a newly stored file is kept (``MEDIFLUX_KEEP_PROCESSED=1``), or None: it is deleted."""
+    return settings.home / _meta(item, settings)["processed_path"] if settings.keep_processed else None
 
 
 def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
@@ -315,47 +236,6 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
     return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
 
 
-def _left_to_writer(path: str, place: Place | None, report: IngestReport) -> bool:
-    """Never unlink or move a file a process holds open for writing (its writer would go on writing into a
-    removed inode): asked again right before, through the folder descriptor it was found by (never the path
-    again); such a file stays and is reported for a retry."""
-    if place is None or not _being_written(place):
-        return False
-    report.retry.append(path)
-    report.count("being_written")
-    return True
-
-
-def _being_written(place: Place) -> bool:
-    try:
-        fd = place.open()
-    except (Changed, OSError):
-        return False  # gone or replaced: the removal step itself sees it and leaves the name alone
-    try:
-        return writers.being_written(fd)
-    finally:
-        os.close(fd)
-
-
-def _finalize(item: _Ready, stored_new: bool, settings: Settings, report: IngestReport) -> None:
-    path = item.landed.path
-    if _left_to_writer(path, item.landed.place, report):
-        return
-    try:
-        if stored_new and settings.keep_processed:
-            keep(item.landed, settings.home / _meta(item, settings)["processed_path"])
-        else:
-            remove(item.landed)
-    except Transient as exc:  # its name holds another file now: that one is left for its own pass
-        report.retry.append(path)
-        report.count(exc.reason)
-    except OSError as exc:
-        # The row is committed; the file stays and the next pass only removes it (no second row).
-        report.retry.append(path)
-        report.count("remove_failed")
-        log.warning("stored %s but could not remove it: %s", ref(path), safe_error(exc).split(":")[0])
-
-
 def ingest_batch(paths: list[str], settings: Settings, triggers: Triggers = NO_QUEUE) -> IngestReport:
     """Ingest ``paths`` in one transaction (see module doc); ``triggers`` gets the new ids for analysis.
 
@@ -397,7 +277,7 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
             return first[0] + second[0], first[1] + second[1]
         item = items[0]
         log.warning("the database refused %s: %s", ref(item.landed.path), type(exc).__name__)
-        _quarantine(
+        quarantine_file(
             item.landed.path,
             item.landed,
             "unstorable",
@@ -429,7 +309,7 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
     report.already_stored += len(items) - len(new_items) - duplicates
     new_set = {id(i) for i in new_items}
     for item in items:
-        _finalize(item, id(item) in new_set, settings, report)
+        leave_inbox(item.landed, _keep_target(item, settings) if id(item) in new_set else None, report)
     return new_ids, duplicates
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from worker import leases
 from worker.config import Settings
-from worker.ingest.batch import IngestReport, ingest_batch
+from worker.ingest.batch import ingest_batch
+from worker.ingest.report import IngestReport
 from worker.ingest.scan import IgnoreRules, walk
 from worker.periodic import JobContext
 

@@ -31,8 +31,9 @@ from worker import leases
 from worker.config import Settings
 from worker.filenames import ref
 from worker.ingest import writers
-from worker.ingest.batch import IngestReport, ingest_batch
+from worker.ingest.batch import ingest_batch
 from worker.ingest.gate import StabilityGate
+from worker.ingest.report import IngestReport
 from worker.ingest.scan import IgnoreRules, walk
 from worker.triggers import Triggers
 
