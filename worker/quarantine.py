@@ -2,7 +2,8 @@
 
 Layout (the only module that spells it): ``<home>/quarantine/<name>`` beside ``<name>.error.json``, a sidecar
 holding the reason, the message (never content), the format guess, the size, the time (``quarantined_at``, UTC),
-the user id when known and the printable original name. Ingestion writes it (:func:`move_in`); the CLI, the
+the user id when known and the printable original name (NIRs masked in the name, the message and the name the
+file takes in quarantine). Ingestion writes it (:func:`move_in`); the CLI, the
 dashboard, retention pruning, erasure and export all read it through :func:`entries`, so they see one set.
 
 The listing rule, for every name in the folder:
@@ -36,6 +37,7 @@ from models.clock import utcnow
 from worker.dirfd import Changed, Place, open_dir
 from worker.filenames import printable, ref
 from worker.fsync import sync_dir, sync_file
+from worker.privacy import mask_text
 from worker.userids import is_valid_user_id
 
 log = logging.getLogger("mediflux.ingest")
@@ -139,7 +141,7 @@ def move_in(
     """
     target_dir = folder(home)
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = _free_name(target_dir, os.path.basename(path))
+    name = _free_name(target_dir, mask_text(os.path.basename(path)))  # no NIR in a name that stays
     try:
         st = os.lstat(path) if at is None else os.stat(at.name, dir_fd=at.dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -149,12 +151,12 @@ def move_in(
         return None
     sidecar = {
         "reason": reason,
-        "message": message,
+        "message": mask_text(message),
         "format_guess": format_guess,
         "size": size if size is not None else st.st_size,
         "quarantined_at": utcnow().isoformat(),
         "user_id": user_id,
-        "original_name": printable(os.path.basename(path)),
+        "original_name": mask_text(printable(os.path.basename(path))),
     }
     target = target_dir / name
     sidecar_path = target_dir / (name + SIDECAR)

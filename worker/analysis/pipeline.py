@@ -30,7 +30,6 @@ _EXTRACTORS: dict[str, Callable[[list[Page], _dt.date], dict[str, Any]]] = {
     "carte_tiers_payant": carte.extract,
     "feuille_de_soins": feuille.extract,
 }
-_MASKED_NIR = re.compile(r"[12] ?\d\d ?\d\d ?\*\* ?\*\*\* ?\*\*\* ?\*\*")
 
 
 def nir_presence(pages: list[Page]) -> dict[str, Any]:
@@ -40,7 +39,7 @@ def nir_presence(pages: list[Page]) -> dict[str, Any]:
         for m in privacy.find_nirs(page.text):
             masked.append(m.masked)
             where.append({"page": page.number, "span": [m.start, m.end]})
-        for hit in _MASKED_NIR.finditer(page.text):
+        for hit in privacy.MASKED_PATTERN.finditer(page.text):
             masked.append(privacy.mask(re.sub(r"\s", "", hit.group()).replace("*", "0")[:13]))
             where.append({"page": page.number, "span": [hit.start(), hit.end()]})
     return {"present": bool(masked), "masked": sorted(set(masked)), "locations": where}

@@ -14,7 +14,7 @@ from typing import Any
 
 from models.base import _compact_dumps as canonical_json
 from worker.appdata.errors import InvalidInput, InvalidProfile, PayloadTooLarge
-from worker.privacy import find_nirs, mask_nirs
+from worker.privacy import contains_nir, mask_text
 from worker.userids import RULE, InvalidUserId, validate_user_id
 
 POSTCODE = re.compile(r"^[0-9]{5}$")
@@ -33,13 +33,19 @@ def user_id(value: object) -> str:
         raise InvalidInput("user_id", f"expected {RULE}") from None
 
 
-def text(field: str, value: object, max_len: int, required: bool = True) -> str | None:
+_NIR_REFUSED = "looks like a NIR (social security number), which is never stored"
+
+
+def text(field: str, value: object, max_len: int, required: bool = True, nir_ok: bool = False) -> str | None:
+    """A short string field; one holding a NIR is refused (``nir_ok``: the caller masks it instead)."""
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "expected a non-empty string")
     if len(value) > max_len:
         raise InvalidInput(field, f"longer than {max_len} characters")
+    if not nir_ok and contains_nir(value):
+        raise InvalidInput(field, _NIR_REFUSED)
     return value
 
 
@@ -56,7 +62,11 @@ def json_document(field: str, value: object, max_bytes: int, error: type[Invalid
 def _walk(path: str, value: object, depth: int, error: type[InvalidInput]) -> None:
     if depth > MAX_DEPTH:
         raise error(path, f"nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, (bool, int)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) >= 10**12 and contains_nir(str(value)):
+            raise error(path, _NIR_REFUSED)
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -65,13 +75,15 @@ def _walk(path: str, value: object, depth: int, error: type[InvalidInput]) -> No
     if isinstance(value, str):
         if "\x00" in value:
             raise error(path, "NUL characters are not allowed")
-        if find_nirs(value):
-            raise error(path, "looks like a NIR (social security number), which is never stored")
+        if contains_nir(value):
+            raise error(path, _NIR_REFUSED)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or not key or len(key) > 64:
                 raise error(path, "object keys must be non-empty strings of at most 64 characters")
+            if contains_nir(key):  # named by its parent's path: the error text never repeats the key
+                raise error(path, "an object key " + _NIR_REFUSED)
             _walk(f"{path}.{key}", item, depth + 1, error)
         return
     if isinstance(value, (list, tuple)):
@@ -141,6 +153,6 @@ def step_ids(pathway: object) -> list[str]:
 
 def query_text(value: object, max_len: int = 4000) -> str:
     """A user's query: stored with any NIR masked (the raw number never reaches the database)."""
-    checked = text("text", value, max_len)
+    checked = text("text", value, max_len, nir_ok=True)
     assert checked is not None
-    return mask_nirs(checked)[0]
+    return mask_text(checked)

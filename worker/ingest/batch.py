@@ -53,6 +53,7 @@ from worker.ingest.owner import owner_of
 from worker.ingest.parse import parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.report import IngestReport
+from worker.privacy import mask_text, scrub
 from worker.triggers import NO_QUEUE, Triggers, after_commit
 
 log = logging.getLogger("mediflux.ingest")
@@ -131,7 +132,7 @@ def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
         "words": doc.words,
         "nirs_masked": doc.extra.get("nirs_masked", 0),
         "timings_ms": {"read": landed.read_ms, "parse": doc.extra.get("parse_ms")},
-        "inbox_path": landed.rel,
+        "inbox_path": mask_text(landed.rel),
         "inbox_inode": landed.inode,
         "inbox_mtime_ns": landed.mtime_ns,
     }
@@ -143,7 +144,7 @@ def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
         meta["processed_path"] = str(
             Path("processed") / (item.user_id or NO_USER) / f"{item.sha256}.{EXTENSIONS[doc.format]}"
         )
-    return meta
+    return scrub(meta)  # every string of it, whatever a parser or a later field puts there
 
 
 def _keep_target(item: _Ready, settings: Settings) -> Path | None:
@@ -153,7 +154,7 @@ def _keep_target(item: _Ready, settings: Settings) -> Path | None:
 
 def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
     return (meta.get("inbox_path"), meta.get("inbox_inode"), meta.get("inbox_mtime_ns")) == (
-        landed.rel,
+        mask_text(landed.rel),  # stored masked
         landed.inode,
         landed.mtime_ns,
     )
@@ -200,7 +201,7 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
             rows.append(
                 (
                     owner,
-                    doc.source_filename or os.path.basename(item.landed.rel),
+                    doc.source_filename or mask_text(os.path.basename(item.landed.rel)),
                     item.sha256,
                     doc.format,
                     [p.as_dict() for p in doc.pages],

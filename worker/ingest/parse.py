@@ -12,7 +12,7 @@ from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.plaintext import parse_text
 from worker.ingest.sniff import decode, hint_from_name, sniff
 from worker.ingest.tsv import parse_tsv
-from worker.privacy import mask_nirs
+from worker.privacy import mask_nirs, mask_text, scrub
 
 PARSERS: dict[str, Callable[[str], ParsedDocument]] = {
     "json": parse_canonical,
@@ -34,7 +34,8 @@ def guess_format(data: bytes, name: str) -> str | None:
 def parse_document(data: bytes, name: str) -> ParsedDocument:
     """Parse ``data`` (file name ``name`` as a hint); ParseError when it is not a usable document.
 
-    Every page's text has its NIRs masked here, before anything can store it.
+    Every page's text has its NIRs masked here, before anything can store it, and so have the strings the
+    document says about itself (source file name, type hint, engine).
     """
     t0 = time.perf_counter()
     text = decode(data)
@@ -44,6 +45,9 @@ def parse_document(data: bytes, name: str) -> ParsedDocument:
     for page in doc.pages:
         page.text, found = mask_nirs(page.text)
         masked += len(found)
+    doc.engine = scrub(doc.engine)
+    doc.source_filename = None if doc.source_filename is None else mask_text(doc.source_filename)
+    doc.document_type_hint = None if doc.document_type_hint is None else mask_text(doc.document_type_hint)
     if not any(p.text.strip() for p in doc.pages) and fmt != "json":
         raise ParseError("no_text", f"{fmt} document without any text")
     doc.extra.update(nirs_masked=masked, parse_ms=round((time.perf_counter() - t0) * 1000, 2))
