@@ -95,9 +95,14 @@ def _mac(settings: Settings, message: bytes) -> str:
     return hmac.new(ensure_secret(settings), message, hashlib.sha256).hexdigest()
 
 
+def opaque_key(settings: Settings, purpose: str, value: bytes) -> str:
+    """An HMAC of ``value`` for ``purpose`` (64 hex characters): names a thing in the queue or a log without it."""
+    return _mac(settings, purpose.encode("ascii") + b":" + value)
+
+
 def user_key(settings: Settings, user_id: str) -> str:
     """The user's key: 64 hex characters, the same for the same id in one deployment, useless without the secret."""
-    return _mac(settings, b"user:" + user_id.encode("utf-8", "surrogatepass"))
+    return opaque_key(settings, "user", user_id.encode("utf-8", "surrogatepass"))
 
 
 def legacy_key(user_id: str) -> str:

@@ -112,7 +112,7 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
     then truncate the WAL so no trace stays in the database files. Safe to re-run after a crash."""
     runtime = local_runtime()
     try:
-        result = erase.erase_user(runtime.settings, user_id, chunk=batch_size)
+        result = erase.erase_user(runtime.settings, user_id, chunk=batch_size, huey=runtime.huey)
     except erase.LegalHoldError as exc:
         raise click.ClickException(str(exc)) from None
     except (peewee.DatabaseError, OSError) as exc:

@@ -84,7 +84,7 @@ def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
         "exported_at": _iso(utcnow()),
         "user_id": user_id,
         "found": user is not None,
-        "erased_at": _iso(erased_at(user_id)),
+        "erased_at": _iso(erased_at(settings, user_id)),
         "profile": None,
         "sessions": [],
         "session_summary": None,
