@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from huey import Huey
@@ -21,16 +22,17 @@ from huey.contrib.sql_huey import SqlStorage
 from huey.storage import PriorityRedisStorage, RedisStorage, SqliteStorage
 
 log = logging.getLogger("mediflux.retention.queue")
-Matches = Callable[[str, Any], bool]  # (task name, (args, kwargs)) -> concerns the user
 
 
-def names_user(user_id: str) -> Callable[[Any], bool]:
-    """A predicate: does a JSON value carry ``user_id`` (as a value, or as a folder of a path)?"""
+def names_user(user_id: str, keys: Iterable[str] = ()) -> Callable[[Any], bool]:
+    """A predicate: does a JSON value carry ``user_id`` (as a value, or as a folder of a path) or one of
+    ``keys`` (opaque keys of the user's inbox files, :mod:`worker.ingest.tokens`)?"""
     folder = os.sep + user_id + os.sep
+    exact = {user_id, *keys}
 
     def carries(value: Any) -> bool:
         if isinstance(value, str):
-            return value == user_id or folder in value
+            return value in exact or folder in value
         if isinstance(value, dict):
             return any(carries(k) or carries(v) for k, v in value.items())
         if isinstance(value, (list, tuple)):
@@ -40,67 +42,84 @@ def names_user(user_id: str) -> Callable[[Any], bool]:
     return carries
 
 
-def _concerns(huey: Huey, data: bytes, carries: Callable[[Any], bool]) -> bool:
+@dataclass(frozen=True)
+class Waiting:
+    """A task waiting in the queue: ``where`` is ``pending`` or ``scheduled``; ``handle`` finds it again."""
+
+    where: str
+    name: str
+    args: Any  # [args, kwargs] as the message holds them
+    handle: Any
+
+
+def _message(huey: Huey, where: str, data: bytes, handle: Any) -> Waiting | None:
     try:
         message = huey.serializer.deserialize(data)
     except Exception:  # noqa: BLE001 — not ours to judge; a message we cannot read is left alone
-        return False
-    return carries([message.args, message.kwargs])
+        return None
+    return Waiting(where, str(message.name), [message.args, message.kwargs], handle)
 
 
-def purge_tasks(huey: Huey, user_id: str) -> int:
-    """Remove pending and scheduled tasks whose arguments name ``user_id``; returns how many."""
-    carries = names_user(user_id)
+def waiting(huey: Huey) -> Iterator[Waiting]:
+    """Every pending and scheduled task of ``huey``'s queue (SQLite, PostgreSQL, Redis; none for others)."""
+    storage = huey.storage
+    found: Iterable[tuple[str, bytes, Any]] = ()
+    if isinstance(storage, SqliteStorage):
+        found = [
+            (where, bytes(data), (table, row_id))
+            for where, table in (("pending", "task"), ("scheduled", "schedule"))
+            for row_id, data in storage.sql(
+                f"select id, data from {table} where queue = ?", (storage.name,), results=True
+            )
+        ]
+    elif isinstance(storage, SqlStorage):
+        with storage.database.connection_context():
+            found = [
+                (where, bytes(data), (model, row_id))
+                for where, model in (("pending", storage.Task), ("scheduled", storage.Schedule))
+                for row_id, data in model.select(model.id, model.data).where(model.queue == storage.name).tuples()
+            ]
+    elif isinstance(storage, RedisStorage):
+        conn = storage.conn
+        if isinstance(storage, PriorityRedisStorage):  # members: an 8-byte ordering prefix + the message
+            pending = [(m[8:], ("zset", storage.queue_key, m)) for m in conn.zrange(storage.queue_key, 0, -1)]
+        else:
+            pending = [(m, ("list", storage.queue_key, m)) for m in conn.lrange(storage.queue_key, 0, -1)]
+        scheduled = [(m, ("zset", storage.schedule_key, m)) for m in conn.zrange(storage.schedule_key, 0, -1)]
+        found = [("pending", d, h) for d, h in pending] + [("scheduled", d, h) for d, h in scheduled]
+    for where, data, handle in found:
+        item = _message(huey, where, data, handle)
+        if item is not None:
+            yield item
+
+
+def concerning(huey: Huey, user_id: str, keys: Iterable[str] = ()) -> list[Waiting]:
+    """The waiting tasks whose arguments name ``user_id`` or one of ``keys`` (export lists them)."""
+    carries = names_user(user_id, keys)
+    return [item for item in waiting(huey) if carries(item.args)]
+
+
+def _remove(huey: Huey, item: Waiting) -> int:
     storage = huey.storage
     if isinstance(storage, SqliteStorage):
-        return _purge_sqlite(huey, storage, carries)
+        table, row_id = item.handle
+        storage.sql(f"delete from {table} where id = ?", (row_id,), commit=True)
+        return 1
     if isinstance(storage, SqlStorage):
-        return _purge_sql(huey, storage, carries)
-    if isinstance(storage, RedisStorage):
-        return _purge_redis(huey, storage, carries)
-    return 0
+        model, row_id = item.handle
+        with storage.database.connection_context():
+            return int(model.delete().where(model.id == row_id).execute())
+    kind, key, member = item.handle
+    conn = huey.storage.conn
+    return int(conn.zrem(key, member) if kind == "zset" else conn.lrem(key, 0, member))
 
 
-def _purge_sqlite(huey: Huey, storage: SqliteStorage, carries: Callable[[Any], bool]) -> int:
-    removed = 0
-    for table in ("task", "schedule"):
-        rows = storage.sql(f"select id, data from {table} where queue = ?", (storage.name,), results=True)
-        ids = [row_id for row_id, data in rows if _concerns(huey, bytes(data), carries)]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            storage.sql(f"delete from {table} where id in ({marks})", chunk, commit=True)
-        removed += len(ids)
-    return removed
+def purge_tasks(huey: Huey, user_id: str, keys: Iterable[str] = ()) -> int:
+    """Remove pending and scheduled tasks whose arguments name ``user_id`` or one of ``keys``; how many.
 
-
-def _purge_sql(huey: Huey, storage: SqlStorage, carries: Callable[[Any], bool]) -> int:
-    removed = 0
-    with storage.database.connection_context():
-        for model in (storage.Task, storage.Schedule):
-            rows = model.select(model.id, model.data).where(model.queue == storage.name).tuples()
-            ids = [row_id for row_id, data in rows if _concerns(huey, bytes(data), carries)]
-            for start in range(0, len(ids), 500):
-                model.delete().where(model.id.in_(ids[start : start + 500])).execute()
-            removed += len(ids)
-    return removed
-
-
-def _purge_redis(huey: Huey, storage: RedisStorage, carries: Callable[[Any], bool]) -> int:
-    conn, removed = storage.conn, 0
-    if isinstance(storage, PriorityRedisStorage):
-        # Members are an 8-byte ordering prefix + the message.
-        for member in conn.zrange(storage.queue_key, 0, -1):
-            if _concerns(huey, member[8:], carries):
-                removed += int(conn.zrem(storage.queue_key, member))
-    else:
-        for member in conn.lrange(storage.queue_key, 0, -1):
-            if _concerns(huey, member, carries):
-                removed += int(conn.lrem(storage.queue_key, 0, member))
-    for member in conn.zrange(storage.schedule_key, 0, -1):
-        if _concerns(huey, member, carries):
-            removed += int(conn.zrem(storage.schedule_key, member))
-    return removed
+    A task taken by a consumer meanwhile is simply not counted (huey deleted it when dequeuing).
+    """
+    return sum(_remove(huey, item) for item in concerning(huey, user_id, keys))
 
 
 def flush(huey: Huey) -> bool:

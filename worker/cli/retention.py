@@ -140,7 +140,7 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 def export_user(user_id: str, output: Path | None) -> None:
     """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md)."""
     runtime = local_runtime()
-    data = export.export_user(runtime.settings, user_id)
+    data = export.export_user(runtime.settings, user_id, runtime.huey)
     if output is None:
         echo_json(data)
         return

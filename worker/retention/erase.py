@@ -45,6 +45,7 @@ from models.rows import tuples
 from worker import metrics, quarantine, queuescrub, userkeys
 from worker.config import Settings
 from worker.errors import safe_error
+from worker.ingest import tokens
 from worker.periodic import JobContext
 from worker.retention import files
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, short_transaction
@@ -157,6 +158,15 @@ def _erase_files(settings: Settings, user_id: str, user: User | None, count: fil
             count.add_all(quarantine.remove(entry))
 
 
+def inbox_keys(settings: Settings, user_id: str) -> list[str]:
+    """Opaque keys (:mod:`worker.ingest.tokens`) of the files in the user's inbox folder, as ingest tasks carry them."""
+    folder = user_dir(settings.inbox, user_id)
+    if not folder.is_dir():
+        return []
+    paths = [str(p) for p in folder.rglob("*") if not p.is_dir()]
+    return [key for key in (tokens.key_of(settings, p) for p in paths) if key is not None]
+
+
 def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, int], save: Callable[[], None]) -> None:
     cache = 0
     for ids in cache_rows_of(user_id, chunk):
@@ -223,13 +233,14 @@ def erase_user(
     request = _start(settings, user_id, key)
     counts: dict[str, int] = {k: int(v) for k, v in (request.counts or {}).items()}
     try:
+        keys = inbox_keys(settings, user_id)  # the queue's opaque names of the user's inbox files
         found = files.FileCount()
         _erase_files(settings, user_id, user, found)
         counts["files"] = counts.get("files", 0) + found.files
         _record(key, counts)
         _erase_rows(user_id, user, chunk, counts, lambda: _record(key, counts))
         if huey is not None:
-            counts["queue_tasks"] = counts.get("queue_tasks", 0) + queuescrub.purge_tasks(huey, user_id)
+            counts["queue_tasks"] = counts.get("queue_tasks", 0) + queuescrub.purge_tasks(huey, user_id, keys)
             _record(key, counts)
     except Exception as exc:
         _record_failure(key, exc)
