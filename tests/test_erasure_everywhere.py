@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from models import Document, ErasureRequest, User
+from models import Document, ErasureRequest
 from tests.conftest import REDIS_URL, ROOT, _clean_env, procfile_command, require_service, run_cli, wait_for
 from tests.retention_data import UTC, make_user
 from worker import quarantine
@@ -123,8 +123,7 @@ def _pg_dump(url: str) -> bytes:
     with database.connection_context():
         for table in database.get_tables():
             for row in database.execute_sql(f'SELECT * FROM "{table}"').fetchall():
-                for value in row:
-                    out.append(bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode())
+                out.extend(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode() for v in row)
     return b"\n".join(out)
 
 
@@ -142,7 +141,7 @@ def test_erasure_through_the_consumer_leaves_nothing_anywhere(deployment, tmp_pa
     make_user(settings, USER, at=T0, secret=SECRET)
     seeded = _seed_files(settings)
     log_path = tmp_path / "consumer.log"  # the logs a deployment keeps, outside MEDIFLUX_HOME
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 — held by the consumer until it stops
     consumer = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         # Real ingestion: a report stored (and kept in processed/), a too-large file quarantined unread.
