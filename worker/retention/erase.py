@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import peewee
 from huey import Huey
@@ -198,6 +198,13 @@ def _check(settings: Settings, user_id: str) -> tuple[str, User | None]:
     return userkeys.user_key(settings, user_id), user
 
 
+Queue: TypeAlias = Huey | Callable[[], Huey] | None  # the queue, or how to open it once rows and files are gone
+
+
+def _open(huey: Queue) -> Huey | None:
+    return huey() if callable(huey) and not isinstance(huey, Huey) else huey
+
+
 def request_erasure(settings: Settings, user_id: str) -> int:
     """Record that ``user_id`` is to be erased (the ledger) and return the request's id, which is all the queue
     task carries. Raises InvalidUserId or LegalHoldError (nothing recorded)."""
@@ -205,7 +212,7 @@ def request_erasure(settings: Settings, user_id: str) -> int:
     return int(_start(settings, user_id, key).id)
 
 
-def erase_request(settings: Settings, request_id: int, *, huey: Huey | None = None) -> ErasureResult | None:
+def erase_request(settings: Settings, request_id: int, *, huey: Queue = None) -> ErasureResult | None:
     """Carry out erasure request ``request_id`` (the queue task): the id is rediscovered from what is left.
 
     None when there is no such request. A done request is finished again (harmless: nothing is left).
@@ -215,17 +222,16 @@ def erase_request(settings: Settings, request_id: int, *, huey: Huey | None = No
         return None
     user_id = find_user_id(settings, request.user_key)
     if user_id is None:  # nothing left that names the user: only the flush may be missing
-        return _flush(request.user_key, dict(request.counts or {}), huey)
+        return _flush(request.user_key, dict(request.counts or {}), _open(huey))
     return erase_user(settings, user_id, huey=huey)
 
 
-def erase_user(
-    settings: Settings, user_id: str, *, chunk: int = DEFAULT_CHUNK, huey: Huey | None = None
-) -> ErasureResult:
+def erase_user(settings: Settings, user_id: str, *, chunk: int = DEFAULT_CHUNK, huey: Queue = None) -> ErasureResult:
     """Erase everything held about ``user_id`` (see module doc). Idempotent; safe to re-run after a crash.
 
-    ``huey``: the queue whose waiting tasks naming the user are dropped and whose file is flushed (None: a
-    process without a queue; the ``erasure_backlog`` job and the CLI pass theirs).
+    ``huey``: the queue whose waiting tasks naming the user are dropped and whose file is flushed, or a
+    function opening it, called only once rows and files are gone (None: a process without a queue; the task,
+    the ``erasure_backlog`` job and the CLI pass theirs).
     Raises InvalidUserId (nothing touched) or LegalHoldError (nothing touched).
     """
     key, user = _check(settings, user_id)
@@ -239,13 +245,14 @@ def erase_user(
         counts["files"] = counts.get("files", 0) + found.files
         _record(key, counts)
         _erase_rows(user_id, user, chunk, counts, lambda: _record(key, counts))
-        if huey is not None:
-            counts["queue_tasks"] = counts.get("queue_tasks", 0) + queuescrub.purge_tasks(huey, user_id, keys)
+        queue = _open(huey)
+        if queue is not None:
+            counts["queue_tasks"] = counts.get("queue_tasks", 0) + queuescrub.purge_tasks(queue, user_id, keys)
             _record(key, counts)
     except Exception as exc:
         _record_failure(key, exc)
         raise
-    return _flush(key, counts, huey)
+    return _flush(key, counts, queue)
 
 
 def _record_failure(key: str, exc: BaseException) -> None:
