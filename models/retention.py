@@ -35,7 +35,11 @@ class RetentionAudit(BaseModel):
 
 
 class ErasureRequest(BaseModel):
-    """Progress of one user's erasure; ``user_key`` = sha256 of the user id (the id itself is erased)."""
+    """Progress of one user's erasure; ``user_key`` = the user's key (``worker.userkeys``; the id itself is erased).
+
+    ``key_scheme``: ``hmac`` (under the deployment's secret) or ``sha256`` (rows from before migration 0010,
+    rewrapped by the worker).
+    """
 
     user_key = peewee.CharField(max_length=64, unique=True)
     state = peewee.CharField(max_length=16, default="running", index=True)  # running, flush_pending, done
@@ -45,6 +49,7 @@ class ErasureRequest(BaseModel):
     requested_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     finished_at = UTCDateTimeField(null=True)
+    key_scheme = peewee.CharField(max_length=16, default="hmac")
 
     class Meta:
         table_name = "erasure_requests"

@@ -1,6 +1,7 @@
 """Ingestion task: a thin huey wrapper over worker.ingest (the inbox and the database stay the ledger).
 
-What it stores is handed to the runtime's triggers, so analysis follows every commit.
+What it stores is handed to the runtime's triggers, so analysis follows every commit. Its arguments are opaque
+keys of the inbox files, never their names (:mod:`worker.ingest.tokens`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from typing import Any
 from huey import Huey
 from huey.api import TaskWrapper
 
-from worker.ingest import ingest_paths
-from worker.ingest.paths import decode_paths, encode_paths
+from worker.ingest import ingest_paths, tokens
 from worker.queue import PRIORITY_INGEST
 from worker.runtime import Runtime
 
@@ -25,12 +25,15 @@ def retry_delay(attempt: int) -> int:
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task(priority=PRIORITY_INGEST)
-    def ingest_files(paths: list[str], attempt: int = 0) -> dict[str, Any]:
-        """Ingest these inbox files in batches; files left by a transient failure are retried with backoff
-        (and the periodic rescan finds them anyway if this consumer dies)."""
-        report = ingest_paths(decode_paths(paths), runtime.settings, runtime.triggers)
+    def ingest_files(keys: list[str], attempt: int = 0) -> dict[str, Any]:
+        """Ingest the inbox files these opaque keys name (:mod:`worker.ingest.tokens`: never file names); files
+        left by a transient failure are retried with backoff (and the periodic rescan finds them anyway if
+        this consumer dies)."""
+        settings = runtime.settings
+        report = ingest_paths(tokens.paths_of(settings, keys), settings, runtime.triggers)
         if report.retry:
-            ingest_files.schedule(args=(encode_paths(report.retry), attempt + 1), delay=retry_delay(attempt))
+            retry = tokens.keys_of(settings, report.retry)
+            ingest_files.schedule(args=(retry, attempt + 1), delay=retry_delay(attempt))
         return report.summary()
 
     return ingest_files

@@ -15,7 +15,8 @@ from huey.api import TaskWrapper
 
 from tasks import analysis, cache, ingest, ops, periodic, retention
 from worker.config import Settings
-from worker.ingest.paths import encode_paths
+from worker.ingest import tokens
+from worker.retention import erase
 from worker.runtime import Runtime, bootstrap
 
 _lock = threading.Lock()
@@ -26,6 +27,7 @@ class HueyTriggers:
 
     def __init__(self, runtime: Runtime) -> None:
         huey = runtime.huey
+        self.settings = runtime.settings
         self.batch = runtime.settings.ingest_batch
         self.ingest_files: TaskWrapper = ingest.register(huey, runtime)
         self.analyze_documents: TaskWrapper = analysis.register(huey)
@@ -37,8 +39,10 @@ class HueyTriggers:
     def ingest(self, paths: Sequence[str]) -> int:
         tasks = 0
         for start in range(0, len(paths), self.batch):
-            self.ingest_files(encode_paths(list(paths[start : start + self.batch])))
-            tasks += 1
+            keys = tokens.keys_of(self.settings, paths[start : start + self.batch])
+            if keys:
+                self.ingest_files(keys)
+                tasks += 1
         return tasks
 
     def analyze(self, document_ids: Sequence[int]) -> None:
@@ -48,7 +52,8 @@ class HueyTriggers:
         self.refresh_entry(source, endpoint, dict(params))
 
     def erase_user(self, user_id: str) -> None:
-        self.erase_user_task(user_id)
+        # The ledger first (InvalidUserId / LegalHoldError here, to the caller); the queue carries the row id.
+        self.erase_user_task(erase.request_erasure(self.settings, user_id))
 
     def run_job(self, name: str) -> None:
         self.run_periodic_job(name)

@@ -20,7 +20,7 @@ from models.database import open_database
 from tests.conftest import _clean_env, run_cli
 from tests.retention_data import UTC, make_user, raw_contains
 from worker.config import load_settings
-from worker.retention.paths import user_key
+from worker.userkeys import user_key
 from worker.runtime import prepare_home
 
 T0 = dt.datetime(2026, 2, 1, tzinfo=UTC)
@@ -83,7 +83,7 @@ def test_erasure_on_a_full_disk_stops_cleanly_and_a_rerun_finishes(small_disk):
         again = run_cli(env, "erase-user", "u-full")
         assert again.returncode == 0, again.stderr
         assert User.select().where(User.user_id == "u-full").count() == 0
-        assert ErasureRequest.get(ErasureRequest.user_key == user_key("u-full")).state == "done"
+        assert ErasureRequest.get(ErasureRequest.user_key == user_key(settings, "u-full")).state == "done"
         assert raw_contains(settings, "FULLDISKSECRET") == [] and raw_contains(settings, "u-full") == []
         assert QuerySession.select().count() == 3  # u-other untouched
     finally:

@@ -14,7 +14,7 @@ from tests.conftest import ROOT, run_cli, wait_for
 from tests.retention_data import UTC, counts_of, make_user, raw_contains
 from worker import periodic
 from worker.retention import erase, export
-from worker.retention.paths import user_key
+from worker.userkeys import user_key
 from worker.schedule import PERIODIC_JOBS
 from worker.userids import InvalidUserId
 
@@ -60,7 +60,7 @@ def test_erase_removes_rows_and_files_of_that_user_only(database, settings):
     )
     # Idempotent: a second run finds nothing and ends the same.
     assert erase.erase_user(settings, "u-gone").state == "done"
-    row = ErasureRequest.get(ErasureRequest.user_key == user_key("u-gone"))
+    row = ErasureRequest.get(ErasureRequest.user_key == user_key(settings, "u-gone"))
     assert row.state == "done" and "u-gone" not in json.dumps(row.counts)
 
 
@@ -109,7 +109,7 @@ def test_sigkill_midway_then_rerun_leaves_nothing(database, settings, env):
     assert 0 < left < 6000
     database.close()
     database.connect()
-    assert ErasureRequest.get(ErasureRequest.user_key == user_key("u-killed")).state == "running"
+    assert ErasureRequest.get(ErasureRequest.user_key == user_key(settings, "u-killed")).state == "running"
     assert not (settings.inbox / "u-killed").exists()  # files go first
     out = run_cli(env, "erase-user", "u-killed")
     assert out.returncode == 0, out.stderr
@@ -122,8 +122,8 @@ def test_sigkill_midway_then_rerun_leaves_nothing(database, settings, env):
 def test_backlog_job_finishes_an_interrupted_erasure_from_the_hash_alone(database, settings):
     user = make_user(settings, "u-resume", at=T0, secret="RESUMESECRET")
     # A crash after the request was recorded and the files deleted, before any row went.
-    erase._start(user_key("u-resume"))
-    assert erase.find_user_id(settings, user_key("u-resume")) == "u-resume"
+    erase._start(settings, "u-resume", user_key(settings, "u-resume"))
+    assert erase.find_user_id(settings, user_key(settings, "u-resume")) == "u-resume"
     periodic.sync_jobs(PERIODIC_JOBS)
     outcome = periodic.run_job(PERIODIC_JOBS["erasure_backlog"], settings)
     assert outcome.ok and outcome.summary == {"resumed": 1, "flushed": 0, "failed": 0}

@@ -1,7 +1,9 @@
 """The huey instance, built from ``MEDIFLUX_QUEUE_URL``: SQLite (default), Redis or PostgreSQL.
 
 Messages are JSON (:mod:`worker.serializer`); result storage is off (tasks that
-need an answer write it to the database, the ledger); times are UTC. Every
+need an answer write it to the database, the ledger); times are UTC. The SQLite
+queue runs with ``secure_delete=on``: a dequeued or purged task is zeroed in the
+file, not left in free pages (erasure relies on it, :mod:`worker.queuescrub`). Every
 backend honours task priorities (:data:`PRIORITY_INGEST`, :data:`PRIORITY_ANALYSIS`):
 SQLite and PostgreSQL natively, Redis through huey's sorted-set queue
 (``PriorityRedisHuey``, Redis ≥ 5).
@@ -38,6 +40,19 @@ PRIORITY_NAMES = {PRIORITY_OPS: "ops", PRIORITY_INGEST: "ingest", 0: "default", 
 _QUEUE_TABLES_LOCK = 0x6D666C71  # advisory lock key ('mflq') held while huey creates its tables
 
 
+class PrivateSqliteStorage(SqliteStorage):
+    """huey's SQLite storage with ``secure_delete=on`` on every connection (deleted rows zeroed on disk)."""
+
+    def _create_connection(self) -> sqlite3.Connection:
+        conn = super()._create_connection()
+        conn.execute("pragma secure_delete=on")
+        return conn
+
+
+class PrivateSqliteHuey(SqliteHuey):
+    storage_class = PrivateSqliteStorage
+
+
 def build_huey(settings: Settings, immediate: bool = False) -> Huey:
     """A huey for ``settings.queue_url``; ``immediate=True`` runs tasks inline (tests, tools)."""
     url = settings.queue_url
@@ -47,7 +62,7 @@ def build_huey(settings: Settings, immediate: bool = False) -> Huey:
         path = sqlite_path(url)
         assert path is not None  # validated by load_settings
         create_private_file(path)
-        return SqliteHuey(settings.queue_name, filename=str(path), timeout=15, **common)
+        return PrivateSqliteHuey(settings.queue_name, filename=str(path), timeout=15, **common)
     if scheme in ("redis", "rediss"):
         return PriorityRedisHuey(settings.queue_name, url=url, **common)
     if scheme in ("postgresql", "postgres"):

@@ -4,8 +4,9 @@
 the cache client, periodic jobs). ``tasks/`` implements it on huey (:mod:`tasks.wiring`); a process that
 has no queue keeps :data:`NO_QUEUE`. A lost trigger loses no work: the database and the inbox are the
 ledger, and a periodic job rediscovers each kind (``inbox_rescan``, ``analysis_backlog``,
-``cache_refresh``, ``erasure_backlog``). Arguments are ids, paths and JSON values only (the queue carries
-JSON, never pickles).
+``cache_refresh``, ``erasure_backlog``). Arguments are ids, opaque keys and JSON values only (the queue
+carries JSON, never pickles), never a user id or a file name: erasure carries its request's row id, ingestion
+opaque keys of the inbox files (:mod:`worker.ingest.tokens`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Triggers(Protocol):
         ...
 
     def erase_user(self, user_id: str) -> None:
-        """Erase everything held about ``user_id`` (GDPR)."""
+        """Erase everything held about ``user_id`` (GDPR): the request is recorded in the database, the task
+        carries its row id only. Raises InvalidUserId or LegalHoldError before anything is enqueued."""
         ...
 
     def run_job(self, name: str) -> None:

@@ -6,6 +6,7 @@ The same functions as the periodic jobs and the ``erase_user`` task
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -112,10 +113,10 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
     then truncate the WAL so no trace stays in the database files. Safe to re-run after a crash."""
     runtime = local_runtime()
     try:
-        result = erase.erase_user(runtime.settings, user_id, chunk=batch_size)
+        result = erase.erase_user(runtime.settings, user_id, chunk=batch_size, huey=lambda: runtime.huey)
     except erase.LegalHoldError as exc:
         raise click.ClickException(str(exc)) from None
-    except (peewee.DatabaseError, OSError) as exc:
+    except (peewee.DatabaseError, OSError, sqlite3.Error) as exc:  # sqlite3: the queue file
         raise click.ClickException(f"erasure interrupted, re-run to finish: {safe_error(exc)}") from None
     if as_json:
         echo_json(result.as_dict())
@@ -140,7 +141,12 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 def export_user(user_id: str, output: Path | None) -> None:
     """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md)."""
     runtime = local_runtime()
-    data = export.export_user(runtime.settings, user_id)
+    try:
+        huey = runtime.huey  # building it may create the queue's tables (SQLite), which a full disk refuses
+    except (sqlite3.Error, peewee.DatabaseError, OSError) as exc:
+        click.echo(f"queue not read ({safe_error(exc)}): the export's queue section is null", err=True)
+        huey = None
+    data = export.export_user(runtime.settings, user_id, huey)
     if output is None:
         echo_json(data)
         return

@@ -3,10 +3,13 @@
 ``mediflux export-user USER_ID [--output FILE]``. Format ``mediflux.export/1``:
 the profile, sessions and their summary, documents (text, pages, analysis),
 care pathways with their decisions, cache entries whose params carry the id,
-and the files (inbox, processed copies, quarantine entries with their sidecars)
-with sizes and SHA-256. Files are listed, not embedded: their text is already
-in the documents. The output file is written 0600 through a temporary file and
-a rename, so a full disk leaves no half-written export behind.
+the files (inbox, processed copies, quarantine entries with their sidecars)
+with sizes and SHA-256, and the queue's waiting tasks that concern the user
+(named by id, path or an opaque key of one of their inbox files). Files are
+listed, not embedded: their text is already in the documents. Logs never hold
+user ids, file names or text (docs/privacy.md), so there is nothing to list
+there. The output file is written 0600 through a temporary file and a rename,
+so a full disk leaves no half-written export behind.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from huey import Huey
+
 from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User
 from models.clock import utcnow
-from worker import quarantine
+from models.rows import tuples
+from worker import quarantine, queuescrub
 from worker.config import Settings
-from worker.retention.erase import cache_rows_of, erased_at
+from worker.retention import files
+from worker.retention.erase import cache_rows_of, erased_at, inbox_keys
 from worker.retention.paths import user_dir
 from worker.userids import validate_user_id
 
@@ -52,10 +59,35 @@ def _files_under(home: Path, folder: Path) -> list[dict[str, Any]]:
     return [_file_entry(home, p) for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
 
 
-def _files(settings: Settings, user_id: str) -> dict[str, list[dict[str, Any]]]:
+def _processed(settings: Settings, user_id: str, user: User | None) -> list[dict[str, Any]]:
+    """The user's processed folder and every kept copy their documents point at (what erasure removes)."""
+    listed = _files_under(settings.home, user_dir(settings.home / "processed", user_id))
+    seen = {entry["path"] for entry in listed}
+    if user is not None:
+        for (meta,) in tuples(Document.select(Document.meta).where(Document.user == user.id)):
+            path = files.processed_copy(settings.home, meta)
+            if path is not None and path.is_file() and not path.is_symlink():
+                entry = _file_entry(settings.home, path)
+                if entry["path"] not in seen:
+                    seen.add(entry["path"])
+                    listed.append(entry)
+    return listed
+
+
+def _queue(huey: Huey | None, settings: Settings, user_id: str) -> list[dict[str, Any]] | None:
+    if huey is None:
+        return None  # this process was not given the queue: not looked at
+    keys = inbox_keys(settings, user_id)
+    return [
+        {"where": item.where, "task": item.name, "arguments": item.args}
+        for item in queuescrub.concerning(huey, user_id, keys)
+    ]
+
+
+def _files(settings: Settings, user_id: str, user: User | None) -> dict[str, list[dict[str, Any]]]:
     return {
         "inbox": _files_under(settings.home, user_dir(settings.inbox, user_id)),
-        "processed": _files_under(settings.home, user_dir(settings.home / "processed", user_id)),
+        "processed": _processed(settings, user_id, user),
         "quarantine": [
             _quarantined(settings.home, e) for e in quarantine.entries(settings.home) if e.user_id == user_id
         ],
@@ -74,8 +106,9 @@ def _quarantined(home: Path, entry: quarantine.Entry) -> dict[str, Any]:
     return listed | {"sidecar": entry.sidecar}
 
 
-def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
-    """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is)."""
+def export_user(settings: Settings, user_id: str, huey: Huey | None = None) -> dict[str, Any]:
+    """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is); the queue's
+    waiting tasks when ``huey`` is given (``queue`` is None otherwise)."""
     validate_user_id(user_id)
     user = User.get_or_none(User.user_id == user_id)
     cache_ids = [i for ids in cache_rows_of(user_id, 500) for i in ids]
@@ -84,7 +117,7 @@ def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
         "exported_at": _iso(utcnow()),
         "user_id": user_id,
         "found": user is not None,
-        "erased_at": _iso(erased_at(user_id)),
+        "erased_at": _iso(erased_at(settings, user_id)),
         "profile": None,
         "sessions": [],
         "session_summary": None,
@@ -96,7 +129,8 @@ def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
         ]
         if cache_ids
         else [],
-        "files": _files(settings, user_id),
+        "files": _files(settings, user_id, user),
+        "queue": _queue(huey, settings, user_id),
     }
     if user is None:
         return out

@@ -8,7 +8,6 @@ checked to sit right under its base folder. Error messages never echo the id.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from worker.userids import InvalidUserId, validate_user_id
@@ -20,11 +19,6 @@ def user_dir(base: Path, user_id: str) -> Path:
     if path.parent.resolve() != base.resolve() or path.name != user_id:
         raise InvalidUserId("user id does not name a folder under the data folder")
     return path
-
-
-def user_key(user_id: str) -> str:
-    """SHA-256 of the user id: names the user in erasure records and logs without the id."""
-    return hashlib.sha256(("mediflux-user:" + user_id).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def within(base: Path, relative: str) -> Path | None:
