@@ -10,6 +10,7 @@ from typing import Any
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker.ingest import ingest_paths
 from worker.ingest.paths import decode_paths, encode_paths
 from worker.queue import PRIORITY_INGEST
@@ -25,6 +26,7 @@ def retry_delay(attempt: int) -> int:
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task(priority=PRIORITY_INGEST)
+    @contained
     def ingest_files(paths: list[str], attempt: int = 0) -> dict[str, Any]:
         """Ingest these inbox files in batches; files left by a transient failure are retried with backoff
         (and the periodic rescan finds them anyway if this consumer dies)."""

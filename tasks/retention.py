@@ -11,6 +11,8 @@ import logging
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
+from worker.errors import safe_error
 from worker.retention import erase
 from worker.runtime import Runtime
 from worker.userids import InvalidUserId
@@ -20,13 +22,14 @@ log = logging.getLogger("mediflux.tasks.retention")
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task()
+    @contained
     def erase_user(user_id: str) -> str | None:
         """Erase everything held about ``user_id``; returns the final state (done / flush_pending), None if
         refused."""
         try:
             return erase.erase_user(runtime.settings, user_id).state
         except (InvalidUserId, erase.LegalHoldError) as exc:
-            log.warning("erase_user refused: %s", exc)
+            log.warning("erase_user refused: %s", safe_error(exc))
             return None
 
     return erase_user
