@@ -22,6 +22,15 @@ from huey.contrib.stats import HueyEvent
 from models import ErasureRequest, JobRun, PeriodicJob, User
 from models.clock import utcnow
 from tests.conftest import ROOT, procfile_command, wait_for
+from tests.upstreams.fixtures import (  # noqa: F401 — fixtures
+    _counts_stay_in_their_test,
+    annuaire,
+    bdpm,
+    cache,
+    cache_env,
+    enqueued,
+    odisse,
+)
 from tests.upstreams.server import FakeUpstream
 from worker import periodic
 from worker.errors import safe_error
@@ -93,8 +102,8 @@ def test_other_errors_lose_quoted_values_urls_paths_ids_and_nirs():
 
 
 def test_an_http_error_keeps_the_host_not_the_path_or_query():
-    with FakeUpstream("annuaire") as annuaire:
-        response = httpx.get(f"{annuaire.origin}/missing/DURAND?name=DURAND&nir=185037512345641")
+    with FakeUpstream("annuaire") as upstream:
+        response = httpx.get(f"{upstream.origin}/missing/DURAND?name=DURAND&nir=185037512345641")
     with pytest.raises(httpx.HTTPStatusError) as info:
         response.raise_for_status()
     text = safe_error(info.value)
@@ -181,3 +190,60 @@ def test_the_consumer_logs_no_name_when_an_erasure_task_fails(database, env, hom
     stored = _stored_errors(database)
     assert not _leaks(stored), stored
     assert PeriodicJob.select().count() > 0  # the consumer's catch-up ran its jobs (erasure_backlog among them)
+
+
+# -- ingestion, analysis, cache refresh: the other error paths ---------------------------------------------------
+
+
+def test_ingesting_an_undeletable_named_file_logs_no_name(database, settings, caplog):
+    from models import Document
+    from worker.analysis.runner import analyze_batch
+    from worker.ingest import ingest_paths
+
+    caplog.set_level(logging.INFO)
+    name = f"Compte rendu DURAND Bob VIH {NIR}.txt"
+    with undeletable(settings.inbox / USER / name) as path:
+        report = ingest_paths([str(path)], settings)
+        assert report.summary()["stored"] == 1  # stored, but it cannot leave the inbox
+        assert not _leaks(json.dumps(report.summary()))
+        (doc,) = Document.select()
+        assert analyze_batch([doc.id]) in (0, 1)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not remove" in logged and "PermissionError" in logged, logged
+    assert not _leaks(logged), logged
+    analysis = json.dumps(Document.get().analysis or {})
+    assert "Errno" not in analysis and "Traceback" not in analysis
+
+
+def test_a_failing_cache_refresh_names_nobody(cache, annuaire, database, caplog):  # noqa: F811 — fixtures
+    import time_machine
+
+    from models import ApiCache
+    from worker import cache as cache_module
+    from worker.cache import refresh
+    from worker.cache.stats import COUNTERS
+
+    caplog.set_level(logging.INFO)
+    params = {"family": "DURAND", "given": "Bob"}
+    t0 = dt.datetime(2026, 3, 12, 9, 0, tzinfo=dt.UTC)
+    cache_module.configure(cache.settings)
+    try:
+        with time_machine.travel(t0, tick=False):
+            cache.get("annuaire", "Practitioner", params)
+            COUNTERS.flush()
+        later = t0 + dt.timedelta(hours=23, minutes=30)
+        with time_machine.travel(later, tick=False):
+            for fault in ("500", "html", "truncated", "reset"):
+                annuaire.inject(*[fault] * 5)
+                refresh.refresh_entry("annuaire", "Practitioner", params)
+            annuaire.inject(*["500"] * 20)
+            periodic.sync_jobs(PERIODIC_JOBS)
+            assert periodic.run_job(PERIODIC_JOBS["cache_refresh"], cache.settings).ran
+    finally:
+        cache_module._default[0] = None
+    errors = [r.last_error for r in ApiCache.select() if r.last_error]
+    assert errors, "the failed refreshes are recorded"
+    stored = "\n".join(errors) + _stored_errors(database)
+    assert not _leaks(stored), stored
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not _leaks(logged), logged
