@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import peewee
 
 from models.base import db
+from models.private import private_dir
 
 SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
     ("auto_vacuum", "incremental"),  # only takes effect on a new (empty) file: set before any table
@@ -42,8 +43,8 @@ def sqlite_pragmas(durable: bool = False) -> list[tuple[str, object]]:
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` (and its folder, 0700) as an empty 0600 file if missing; tighten if present."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` (and its missing folders, 0700) as an empty 0600 file if missing; tighten if present."""
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
     except FileExistsError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker.analysis import runner
 from worker.ingest import activity
 from worker.queue import PRIORITY_ANALYSIS
@@ -15,6 +16,7 @@ from worker.queue import PRIORITY_ANALYSIS
 
 def register(huey: Huey) -> TaskWrapper:
     @huey.task(priority=PRIORITY_ANALYSIS)
+    @contained
     def analyze_documents(ids: list[int]) -> int:
         """Analyse these documents (ids only: JSON-serialisable); missing ones are skipped."""
         activity.wait_until_idle()

@@ -11,11 +11,13 @@ from typing import Any
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker.cache import refresh
 
 
 def register(huey: Huey) -> TaskWrapper:
     @huey.task()
+    @contained
     def refresh_entry(source: str, endpoint: str, params: dict[str, Any]) -> str:
         """Refresh one cache entry if still stale (JSON arguments only)."""
         return refresh.refresh_entry(source, endpoint, params)

@@ -11,6 +11,7 @@ from typing import Any
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker.ingest import ingest_paths, tokens
 from worker.queue import PRIORITY_INGEST
 from worker.runtime import Runtime
@@ -25,6 +26,7 @@ def retry_delay(attempt: int) -> int:
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task(priority=PRIORITY_INGEST)
+    @contained
     def ingest_files(keys: list[str], attempt: int = 0) -> dict[str, Any]:
         """Ingest the inbox files these opaque keys name (:mod:`worker.ingest.tokens`: never file names); files
         left by a transient failure are retried with backoff (and the periodic rescan finds them anyway if

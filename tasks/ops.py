@@ -8,6 +8,7 @@ import threading
 from huey import Huey, crontab
 from huey.contrib.stats import enable_stats
 
+from tasks.guard import contained
 from worker import heartbeat, memory, metrics
 from worker.queue import PRIORITY_OPS
 from worker.runtime import Runtime
@@ -18,10 +19,12 @@ def register(huey: Huey, runtime: Runtime) -> None:
     start_lock = threading.Lock()
 
     @huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
+    @contained
     def consumer_heartbeat() -> None:
         heartbeat.beat()
 
     @huey.on_startup()
+    @contained
     def start_operator_endpoints() -> None:
         # huey runs start-up hooks in every worker thread: the first does the work, the others return at once.
         with start_lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from huey import Huey, crontab
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker import periodic
 from worker.queue import PRIORITY_OPS
 from worker.runtime import Runtime
@@ -18,17 +19,20 @@ from worker.runtime import Runtime
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task()
+    @contained
     def run_periodic_job(name: str) -> None:
         spec = runtime.jobs.get(name)
         if spec is not None:
             periodic.run_job(spec, runtime.settings, huey=huey, triggers=runtime.triggers)
 
     @huey.periodic_task(crontab(minute="*"), priority=PRIORITY_OPS)
+    @contained
     def scheduler_tick() -> None:
         for name in periodic.due_jobs(runtime.jobs):
             run_periodic_job(name)
 
     @huey.on_startup()
+    @contained
     def catch_up_at_start() -> None:
         # Runs in each worker thread at start: duplicate ticks are harmless (the claim dedups).
         periodic.sync_jobs(runtime.jobs)

@@ -12,6 +12,8 @@ import logging
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
+from worker.errors import safe_error
 from worker.retention import erase
 from worker.runtime import Runtime
 from worker.userids import InvalidUserId
@@ -21,6 +23,7 @@ log = logging.getLogger("mediflux.tasks.retention")
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task()
+    @contained
     def erase_user(request_id: int | str) -> str | None:
         """Carry out erasure request ``request_id`` (a row of ``erasure_requests``: the task never carries the
         user id); returns the final state (done / flush_pending), None if refused or unknown. A string is a
@@ -31,7 +34,7 @@ def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
             result = erase.erase_request(runtime.settings, int(request_id), huey=huey)
             return result.state if result else None
         except (InvalidUserId, erase.LegalHoldError) as exc:
-            log.warning("erase_user refused: %s", exc)
+            log.warning("erase_user refused: %s", safe_error(exc))
             return None
 
     return erase_user

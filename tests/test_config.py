@@ -61,3 +61,49 @@ def test_processes_stop_with_one_line_and_exit_2(tmp_path, argv):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "MEDIFLUX_QUEUE_URL" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://annuaire.example.org/fhir", "HTTP://10.0.0.5:8080/fhir", "http://127.0.0.1.nip.io/fhir", "http://[::2]/x"],
+)
+def test_an_api_key_is_never_sent_over_plain_http(url):
+    with pytest.raises(ConfigError) as info:
+        load_settings({"MEDIFLUX_ANNUAIRE_URL": url, "MEDIFLUX_ANNUAIRE_API_KEY": "k3y-s3cr3t"})
+    message = str(info.value)
+    assert message.startswith("MEDIFLUX_ANNUAIRE_URL:") and "MEDIFLUX_ANNUAIRE_API_KEY" in message
+    assert "\n" not in message and "k3y-s3cr3t" not in message and "example.org" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://annuaire.example.org/fhir",
+        "http://127.0.0.1:8080/fhir",
+        "http://127.8.9.10/fhir",
+        "http://localhost:8080/fhir",
+        "http://[::1]:8080/fhir",
+    ],
+)
+def test_an_api_key_goes_over_https_or_to_a_loopback_host(url):
+    settings = load_settings({"MEDIFLUX_ANNUAIRE_URL": url, "MEDIFLUX_ANNUAIRE_API_KEY": "k3y"})
+    assert settings.upstreams["annuaire"].url == url and settings.upstreams["annuaire"].secret == "k3y"
+
+
+def test_plain_http_without_a_key_is_accepted():
+    settings = load_settings({"MEDIFLUX_ANNUAIRE_URL": "http://annuaire.example.org/fhir"})
+    assert settings.upstreams["annuaire"].url == "http://annuaire.example.org/fhir"
+
+
+def test_a_consumer_refuses_a_key_over_plain_http_with_one_line(tmp_path):
+    env = _clean_env() | {
+        "MEDIFLUX_HOME": str(tmp_path),
+        "MEDIFLUX_ANNUAIRE_URL": "http://annuaire.example.org/fhir",
+        "MEDIFLUX_ANNUAIRE_API_KEY": "k3y",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "status"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MEDIFLUX_ANNUAIRE_URL" in lines[0] and "k3y" not in lines[0]

@@ -145,7 +145,7 @@ def test_actions_need_post_and_the_token_and_are_logged(settings, database, huey
     )
     assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at > past  # nothing done yet
     done = httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN}, timeout=10)
-    assert done.status_code == 303 and done.headers["location"].startswith("/jobs?message=")
+    assert done.status_code == 303 and done.headers["location"] == "/jobs?done=job-due"
     assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at <= utcnow()
     # Retry: the quarantined file goes back to the user's inbox folder; the sidecar goes.
     ref = re.search(r'name="ref" value="([0-9a-f]{12})"', httpx.get(base + "/documents", timeout=10).text).group(1)
@@ -187,3 +187,56 @@ def test_a_failing_page_answers_500_with_the_error_type_only(settings, database,
     assert response.status_code == 500 and "this page failed (" in response.text
     assert "api_cache" not in response.text and "Traceback" not in response.text
     assert httpx.get(base + "/jobs", timeout=10).status_code == 200  # the rest still works
+
+
+PHISHING = "Session expired: call 01 23 45 67 89 and give your token"
+
+
+def test_the_banner_shows_fixed_texts_only(settings, database, huey, serve):
+    enabled = dataclasses.replace(settings, dashboard_actions=True, dashboard_token=TOKEN)
+    base = serve(enabled)
+    for query in (f"message={PHISHING}", f"done={PHISHING}", "done=%3Cb%3Ex", "message=job-due"):
+        page = httpx.get(f"{base}/", params=dict([query.split("=", 1)]), timeout=10)
+        assert page.status_code == 200
+        assert 'id="message"' not in page.text and "Session expired" not in page.text and "01 23" not in page.text
+    page = httpx.get(f"{base}/jobs?done=job-due", timeout=10)
+    assert "the job is due now: the next scheduler tick runs it" in page.text
+    # An action whose form carries attacker text still redirects to a code, and the page shows its fixed text.
+    refused = httpx.post(base + "/actions/run-job", data={"name": PHISHING, "token": TOKEN}, timeout=10)
+    assert refused.status_code == 303 and refused.headers["location"] == "/jobs?done=no-such-job"
+    shown = httpx.get(base + refused.headers["location"], timeout=10).text
+    assert "refused: no such periodic job" in shown and "Session expired" not in shown
+
+
+def test_an_action_from_a_null_origin_is_refused(settings, database, huey, serve, dashboard_log):
+    seed(settings, huey)
+    enabled = dataclasses.replace(settings, dashboard_actions=True, dashboard_token=TOKEN)
+    base = serve(enabled)
+    past = utcnow()
+    refused = httpx.post(
+        base + "/actions/run-job",
+        data={"name": "housekeeping", "token": TOKEN},
+        headers={"Origin": "null"},
+        timeout=10,
+    )
+    assert refused.status_code == 403
+    assert PeriodicJob.get(PeriodicJob.name == "housekeeping").next_due_at > past  # nothing done
+    assert "refused: cross-origin" in dashboard_log.getvalue()
+    same_origin = httpx.post(
+        base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN}, headers={"Origin": base}, timeout=10
+    )
+    assert same_origin.status_code == 303
+
+
+def test_no_response_may_be_framed(settings, database, huey, serve):
+    enabled = dataclasses.replace(settings, dashboard_actions=True, dashboard_token=TOKEN)
+    base = serve(enabled)
+    responses = [
+        httpx.get(base + "/", timeout=10),
+        httpx.get(base + "/nowhere", timeout=10),
+        httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": TOKEN}, timeout=10),
+        httpx.post(base + "/actions/run-job", data={"name": "housekeeping", "token": "wrong"}, timeout=10),
+    ]
+    for response in responses:
+        assert response.headers["x-frame-options"] == "DENY", response.url
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

@@ -131,12 +131,15 @@ def test_prune_erase_export_cli_and_dashboard_see_the_same_entries(env, database
     mine = {e.name for e in quarantine.entries(home) if e.user_id == "u-1"}
     assert mine == {"a.pdf", "c.json"}
     # the operator's views
-    cli = run_cli(env, "quarantine", "list", "--json")
+    cli = run_cli(env, "quarantine", "list", "--json", "--show-names")
     assert cli.returncode == 0, cli.stderr
     rows = json.loads(cli.stdout)
     assert {r["name"] for r in rows} == listed
     assert {r["name"] for r in rows if r["orphan"]} == {"c.json", "z", "z.error.json", ".tmp-d"}
     assert "orphan sidecar" in run_cli(env, "quarantine", "list").stdout
+    assert {r["ref"] for r in json.loads(run_cli(env, "quarantine", "list", "--json").stdout)} == {
+        ref_of(n) for n in listed
+    }
     assert {e.ref for e in list_entries(settings)} == {ref_of(n) for n in listed}
     assert {e.ref for e in list_entries(settings) if e.orphan} == {
         ref_of(n) for n in ("c.json", "z", "z.error.json", ".tmp-d")
@@ -158,3 +161,38 @@ def test_prune_erase_export_cli_and_dashboard_see_the_same_entries(env, database
     with time_machine.travel(later, tick=False):
         (pruned,) = prune.prune(settings, categories=("quarantine",))
     assert pruned.files == on_disk - 3 == 4 and quarantine.entries(home) == []
+
+
+PATIENT_FILE = "Compte rendu DURAND Bob VIH 1 85 03 75 123 456 41.txt"
+PATIENT_ID = "bob.durand@example.com"
+
+
+def test_the_cli_and_the_dashboard_show_quarantine_by_one_policy(env, database, settings):
+    q = quarantine.folder(settings.home)
+    _put(q, PATIENT_FILE, "Compte rendu : VIH")
+    sidecar = _sidecar(
+        user_id=PATIENT_ID, original_name=PATIENT_FILE, message=f"{PATIENT_FILE} is not JSON", format_guess="text"
+    )
+    _put(q, PATIENT_FILE + ".error.json", sidecar)
+    secrets = ("DURAND", "bob.durand", "VIH", "123 456", "Compte rendu")
+    table = run_cli(env, "quarantine", "list")
+    as_json = run_cli(env, "quarantine", "list", "--json")
+    assert table.returncode == 0 and as_json.returncode == 0, table.stderr + as_json.stderr
+    for out in (table.stdout, as_json.stdout):
+        assert not [s for s in secrets if s in out], out
+    (row,) = json.loads(as_json.stdout)
+    (shown,) = list_entries(settings)
+    assert row["ref"] == shown.ref and row["reason"] == shown.reason == "invalid_json: <file> is not JSON"
+    assert (row["format"], row["size"], row["quarantined_at"]) == (shown.format, shown.size, shown.time)
+    assert "--show-names" in run_cli(env, "quarantine", "list", "--help").stdout
+    # An operator who asks sees the names and the user id.
+    named = run_cli(env, "quarantine", "list", "--show-names")
+    assert PATIENT_FILE in named.stdout and PATIENT_ID in named.stdout
+    (full,) = json.loads(run_cli(env, "quarantine", "list", "--json", "--show-names").stdout)
+    assert full["name"] == full["original_name"] == PATIENT_FILE and full["user_id"] == PATIENT_ID
+    # Retry by ref: the answer names no file, and the file is back in its user's folder.
+    retried = run_cli(env, "quarantine", "retry", row["ref"])
+    assert retried.returncode == 0, retried.stderr
+    assert not [s for s in secrets if s in retried.stdout + retried.stderr]
+    assert (settings.inbox / PATIENT_ID / PATIENT_FILE).exists()
+    assert run_cli(env, "quarantine", "retry", row["ref"]).returncode == 1

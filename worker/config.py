@@ -8,6 +8,7 @@ naming the variable; process entry points turn it into exit code 2
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -249,13 +250,34 @@ def _token(env: Mapping[str, str], name: str, required: bool) -> str | None:
     return raw
 
 
+def _loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: traffic that never leaves the machine."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _upstream(env: Mapping[str, str], up: Upstream) -> UpstreamSettings:
-    """The settings of one upstream, from the variables its declaration names, within its bounds."""
+    """The settings of one upstream, from the variables its declaration names, within its bounds.
+
+    An API key goes over https only (plain http to a loopback host is allowed: a local proxy or a test fake)."""
     cap = up.page_cap
+    url = _url(env, up.url_variable, up.default_url, HTTP_SCHEMES)
+    secret = _secret(env, up.secret_variable) if up.secret_variable else ""
+    if secret and urlsplit(url).scheme.lower() == "http" and not _loopback(urlsplit(url).hostname):
+        raise ConfigError(
+            PREFIX + up.url_variable,
+            f"plain http would send {PREFIX}{up.secret_variable} in clear: use https (http only to a loopback host)",
+        )
     return UpstreamSettings(
         upstream=up,
-        url=_url(env, up.url_variable, up.default_url, HTTP_SCHEMES),
-        secret=_secret(env, up.secret_variable) if up.secret_variable else "",
+        url=url,
+        secret=secret,
         ttl=_seconds(env, up.ttl_variable, up.ttl.default, up.ttl.lo, up.ttl.hi),
         stale=_seconds(env, up.stale_variable, up.stale.default, up.stale.lo, up.stale.hi),
         rate=_float(env, up.rate_variable, up.rate.default, up.rate.lo, up.rate.hi),

@@ -164,3 +164,18 @@ class Folders:
         finally:
             for fd in opened:
                 os.close(fd)
+
+
+def tighten(dir_fd: int, name: str, ino: int) -> None:
+    """chmod 0600 through a descriptor on the file itself, if it is still the inode moved and has no other link
+    (a processed copy, a quarantined file: whatever mode its writer gave it, it is private once the worker holds it)."""
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if st.st_ino == ino and st.st_nlink == 1 and stat.S_ISREG(st.st_mode):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from models.clock import utcnow
-from worker.dirfd import Changed, Place, open_dir
+from models.private import private_dir
+from worker.dirfd import Changed, Place, open_dir, tighten
 from worker.filenames import printable, ref
 from worker.fsync import sync_dir, sync_file
 from worker.privacy import mask_text
@@ -139,8 +140,7 @@ def move_in(
     Durable before the source goes (:mod:`worker.fsync`): a regular file is synced before the rename and the
     folder after it; a copy and the folder are synced before the source is unlinked.
     """
-    target_dir = folder(home)
-    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target_dir = private_dir(folder(home))
     name = _free_name(target_dir, mask_text(os.path.basename(path)))  # no NIR in a name that stays
     try:
         st = os.lstat(path) if at is None else os.stat(at.name, dir_fd=at.dir_fd, follow_symlinks=False)
@@ -177,10 +177,25 @@ def move_in(
             errno.errorcode.get(exc.errno or 0, "error"),
         )
         return None
+    landed = _lstat(target)
+    if landed is not None and stat.S_ISREG(landed.st_mode):
+        _tighten(target_dir, name, landed.st_ino)
     sync_dir(target_dir)  # the new name is durable before anything counts on it
     log.warning("quarantined %s: %s", ref(path), reason)
     moved = _lstat(target) or st  # (an operator may already have moved it on)
     return Entry(name, target, sidecar, moved.st_size, _arrival(moved), False, sidecar_size)
+
+
+def _tighten(directory: Path, name: str, ino: int) -> None:
+    """A quarantined file is 0600 whatever mode its writer gave it (:func:`worker.dirfd.tighten`)."""
+    try:
+        fd = open_dir(directory)
+    except OSError:
+        return
+    try:
+        tighten(fd, name, ino)
+    finally:
+        os.close(fd)
 
 
 def _sync_source(path: str, at: Place | None) -> None:
@@ -325,8 +340,7 @@ def retry(home: Path, inbox: Path, name: str) -> Path:
     if entry.orphan:
         raise FileNotFoundError(name)
     user_id = entry.user_id
-    target_dir = inbox / user_id if user_id else inbox
-    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target_dir = private_dir(inbox / user_id if user_id else inbox)
     target = target_dir / name
     n = 1
     while os.path.lexists(target):

@@ -21,6 +21,7 @@ from huey import Huey
 
 from models import migrator
 from models.database import open_database
+from models.private import private_dir
 from worker import cache, userkeys
 from worker.config import Settings, exit_on_config_error, load_settings
 from worker.logsetup import configure_logging
@@ -61,9 +62,9 @@ class Runtime:
 
 def prepare_home(settings: Settings) -> None:
     """Create the data folder (0700), the inbox and the user-key secret; tighten the folder if it already exists."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.home)
     os.chmod(settings.home, 0o700)
-    settings.inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.inbox)
     userkeys.ensure_secret(settings)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from models.private import private_dir
 from worker.cli.context import queue_runtime
 from worker.cli.output import echo_json
 from worker.cli.params import user_id as user_id_param
@@ -25,14 +26,14 @@ from worker.ingest.scan import IgnoreRules, walk
 def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str | None:
     """Files outside the inbox are copied in (the worker only ever removes inbox files), atomically.
     None when the original changed or got a writer during the copy (left for a retry: never a prefix)."""
-    folder = settings.inbox / user_id if user_id else settings.inbox
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = private_dir(settings.inbox / user_id if user_id else settings.inbox)
     name = os.path.basename(path)
     target = folder / name
     if os.path.lexists(target):
         target = folder / f"{uuid.uuid4().hex[:8]}-{name}"
     tmp = folder / f".{uuid.uuid4().hex}.part"
     before = os.stat(path)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))  # 0600 before any byte
     shutil.copyfile(path, tmp)
     after = os.stat(path)
     if _version(before) != _version(after) or writers.being_written(path):

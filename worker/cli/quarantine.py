@@ -1,12 +1,14 @@
-"""``mediflux quarantine list|retry NAME|purge``: inspect and release quarantined inbox files."""
+"""``mediflux quarantine list [--show-names]|retry REF|purge``: inspect and release quarantined inbox files.
+
+What is shown follows :mod:`worker.quarantine_view`, the dashboard's policy too: refs, reasons, sizes and times;
+names and user ids only with ``--show-names``."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import click
 
 from worker import quarantine as layout
+from worker import quarantine_view as view
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 
@@ -16,50 +18,51 @@ def quarantine() -> None:
     """Files the ingestion refused, each with a sidecar giving the reason (docs/ingestion.md, "Quarantine")."""
 
 
-def _row(entry: layout.Entry) -> dict[str, Any]:
-    """The sidecar's fields, with the name, the reason, the size on disk and whether only the sidecar is left."""
-    return (
-        {"name": entry.name}
-        | (entry.sidecar or {})
-        | {"reason": entry.reason, "size": entry.size, "orphan": entry.orphan}
-    )
-
-
 @quarantine.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def list_(as_json: bool) -> None:
-    """List quarantine entries: name, reason, format guess, size, time, user; an orphan is a sidecar whose file is
-    gone (nothing to retry; retention and purge remove it)."""
-    rows = [_row(e) for e in layout.entries(local_runtime().settings.home)]
+@click.option(
+    "--show-names",
+    is_flag=True,
+    help="Also show file names, original names and user ids (they may name patients; hidden by default, as on "
+    "the dashboard).",
+)
+def list_(as_json: bool, show_names: bool) -> None:
+    """List quarantine entries by ref: reason, format guess, size, time (names and user ids only with
+    --show-names); an orphan is a sidecar whose file is gone (nothing to retry; retention and purge remove it)."""
+    rows = [view.shown(e, names=show_names) for e in layout.entries(local_runtime().settings.home)]
     if as_json:
         echo_json(rows)
         return
+    headers = ["ref", "reason", "format", "size", "quarantined (UTC)"] + (["name", "user"] if show_names else [])
     echo_table(
-        ["name", "reason", "format", "size", "quarantined (UTC)", "user"],
+        headers,
         [
             [
-                r["name"],
+                r["ref"],
                 r["reason"],
-                r.get("format_guess"),
+                r["format"],
                 "orphan sidecar" if r["orphan"] else r["size"],
-                r.get("quarantined_at"),
-                r.get("user_id"),
+                r["quarantined_at"],
             ]
+            + ([r["name"], r["user_id"]] if show_names else [])
             for r in rows
         ],
     )
 
 
 @quarantine.command()
-@click.argument("name")
-def retry(name: str) -> None:
-    """Put NAME back into the inbox (its user folder when known) to be ingested again."""
+@click.argument("ref_or_name")
+def retry(ref_or_name: str) -> None:
+    """Put REF_OR_NAME (a ref from `quarantine list`, or a name from --show-names) back into the inbox (its user
+    folder when known) to be ingested again."""
     settings = local_runtime().settings
+    entry = view.by_ref(settings.home, ref_or_name)
     try:
-        target = layout.retry(settings.home, settings.inbox, name)
+        target = layout.retry(settings.home, settings.inbox, entry.name if entry else ref_or_name)
     except FileNotFoundError:
-        raise click.ClickException(f"no quarantined file named {name!r}") from None
-    click.echo(f"moved back to {target}")
+        raise click.ClickException("no quarantined file with this ref or name (`mediflux quarantine list`)") from None
+    # Asked by ref: the answer names no file either. Asked by name: the operator knows it already.
+    click.echo(f"{ref_or_name} moved back to the inbox" if entry else f"moved back to {target}")
 
 
 @quarantine.command()

@@ -10,6 +10,7 @@ import hmac
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from huey import Huey
 
@@ -23,8 +24,37 @@ log = logging.getLogger("mediflux.dashboard")
 _TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+# What the page says after an action: a fixed text per outcome code. The redirect carries the code only
+# (``/?done=job-due``), so no text from a request, a file name or a link can appear in the trusted banner.
+MESSAGES: dict[str, str] = {
+    "retried": "the quarantined file was moved back to the inbox",
+    "revoked": "the task was revoked",
+    "job-due": "the job is due now: the next scheduler tick runs it",
+    "no-such-file": "refused: no quarantined file with this ref (already retried or removed)",
+    "bad-task-id": "refused: not a task id",
+    "no-such-job": "refused: no such periodic job",
+}
+
+
+def message_for(code: str | None) -> str | None:
+    """The fixed banner text of an outcome code; None for anything else (nothing is echoed)."""
+    return MESSAGES.get(code or "")
+
+
+@dataclass(frozen=True)
+class Done:
+    """An action's outcome: the code the page shows (:data:`MESSAGES`) and a log detail (ids only)."""
+
+    code: str
+    detail: str
+
+
 class ActionError(Exception):
-    """Refused or impossible; the message is safe to show (ids only)."""
+    """Refused or impossible; ``code`` names the page's message, the text (ids only) goes to the log."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        super().__init__(detail)
 
 
 def token_ok(settings: Settings, supplied: str | None) -> bool:
@@ -35,33 +65,33 @@ def token_ok(settings: Settings, supplied: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), supplied.encode())
 
 
-def retry_quarantined(settings: Settings, huey: Huey, form: Mapping[str, str]) -> str:
+def retry_quarantined(settings: Settings, huey: Huey, form: Mapping[str, str]) -> Done:
     ref = form.get("ref", "")
     try:
         quarantine.retry(settings, ref)
     except quarantine.RetryError as exc:
-        raise ActionError(str(exc)) from None
-    return f"quarantined file {ref} moved back to the inbox"
+        raise ActionError("no-such-file", str(exc)) from None
+    return Done("retried", f"quarantined file {ref[:12]} moved back to the inbox")
 
 
-def revoke_task(settings: Settings, huey: Huey, form: Mapping[str, str]) -> str:
+def revoke_task(settings: Settings, huey: Huey, form: Mapping[str, str]) -> Done:
     task_id = form.get("task_id", "")
     if not _TASK_ID.match(task_id):
-        raise ActionError("not a task id")
+        raise ActionError("bad-task-id", "not a task id")
     huey.revoke_by_id(task_id)
-    return f"task {task_id} revoked"
+    return Done("revoked", f"task {task_id} revoked")
 
 
-def run_job_now(settings: Settings, huey: Huey, form: Mapping[str, str]) -> str:
+def run_job_now(settings: Settings, huey: Huey, form: Mapping[str, str]) -> Done:
     """Make the job due now; the next scheduler tick (within a minute) runs it, claimed as usual."""
     name = form.get("name", "")
     if name not in PERIODIC_JOBS:
-        raise ActionError("no such periodic job")
+        raise ActionError("no-such-job", "no such periodic job")
     PeriodicJob.update(next_due_at=utcnow()).where(PeriodicJob.name == name).execute()
-    return f"job {name} is due now: the next scheduler tick runs it"
+    return Done("job-due", f"job {name} is due now: the next scheduler tick runs it")
 
 
-ACTIONS: dict[str, Callable[[Settings, Huey, Mapping[str, str]], str]] = {
+ACTIONS: dict[str, Callable[[Settings, Huey, Mapping[str, str]], Done]] = {
     "retry": retry_quarantined,
     "revoke": revoke_task,
     "run-job": run_job_now,
@@ -69,11 +99,11 @@ ACTIONS: dict[str, Callable[[Settings, Huey, Mapping[str, str]], str]] = {
 
 
 def perform(name: str, settings: Settings, huey: Huey, form: Mapping[str, str]) -> str:
-    """Run action ``name`` and log the outcome (action name and ids; never file names)."""
+    """Run action ``name``, log the outcome (action name and ids; never file names) and return its code."""
     try:
-        message = ACTIONS[name](settings, huey, form)
+        done = ACTIONS[name](settings, huey, form)
     except ActionError as exc:
         log.warning("dashboard action %s refused: %s", name, exc)
-        raise
-    log.info("dashboard action %s: %s", name, message)
-    return message
+        return exc.code
+    log.info("dashboard action %s: %s", name, done.detail)
+    return done.code

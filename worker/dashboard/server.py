@@ -3,8 +3,9 @@
 Security: the server binds to loopback; requests whose Host is not the loopback
 address are refused (DNS rebinding); pages send a strict Content-Security-Policy
 (no scripts at all). Actions are POST only, need the token typed into the form
-(no cookie, so a cross-site form cannot carry it), and a cross-origin ``Origin``
-is refused.
+(no cookie, so a cross-site form cannot carry it), and a cross-origin or ``null``
+``Origin`` is refused. Pages may not be framed; the banner after an action is a fixed text chosen by an
+outcome code (``?done=job-due``), never text from the request.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ SECURITY_HEADERS = [
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
+    ("X-Frame-Options", "DENY"),  # for browsers without CSP frame-ancestors
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on our own forms, which
+    # the actions refuse; other sites still get no Referer.
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 ]
 
@@ -74,10 +78,11 @@ class DashboardApp:
         if method not in ("GET", "HEAD"):
             return self._plain(start_response, HTTPStatus.METHOD_NOT_ALLOWED, "GET only", [("Allow", "GET")])
         title, render = self.routes[path]
-        message = parse_qs(environ.get("QUERY_STRING", "")).get("message", [None])[0]
+        # After an action the redirect names an outcome code; the banner is its fixed text (never query text).
+        message = actions.message_for(parse_qs(environ.get("QUERY_STRING", "")).get("done", [None])[0])
         try:
             with self.database.connection_context():
-                body = pages.layout(title, path, render(), message=message[:300] if message else None)
+                body = pages.layout(title, path, render(), message=message)
         except Exception as exc:  # noqa: BLE001 — a traceback may quote row values: log the type only
             log.warning("dashboard page %s failed: %s", path, type(exc).__name__)
             return self._plain(
@@ -97,7 +102,8 @@ class DashboardApp:
         if name not in actions.ACTIONS:
             return self._plain(start_response, HTTPStatus.NOT_FOUND, "no such action")
         origin = environ.get("HTTP_ORIGIN")
-        if origin and origin != "null" and not self._host_ok({"HTTP_HOST": urlsplit(origin).netloc}):
+        # "null" is what a sandboxed frame, a data: URL or a file:// page sends: never the dashboard itself.
+        if origin and (origin == "null" or not self._host_ok({"HTTP_HOST": urlsplit(origin).netloc})):
             log.warning("dashboard action %s refused: cross-origin request", name)
             return self._plain(start_response, HTTPStatus.FORBIDDEN, "cross-origin request refused")
         form = self._form(environ)
@@ -108,14 +114,10 @@ class DashboardApp:
             page = pages.layout("Refused", "", '<p><a href="/">back</a></p>', message="bad token: nothing was done")
             return self._send(start_response, HTTPStatus.FORBIDDEN, page, "text/html; charset=utf-8")
         back = {"retry": "/documents", "revoke": "/", "run-job": "/jobs"}[name]
-        try:
-            with self.database.connection_context():
-                message = actions.perform(name, self.settings, self.huey, form)
-        except actions.ActionError as exc:
-            message = f"refused: {exc}"
+        with self.database.connection_context():
+            code = actions.perform(name, self.settings, self.huey, form)
         start_response(
-            "303 See Other",
-            [("Location", f"{back}?message={quote(message)}"), ("Content-Length", "0")] + SECURITY_HEADERS,
+            "303 See Other", [("Location", f"{back}?done={quote(code)}"), ("Content-Length", "0")] + SECURITY_HEADERS
         )
         return [b""]
 

@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.dirfd import FILE_FLAGS, Changed, Folders, LinkedFolder, Place, open_dir
+from models.private import private_dir
+from worker.dirfd import Changed, Folders, LinkedFolder, Place, open_dir, tighten
 from worker.filenames import printable
 from worker.ingest import writers
 from worker.userids import is_valid_user_id
@@ -294,7 +295,7 @@ def keep(landed: Landed, target: Path) -> None:
     """
     place = _place(landed)
     _sync_place(place)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(target.parent)
     dst_fd = open_dir(target.parent)
     try:
         try:
@@ -308,7 +309,7 @@ def keep(landed: Landed, target: Path) -> None:
             _copy_across(place, dst_fd, target.name)
         else:
             os.fsync(dst_fd)  # the new name is durable
-        _tighten(dst_fd, target.name, place.ino)
+        tighten(dst_fd, target.name, place.ino)
     finally:
         os.close(dst_fd)
 
@@ -348,17 +349,3 @@ def _copy_across(place: Place, dst_fd: int, name: str) -> None:
         place.unlink()
     except Changed:
         raise Transient("changed_before_removal") from None
-
-
-def _tighten(dir_fd: int, name: str, ino: int) -> None:
-    """chmod 0600 through a descriptor on the file itself, if it is still the inode moved and has no other link."""
-    try:
-        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return
-    try:
-        st = os.fstat(fd)
-        if st.st_ino == ino and st.st_nlink == 1 and stat.S_ISREG(st.st_mode):
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)

@@ -27,6 +27,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from models.private import private_dir
 from worker import leases
 from worker.config import Settings
 from worker.filenames import ref
@@ -128,7 +129,7 @@ class InboxWatcher:
         self._stop_observer()
         inbox = self.settings.inbox
         try:
-            inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(inbox)
             next(iter(os.scandir(inbox)), None)  # readable?
             obs = PollingObserver(timeout=POLL_INTERVAL) if self.settings.watch_polling else Observer()
             obs.schedule(_Handler(self), str(inbox), recursive=True)
