@@ -27,7 +27,6 @@ The masked form keeps sex, year and month only (``1 85 03 ** *** *** **``); mask
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -205,20 +204,16 @@ def contains_nir(text: str) -> bool:
     return bool(find_nirs(text))
 
 
-def scrub(value: Any) -> Any:
-    """A JSON-like value with every NIR masked in every string and object key (and in 13+-digit whole numbers)."""
+def scrub(value: Any, numbers: bool = True) -> Any:
+    """A JSON-like value with every NIR masked in every string and object key, and (``numbers``) in whole numbers
+    of 13 digits or more, which become their masked string. Lists, tuples and dicts are walked."""
     if isinstance(value, str):
         return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
-        masked = mask_text(str(value))  # a NIR stored as a JSON number becomes its masked string
+    if numbers and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        masked = mask_text(str(value))
         return value if masked == str(value) else masked
     if isinstance(value, dict):
-        return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in value.items()}
+        return {scrub(k) if isinstance(k, str) else k: scrub(v, numbers) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
+        return [scrub(v, numbers) for v in value]
     return value
-
-
-def scrub_json_text(encoded: str) -> str:
-    """A JSON document's text with every NIR masked in its strings and keys (numbers are left as they are)."""
-    return json.dumps(scrub(json.loads(encoded)), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
