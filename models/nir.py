@@ -27,20 +27,21 @@ The masked form keeps sex, year and month only (``1 85 03 ** *** *** **``); mask
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-_D = "[0-9OoIlL]"
+_D = "[0-9OoIlL]"  # a digit or an OCR look-alike; a real digit must come after at most three look-alikes
 _SEP = r"[\s\u00a0\u202f./()\-]*"
-_KEY_LABEL = r"(?:(?i:cl[eé]|key)\s*:?)?"
+# Each optional piece starts with something a separator is not, so no run of separators can be split two ways
+# (a quadratic backtrack on long runs of spaces).
+_KEY_LABEL = rf"(?:(?i:cl[eé]|key)(?:\s*:)?{_SEP})?"
 NIR_PATTERN = re.compile(
-    rf"(?P<sex>[123478IlL])(?<![0-9].){_SEP}(?P<year>{_D}{{2}}){_SEP}(?P<month>{_D}{{2}}){_SEP}"
+    rf"(?P<sex>[123478IlL])(?<![0-9].)(?=(?:{_SEP}[OoIlL]){{0,3}}{_SEP}[0-9]){_SEP}(?P<year>{_D}{{2}}){_SEP}(?P<month>{_D}{{2}}){_SEP}"
     rf"(?:(?P<dom>9[78]{_D}){_SEP}(?P<domc>{_D}{{2}})|(?P<dept>{_D}{{2}}|2[ ]?[AaBb]){_SEP}(?P<commune>{_D}{{3}}))"
     rf"{_SEP}(?P<order>{_D}{{3}})"
-    rf"(?:{_SEP}{_KEY_LABEL}{_SEP}(?P<key>[0-9]{{2}})(?![0-9]))?"
+    rf"(?:{_SEP}{_KEY_LABEL}(?P<key>[0-9]{{2}})(?![0-9]))?"
 )
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "L": "1"})
 _OCR_LETTERS = frozenset("OoIlL")
@@ -203,20 +204,16 @@ def contains_nir(text: str) -> bool:
     return bool(find_nirs(text))
 
 
-def scrub(value: Any) -> Any:
-    """A JSON-like value with every NIR masked in every string and object key (and in 13+-digit whole numbers)."""
+def scrub(value: Any, numbers: bool = True) -> Any:
+    """A JSON-like value with every NIR masked in every string and object key, and (``numbers``) in whole numbers
+    of 13 digits or more, which become their masked string. Lists, tuples and dicts are walked."""
     if isinstance(value, str):
         return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
-        masked = mask_text(str(value))  # a NIR stored as a JSON number becomes its masked string
+    if numbers and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        masked = mask_text(str(value))
         return value if masked == str(value) else masked
     if isinstance(value, dict):
-        return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in value.items()}
+        return {scrub(k) if isinstance(k, str) else k: scrub(v, numbers) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
+        return [scrub(v, numbers) for v in value]
     return value
-
-
-def scrub_json_text(encoded: str) -> str:
-    """A JSON document's text with every NIR masked in its strings and keys (numbers are left as they are)."""
-    return json.dumps(scrub(json.loads(encoded)), ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -112,3 +112,23 @@ def test_0007_batches_cover_every_row(settings, home):
     assert module.remask_table(database, "documents", module.COLUMNS["documents"], batch=3) == ROWS
     assert module.remask_table(database, "users", module.COLUMNS["users"], batch=2) == ROWS  # u-clean unchanged
     assert module.remask_table(database, "documents", module.COLUMNS["documents"], batch=3) == 0
+
+
+def test_0007_keeps_the_numbers_of_meta(settings, home):
+    """An inode or mtime is ours, never a NIR: meta's numbers stay numbers (the recovery pass compares them)."""
+    home.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.database_url)
+    pg = settings.database_url.startswith("postgres")
+    assert migrator.upgrade(database, target="0006_owner_sha256")[-1] == "0006_owner_sha256"
+    meta = json.dumps({"inbox_inode": 1850375123456, "engine": {"name": NIR}})
+    stamp = "'2026-01-02 03:04:05+00'" if pg else "'2026-01-02 03:04:05'"
+    cast = f"CAST({database.param} AS jsonb)" if pg else f"json({database.param})"
+    database.execute_sql(
+        "INSERT INTO documents (original_filename, sha256, format, pages, text, meta, status, created_at) "
+        f"VALUES ('a.txt', 'abc', 'text', '[]', '', {cast}, 'ingested', {stamp})",
+        (meta,),
+    )
+    migrator.upgrade(database, target="0007_remask_nir")
+    from models import Document
+
+    assert Document.get(Document.sha256 == "abc").meta == {"inbox_inode": 1850375123456, "engine": {"name": MASKED}}

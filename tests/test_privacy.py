@@ -138,3 +138,19 @@ def test_scrub_masks_keys_values_and_whole_numbers():
     value = {"185037512345641": {"n": 185037512345641, "t": ["x 1 85 03 75 123 456"], "ok": 12}, "k": True}
     assert scrub(value) == {MASKED: {"n": MASKED, "t": ["x " + MASKED], "ok": 12}, "k": True}
     assert find_nirs("") == []
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1 85 03 75 123 456" + " " * 200_000 + "x",  # was quadratic: a run of separators split two ways
+        "1 85 03 75 123 456 clé" + " " * 200_000 + "x",
+        "l" * 200_000,  # OCR of a table border
+        "1 85 03 75 123 456 clé " * 20_000,
+    ],
+    ids=["spaces after a body", "spaces after clé", "look-alikes only", "many keyless bodies"],
+)
+def test_long_runs_are_scanned_in_linear_time(text):
+    masked, found = mask_nirs(text)
+    assert len(found) == text.count("1 85 03 75 123 456")

@@ -19,9 +19,9 @@ from models.nir import mask_text, scrub
 
 atomic = False
 BATCH = 200
-TEXT, JSON = "text", "json"
+TEXT, JSON, META = "text", "json", "meta"  # META: JSON whose numbers are ours (sizes, inode, mtime)
 COLUMNS = {
-    "documents": (("original_filename", TEXT), ("text", TEXT), ("pages", JSON), ("meta", JSON), ("analysis", JSON)),
+    "documents": (("original_filename", TEXT), ("text", TEXT), ("pages", JSON), ("meta", META), ("analysis", JSON)),
     "users": (("profile", JSON),),
     "sessions": (("query_text", TEXT), ("result", JSON)),
     "care_pathways": (("condition", TEXT), ("pathway", JSON)),
@@ -37,7 +37,7 @@ def _masked(kind, value):
         masked = mask_text(value)
         return masked if masked != value else None
     decoded = json.loads(value)
-    masked = scrub(decoded)
+    masked = scrub(decoded, numbers=kind != META)
     return json.dumps(masked, ensure_ascii=False, separators=(",", ":"), sort_keys=True) if masked != decoded else None
 
 
@@ -45,7 +45,7 @@ def remask_table(db, table, columns, batch=BATCH):
     """Mask ``columns`` of every row of ``table``, ``batch`` rows per transaction; returns the rows changed."""
     pg = is_postgres(db)
     p = db.param
-    read = ", ".join(f'"{c}"::text' if pg and kind == JSON else f'"{c}"' for c, kind in columns)
+    read = ", ".join(f'"{c}"::text' if pg and kind != TEXT else f'"{c}"' for c, kind in columns)
     select = f'SELECT id, {read} FROM "{table}" WHERE id > {p} ORDER BY id LIMIT {p}' + (" FOR UPDATE" if pg else "")
     last, changed = 0, 0
     while True:
@@ -56,7 +56,7 @@ def remask_table(db, table, columns, batch=BATCH):
                 for (column, kind), value in zip(columns, row[1:]):
                     masked = _masked(kind, value)
                     if masked is not None:
-                        cast = (f"CAST({p} AS jsonb)" if pg else f"json({p})") if kind == JSON else p
+                        cast = (f"CAST({p} AS jsonb)" if pg else f"json({p})") if kind != TEXT else p
                         sets.append(f'"{column}" = {cast}')
                         params.append(masked)
                 if sets:

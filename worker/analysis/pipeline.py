@@ -45,17 +45,6 @@ def nir_presence(pages: list[Page]) -> dict[str, Any]:
     return {"present": bool(masked), "masked": sorted(set(masked)), "locations": where}
 
 
-def _scrub(value: Any) -> Any:
-    """Mask any NIR inside string values (defence in depth: merged columns can glue one to a name)."""
-    if isinstance(value, str):
-        return privacy.mask_nirs(value)[0]
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
-
-
 def _review(fields: dict[str, Any], prefix: str = "") -> list[str]:
     """Paths of fields whose confidence is below REVIEW_BELOW."""
     out = []
@@ -79,7 +68,7 @@ def analyze_text(pages: list[dict[str, Any]], hint: str | None = None, today: _d
     prepared = prepare(pages)
     doc_type, confidence, scores = _classify.classify(prepared, hint)
     extractor = _EXTRACTORS.get(doc_type)
-    fields = _scrub(extractor(prepared, today)) if extractor else {}
+    fields = privacy.scrub(extractor(prepared, today)) if extractor else {}  # defence in depth: merged columns
     return {
         "extractor_version": EXTRACTOR_VERSION,
         "document_type": doc_type,

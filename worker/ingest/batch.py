@@ -144,7 +144,7 @@ def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
         meta["processed_path"] = str(
             Path("processed") / (item.user_id or NO_USER) / f"{item.sha256}.{EXTENSIONS[doc.format]}"
         )
-    return scrub(meta)  # every string of it, whatever a parser or a later field puts there
+    return scrub(meta, numbers=False)  # every string of it; its numbers are ours (sizes, inode, mtime)
 
 
 def _keep_target(item: _Ready, settings: Settings) -> Path | None:
