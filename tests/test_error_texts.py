@@ -247,3 +247,47 @@ def test_a_failing_cache_refresh_names_nobody(cache, annuaire, database, caplog)
     assert not _leaks(stored), stored
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert not _leaks(logged), logged
+
+
+def test_a_contained_task_keeps_huey_retries_counts_the_error_and_stores_only_the_safe_text(caplog):
+    from huey import MemoryHuey
+    from huey.exceptions import TaskException
+
+    from tasks.guard import TaskFailed, contained
+
+    huey = MemoryHuey("guard-test", immediate=True)
+    calls = []
+
+    @huey.task(retries=1)
+    @contained
+    def flaky(path: str) -> str:
+        calls.append(path)
+        if len(calls) == 1:
+            open(path).close()  # FileNotFoundError naming the path
+        return "ok"
+
+    @huey.task()
+    @contained
+    def always_fails(path: str) -> None:
+        open(path).close()
+
+    @huey.task()
+    @contained
+    def cancels() -> None:
+        from huey.exceptions import CancelExecution
+
+        raise CancelExecution(retry=False)
+
+    path = f"/srv/inbox/{USER}/{PART}"
+    assert flaky(path).get() == "ok" and len(calls) == 2  # retried by huey as before
+    assert huey._registry.task_to_string(flaky.task_class).endswith(".flaky")  # the name huey stores is kept
+    with pytest.raises(TaskException) as info:
+        always_fails(path).get()
+    assert info.value.metadata["error"] == "TaskFailed('FileNotFoundError: [Errno 2] No such file or directory')"
+    assert not _leaks(info.value.metadata["traceback"]) and "FileNotFoundError" in info.value.metadata["traceback"]
+    assert not isinstance(info.value, TaskFailed)
+    with pytest.raises(TaskException) as cancelled:
+        cancels().get()
+    assert "CancelExecution" in cancelled.value.metadata["error"]  # huey's control flow passes through
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "task always_fails failed: FileNotFoundError" in logged and not _leaks(logged)
