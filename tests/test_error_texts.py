@@ -157,17 +157,37 @@ def test_a_failed_erasure_names_nobody_in_logs_or_tables(database, settings, cap
 # -- the consumer: huey's own logging, results and task stats ---------------------------------------------------
 
 
-def test_the_consumer_logs_no_name_when_an_erasure_task_fails(database, env, home):
-    consumer_env = env | {"MEDIFLUX_QUEUE_URL": f"sqlite:///{home / 'queue.db'}"}
+def test_the_consumer_logs_no_name_when_its_tasks_fail(database, env, home):
+    """The consumer ingests a named file it cannot remove (an ``ingest_files`` task), analyses it, then fails to
+    erase its user."""
+    from models import Document
+
+    consumer_env = env | {"MEDIFLUX_QUEUE_URL": f"sqlite:///{home / 'queue.db'}", "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
     User.create(user_id=USER, profile={}, created_at=utcnow(), updated_at=utcnow())
     settings_inbox = home / "inbox"
     log_path = home / "consumer.log"
-    with undeletable(settings_inbox / USER / PART), open(log_path, "w") as log:
+    report = settings_inbox / USER / f"Compte rendu DURAND Bob VIH {NIR}.txt"
+    with undeletable(settings_inbox / USER / PART), undeletable(report), open(log_path, "w") as log:
         proc = subprocess.Popen(
             procfile_command("worker"), env=consumer_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             wait_for(lambda: "consumer started" in log_path.read_text(), timeout=30, message="consumer start")
+            ingest = subprocess.run(
+                [sys.executable, "-m", "worker.cli", "ingest", str(report)],
+                env=consumer_env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert ingest.returncode == 0 and not _leaks(ingest.stdout + ingest.stderr), ingest.stderr
+            wait_for(
+                lambda: Document.select().where(Document.analysis.is_null(False)).exists(),
+                timeout=60,
+                message="the named file ingested and analysed by the consumer",
+            )
+            wait_for(lambda: "could not remove" in log_path.read_text(), timeout=30, message="the removal failure")
             enqueue = subprocess.run(
                 [sys.executable, "-c", f"import tasks; tasks.connect().triggers.erase_user({USER!r})"],
                 env=consumer_env,
