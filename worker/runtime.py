@@ -22,7 +22,7 @@ from huey import Huey
 from models import migrator
 from models.database import open_database
 from worker import cache, userkeys
-from worker.config import Settings, exit_on_config_error, load_settings
+from worker.config import Settings, exit_on_config_error, fail, load_settings
 from worker.logsetup import configure_logging
 from worker.periodic import JobSpec, sync_jobs
 from worker.queue import build_huey
@@ -64,7 +64,10 @@ def prepare_home(settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(settings.home, 0o700)
     settings.inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
-    userkeys.ensure_secret(settings)
+    try:
+        userkeys.ensure_secret(settings)
+    except userkeys.SecretError as exc:
+        fail(f"mediflux: configuration error: {exc}")
 
 
 def bootstrap(settings: Settings | None = None, migrate: bool = True) -> Runtime:

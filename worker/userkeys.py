@@ -23,7 +23,7 @@ import secrets
 import threading
 from pathlib import Path
 
-from worker.config import Settings
+from worker.config import ConfigError, Settings
 from worker.fsync import sync_dir
 
 SECRET_NAME = "user-key.secret"
@@ -34,8 +34,11 @@ _lock = threading.Lock()
 _secrets: dict[Path, bytes] = {}
 
 
-class SecretError(RuntimeError):
+class SecretError(ConfigError):
     """The secret file exists but is not one this worker wrote (wrong size or not a regular file)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("MEDIFLUX_HOME", problem)
 
 
 def secret_path(settings: Settings) -> Path:
@@ -52,7 +55,7 @@ def _read(path: Path) -> bytes:
         raw = b""
     if len(raw) != _SECRET_BYTES:
         # Never replaced silently: a new secret would orphan every existing erasure record and access trace.
-        raise SecretError(f"{SECRET_NAME} in MEDIFLUX_HOME is not a {_SECRET_BYTES}-byte hex secret; restore it")
+        raise SecretError(f"{SECRET_NAME} is not a {_SECRET_BYTES}-byte hex secret; restore it from a backup")
     return raw
 
 
