@@ -22,6 +22,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 from worker.config import ConfigError, Settings
 from worker.fsync import sync_dir
@@ -32,6 +33,7 @@ _LEGACY_PREFIX = "mediflux-user:"
 _REWRAP_PREFIX = b"legacy-sha256:"
 _lock = threading.Lock()
 _secrets: dict[Path, bytes] = {}
+_bases: dict[bytes, Any] = {}  # secret -> an HMAC object keyed with it, copied for each message (cheaper than new)
 
 
 class SecretError(ConfigError):
@@ -95,7 +97,13 @@ def ensure_secret(settings: Settings) -> bytes:
 
 
 def _mac(settings: Settings, message: bytes) -> str:
-    return hmac.new(ensure_secret(settings), message, hashlib.sha256).hexdigest()
+    secret = _secrets.get(secret_path(settings)) or ensure_secret(settings)
+    base = _bases.get(secret)
+    if base is None:
+        base = _bases.setdefault(secret, hmac.new(secret, digestmod=hashlib.sha256))
+    mac = base.copy()
+    mac.update(message)
+    return str(mac.hexdigest())
 
 
 def opaque_key(settings: Settings, purpose: str, value: bytes) -> str:
