@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from models import ErasureRequest, migrator
+from models import ApiCache, ErasureRequest, migrator
 from models.clock import utcnow
 from models.database import open_database
 from tests.retention_data import UTC, make_user
@@ -108,3 +108,18 @@ def test_sqlite_queue_connections_zero_deleted_tasks(tmp_path):
     huey = build_huey(settings)
     assert huey.storage.sql("pragma secure_delete", results=True)[0][0] == 1
     assert queuescrub.flush(huey) is True
+
+
+def test_a_user_known_only_through_cache_params_is_found_by_the_request_id(database, settings):
+    ApiCache.create(
+        source="annuaire",
+        endpoint="search",
+        params_hash="h" * 64,
+        params={"user_id": USER, "q": "gp"},
+        response={"x": 1},
+        stale_until=utcnow(),
+    )
+    request_id = erase.request_erasure(settings, USER)  # no user row, no folder, no sidecar
+    result = erase.erase_request(settings, request_id)
+    assert result is not None and result.state == "done" and result.counts["api_cache"] == 1
+    assert ApiCache.select().count() == 0

@@ -70,3 +70,14 @@ def test_processes_starting_together_agree(tmp_path: Path) -> None:
         p.join(timeout=30)
     assert len(keys) == 1
     assert sorted(os.listdir(home)) == [userkeys.SECRET_NAME]
+
+
+def test_a_bad_secret_stops_the_cli_with_one_line(tmp_path: Path) -> None:
+    from tests.conftest import _clean_env, run_cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / userkeys.SECRET_NAME).write_text("not a secret\n")
+    out = run_cli(_clean_env() | {"MEDIFLUX_HOME": str(home)}, "status")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("mediflux: configuration error: MEDIFLUX_HOME:")

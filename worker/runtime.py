@@ -23,7 +23,7 @@ from models import migrator
 from models.database import open_database
 from models.private import private_dir
 from worker import cache, userkeys
-from worker.config import Settings, exit_on_config_error, load_settings
+from worker.config import Settings, exit_on_config_error, fail, load_settings
 from worker.logsetup import configure_logging
 from worker.periodic import JobSpec, sync_jobs
 from worker.queue import build_huey
@@ -65,7 +65,10 @@ def prepare_home(settings: Settings) -> None:
     private_dir(settings.home)
     os.chmod(settings.home, 0o700)
     private_dir(settings.inbox)
-    userkeys.ensure_secret(settings)
+    try:
+        userkeys.ensure_secret(settings)
+    except userkeys.SecretError as exc:
+        fail(f"mediflux: configuration error: {exc}")
 
 
 def bootstrap(settings: Settings | None = None, migrate: bool = True) -> Runtime:

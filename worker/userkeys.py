@@ -22,8 +22,9 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
-from worker.config import Settings
+from worker.config import ConfigError, Settings
 from worker.fsync import sync_dir
 
 SECRET_NAME = "user-key.secret"
@@ -32,10 +33,14 @@ _LEGACY_PREFIX = "mediflux-user:"
 _REWRAP_PREFIX = b"legacy-sha256:"
 _lock = threading.Lock()
 _secrets: dict[Path, bytes] = {}
+_bases: dict[bytes, Any] = {}  # secret -> an HMAC object keyed with it, copied for each message (cheaper than new)
 
 
-class SecretError(RuntimeError):
+class SecretError(ConfigError):
     """The secret file exists but is not one this worker wrote (wrong size or not a regular file)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("MEDIFLUX_HOME", problem)
 
 
 def secret_path(settings: Settings) -> Path:
@@ -52,7 +57,7 @@ def _read(path: Path) -> bytes:
         raw = b""
     if len(raw) != _SECRET_BYTES:
         # Never replaced silently: a new secret would orphan every existing erasure record and access trace.
-        raise SecretError(f"{SECRET_NAME} in MEDIFLUX_HOME is not a {_SECRET_BYTES}-byte hex secret; restore it")
+        raise SecretError(f"{SECRET_NAME} is not a {_SECRET_BYTES}-byte hex secret; restore it from a backup")
     return raw
 
 
@@ -92,7 +97,13 @@ def ensure_secret(settings: Settings) -> bytes:
 
 
 def _mac(settings: Settings, message: bytes) -> str:
-    return hmac.new(ensure_secret(settings), message, hashlib.sha256).hexdigest()
+    secret = _secrets.get(secret_path(settings)) or ensure_secret(settings)
+    base = _bases.get(secret)
+    if base is None:
+        base = _bases.setdefault(secret, hmac.new(secret, digestmod=hashlib.sha256))
+    mac = base.copy()
+    mac.update(message)
+    return str(mac.hexdigest())
 
 
 def opaque_key(settings: Settings, purpose: str, value: bytes) -> str:

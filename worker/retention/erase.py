@@ -294,7 +294,34 @@ def find_user_id(settings: Settings, key: str) -> str | None:
     for entry in quarantine.entries(settings.home):
         if entry.user_id and key in _keys(settings, entry.user_id):
             return entry.user_id
-    return None
+    return _in_cache_params(settings, key)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _in_cache_params(settings: Settings, key: str, chunk: int = DEFAULT_CHUNK) -> str | None:
+    """Last resort: a user known only through cache params (no row, no file) — every id-like value is tried."""
+    last = 0
+    while True:
+        rows = list(
+            ApiCache.select(ApiCache.id, ApiCache.params).where(ApiCache.id > last).order_by(ApiCache.id).limit(chunk)
+        )
+        if not rows:
+            return None
+        last = rows[-1].id
+        for row in rows:
+            for value in _strings(row.params):
+                if is_valid_user_id(value) and key in _keys(settings, value):
+                    return value
 
 
 def resume_pending(settings: Settings, huey: Huey | None = None) -> dict[str, int]:
