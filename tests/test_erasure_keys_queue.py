@@ -123,3 +123,19 @@ def test_a_user_known_only_through_cache_params_is_found_by_the_request_id(datab
     result = erase.erase_request(settings, request_id)
     assert result is not None and result.state == "done" and result.counts["api_cache"] == 1
     assert ApiCache.select().count() == 0
+
+
+def test_keys_find_root_nested_and_new_files_and_skip_gone_ones(tmp_path):
+    settings = load_settings({"MEDIFLUX_HOME": str(tmp_path / "home")})
+    settings.inbox.mkdir(parents=True)
+    (settings.inbox / "u-1" / "sub").mkdir(parents=True)
+    root, nested = settings.inbox / "loose.json", settings.inbox / "u-1" / "sub" / "deep.txt"
+    for path in (root, nested):
+        path.write_text("x")
+    tokens._seen.clear()
+    keys = tokens.keys_of(settings, [str(root), str(nested)])
+    assert all(len(k) == 32 for k in keys) and tokens.paths_of(settings, keys) == [str(root), str(nested)]
+    nested.unlink()  # ingested meanwhile: remembered, but gone
+    later = settings.inbox / "u-1" / "later.txt"
+    later.write_text("x")  # landed after the walk: found by walking its folder again
+    assert tokens.paths_of(settings, [*keys, *tokens.keys_of(settings, [str(later)])]) == [str(root), str(later)]
