@@ -114,9 +114,9 @@ def prune(db: Database) -> int:
 
 
 def state(db: Database) -> dict[str, Any]:
-    """The state row and the current version's description, for the status, the doctor and the dashboard."""
-    ensure_state(db)
-    s = BdpmState.select().where(BdpmState.id == 1).get(db)
+    """The state row and the current version's description, for the status, the doctor and the dashboard
+    (read-only: it runs on the doctor's read-only connection)."""
+    s = BdpmState.select().where(BdpmState.id == 1).first(db) or BdpmState()  # read-only: no row is made here
     current = None
     if s.current_version is not None:
         current = BdpmVersion.select().where(BdpmVersion.id == s.current_version).first(db)

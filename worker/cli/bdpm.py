@@ -7,6 +7,7 @@ import click
 from models import db
 from worker.bdpm import store
 from worker.bdpm.status import mirror_status
+from worker.bdpm.sync import sync
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 
@@ -14,6 +15,35 @@ from worker.cli.output import echo_json, echo_table
 @click.group(name="bdpm")
 def bdpm_group() -> None:
     """The local BDPM mirror (official files, synced in the background): sync, status, search, get."""
+
+
+@bdpm_group.command(name="sync")
+@click.option(
+    "--force", is_flag=True, help="Download every file again (no conditional request) and build a new version."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def sync_command(force: bool, as_json: bool) -> None:
+    """Sync the mirror now from MEDIFLUX_BDPM_FILES_URL: download, verify, swap. A failed or suspicious sync
+    keeps the current version and says why (exit code 1)."""
+    runtime = local_runtime()
+    result = sync(runtime.settings, force=force)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        head = {"updated": f"version {result.version} is live", "unchanged": f"version {result.version}, unchanged"}
+        click.echo(f"bdpm sync: {result.outcome}" + (f" — {head[result.outcome]}" if result.outcome in head else ""))
+        for name, info in result.files.items():
+            rows = (
+                f", {info['rows']} rows, {info['bad_rows']} bad, {info['encoding']}/{info['line_ends']}"
+                if "rows" in info
+                else ""
+            )
+            click.echo(f"  {name}: {info.get('download')}{rows}")
+        for note in result.notes:
+            click.echo(f"  note: {note}")
+    if result.outcome not in ("updated", "unchanged"):
+        kept = "the current version stays" if result.previous is not None else "the mirror stays empty"
+        raise click.ClickException(f"{result.outcome}: {result.error or 'see above'} ({kept})")
 
 
 @bdpm_group.command(name="status")
