@@ -131,3 +131,10 @@ def test_folder_subset_and_missing_files(tmp_path: Path) -> None:
     snap = parse_folder(tmp_path)
     assert list(snap.files) == ["CIS_CPD_bdpm.txt"] and snap.total_rows == 1
     assert snap.records("CIS_bdpm.txt") == ()
+
+
+def test_double_encoded_text_is_warned_about() -> None:
+    twice = "61266250\tliste I réservé\n".encode().decode("latin-1").encode()  # "rÃ©servÃ©"
+    report = parse_bytes(files.CONDITIONS, twice).report
+    assert report.encoding == "utf-8" and report.rows == 1
+    assert report.warnings == ("2 characters look double-encoded (UTF-8 read as 8-bit, then saved as UTF-8)",)

@@ -21,7 +21,7 @@ MAX_BAD_LISTED = 50  # bad rows listed per file (all are counted)
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 _C1 = re.compile(rb"[\x80-\x9f]")
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
-_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")  # "Ã©": UTF-8 read as 8-bit, then re-encoded
+_MOJIBAKE = re.compile(rb"\xc3[\x82\x83]\xc2[\x80-\xbf]")  # "Ã©" in UTF-8: UTF-8 read as 8-bit, then re-encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +169,7 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
     seen: dict[object, int] = {}
     bad_count = trailing = padded = lines = 0
     warnings: list[str] = []
-    mojibake = 0
+    mojibake = len(_MOJIBAKE.findall(data)) if enc.codec.startswith("utf-8") else 0
     for number, raw in enumerate(_lines(data, line_ends), start=1):
         if raw.endswith(b"\r"):
             raw = raw[:-1]
@@ -196,7 +196,10 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
                 fields.extend([""] * (ncols - len(fields)))
         if problem is None:
             try:
-                record = spec.build([text(f) for f in fields])
+                if "  " in line or "\xa0" in line:
+                    record = spec.build([text(f) for f in fields])
+                else:
+                    record = spec.build([f.strip() for f in fields])
             except RowError as exc:
                 problem = str(exc)
             else:
@@ -207,14 +210,12 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
                         problem = f"duplicate of line {first}"
                 if problem is None:
                     records.append(record)
-                    if enc.codec == "utf-8" and _MOJIBAKE.search(line):
-                        mojibake += 1
         if problem is not None:
             bad_count += 1
             if len(bad) < MAX_BAD_LISTED:
                 bad.append(BadRow(number, problem))
     if mojibake:
-        warnings.append(f"{mojibake} rows look double-encoded (UTF-8 read as 8-bit, then saved as UTF-8)")
+        warnings.append(f"{mojibake} characters look double-encoded (UTF-8 read as 8-bit, then saved as UTF-8)")
     if data and not data.endswith((b"\n", b"\r")):
         warnings.append("no newline at the end of the file: it may be cut short")
     report = FileReport(

@@ -20,6 +20,8 @@ _CIP7 = re.compile(r"\d{7}")
 _CIP13 = re.compile(r"\d{13}")
 _DIGITS = re.compile(r"\d{1,12}")
 _DOSSIER = re.compile(r"[A-Z]{1,4}-\d{1,8}")
+_DATE_FR = re.compile(r"\d{2}/\d{2}/\d{4}")
+_DATE_COMPACT = re.compile(r"\d{8}")
 _RATE = re.compile(r"(\d{1,3}(?:[.,]\d+)?) ?%")
 # "30,52", "1,234,56" (thousands then decimal comma), "1 234,56", "1234.56"
 _PRICE = re.compile(r"(\d{1,3}(?:[,. ]\d{3})+|\d+)(?:[,.](\d{1,2}))?")
@@ -55,9 +57,11 @@ def _date_fr(column: str, value: str) -> _dt.date | None:
     if not value:
         return None
     try:
-        return _dt.datetime.strptime(value, "%d/%m/%Y").date()
+        if _DATE_FR.fullmatch(value):
+            return _dt.date(int(value[6:10]), int(value[3:5]), int(value[0:2]))
     except ValueError:
-        raise RowError(column, "not a JJ/MM/AAAA date") from None
+        pass
+    raise RowError(column, "not a JJ/MM/AAAA date")
 
 
 def _date_compact(column: str, value: str) -> _dt.date | None:
@@ -65,9 +69,11 @@ def _date_compact(column: str, value: str) -> _dt.date | None:
     if not value:
         return None
     try:
-        return _dt.datetime.strptime(value, "%Y%m%d").date()
+        if _DATE_COMPACT.fullmatch(value):
+            return _dt.date(int(value[0:4]), int(value[4:6]), int(value[6:8]))
     except ValueError:
-        raise RowError(column, "not an AAAAMMJJ date") from None
+        pass
+    raise RowError(column, "not an AAAAMMJJ date")
 
 
 def _yes_no(column: str, value: str) -> bool | None:

@@ -50,6 +50,12 @@ class SyncResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent downloading, parsing, loading…
+
+    def mark(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + now - since, 3)
+        return now
 
     @property
     def error(self) -> str | None:
@@ -64,6 +70,7 @@ class SyncResult:
             "problems": self.problems,
             "notes": self.notes,
             "duration_s": round(self.duration_s, 3),
+            "phases": self.phases,
         }
 
 
@@ -193,12 +200,14 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
     versions.prune(db)  # leftovers of an interrupted sync
     current, _ = versions.live_versions(db)
     result = SyncResult("failed", previous=current)
+    t = time.monotonic()
     known = _validators()
     try:
         fetched = _download(settings, live, staging, force, known, result)
     except (OSError, httpx.HTTPError) as exc:
         result.problems.append(f"download: {safe_error(exc)}")
         fetched = {}
+    t = result.mark("download", t)
     if result.problems:
         versions.record_outcome(db, "failed", result.error)
         return result
@@ -208,6 +217,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
         versions.record_outcome(db, "unchanged")
         return result
     snapshot = _parse(fetched, result)
+    t = result.mark("parse", t)
     if result.problems:
         result.outcome = "rejected"
         versions.record_outcome(db, "rejected", result.error)
@@ -215,6 +225,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
     version = versions.begin_version(db)
     try:
         counts = store.load(db, version, snapshot)
+        t = result.mark("load", t)
         before, before_orphans = _previous_checks(current)
         guard = {} if shrink_guard is None else {"shrink_guard": shrink_guard}
         check = verify(db, version, before, before_orphans, **guard)
@@ -223,6 +234,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
         versions.record_outcome(db, "failed", f"load failed: {safe_error(exc)}")
         result.problems.append(f"load failed: {safe_error(exc)}")
         return result
+    t = result.mark("verify", t)
     result.notes.extend(check.notes)
     versions.describe(
         db, version, counts, {"files": snapshot.reports(), "checks": check.as_dict(), "downloads": result.files}
@@ -233,9 +245,11 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
         versions.prune(db)
         return result
     result.previous = versions.swap(db, version)
+    t = result.mark("swap", t)
     result.outcome, result.version = "updated", version
     _remember(fetched, live, now)
     versions.prune(db)
+    result.mark("prune", t)
     return result
 
 
