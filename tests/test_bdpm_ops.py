@@ -183,3 +183,32 @@ def test_dashboard_page_shows_the_mirror(database, site_env: dict[str, str]) -> 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_data_api_get_medicine_sync_and_async(database, site_env: dict[str, str], small: dict[str, bytes]) -> None:
+    import asyncio
+
+    from worker.api import open_api, open_async_api
+
+    settings = load_settings(site_env)
+    api = open_api(settings)
+    try:
+        assert api.get_medicine("61266250") is None  # empty mirror
+        assert sync(settings).outcome == "updated"
+        cis = small["CIS_bdpm.txt"].split(b"\t", 1)[0].decode()
+        cip13 = small["CIS_CIP_bdpm.txt"].split(b"\t")[6].decode()
+        found = api.get_medicine(cis)
+        assert found is not None and found["CIS"] == cis
+        assert api.get_medicine(cip13)["presentation"]["CIP13"] == cip13
+        assert api.get_medicine("not a code") is None
+    finally:
+        api.close()
+
+    async def read() -> dict | None:
+        aapi = open_async_api(settings)
+        try:
+            return await aapi.get_medicine(cis)
+        finally:
+            await aapi.close()
+
+    assert asyncio.run(read()) == found

@@ -215,6 +215,15 @@ def get_by_cip(db: Database, code: str, version: int | None = None) -> dict[str,
     return medicament
 
 
+def get_medicine(db: Database, code: str) -> dict[str, Any] | None:
+    """By the code on a document or a box: a CIS (8 digits) as :func:`get_by_cis`, a CIP13 or CIP7 as
+    :func:`get_by_cip`; None when absent, when the mirror is empty, or for anything else."""
+    code = "".join(code.split())
+    if not code.isdigit():
+        return None
+    return get_by_cis(db, code) if len(code) == 8 else get_by_cip(db, code)
+
+
 @dataclass(frozen=True, slots=True)
 class IndexSubstance:
     name: str

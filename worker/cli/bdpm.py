@@ -81,7 +81,7 @@ def get_command(code: str, as_json: bool) -> None:
     code = "".join(code.split())
     if not code.isdigit() or len(code) not in (7, 8, 13):
         raise click.BadParameter("a CIS has 8 digits, a CIP 7 or 13", param_hint="CIS_OR_CIP")
-    found = store.get_by_cis(db, code) if len(code) == 8 else store.get_by_cip(db, code)
+    found = store.get_medicine(db, code)
     if found is None:
         empty = store.current_version(db) is None
         raise click.ClickException(
