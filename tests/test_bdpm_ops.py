@@ -129,7 +129,7 @@ def test_a_failed_sync_job_is_recorded_and_retried_soon(database, site_env: dict
     periodic.sync_jobs(jobs)
     site.inject("CIS_bdpm.txt", "500", "500")
     outcome = periodic.run_job(jobs["bdpm_sync"], settings)
-    assert not outcome.ran or (not outcome.ok and "HTTP 500" in (outcome.error or ""))
+    assert outcome.ran and not outcome.ok and "HTTP 500" in (outcome.error or "")
     row = PeriodicJob.get(PeriodicJob.name == "bdpm_sync")
     assert row.consecutive_failures == 1 and row.next_due_at < utcnow() + dt.timedelta(minutes=10)
 
