@@ -141,6 +141,10 @@ def _ocr_landed(
             report.retry.append(path)
             report.count("ocr_transient")
             return
+        if landed.place is not None and landed.place.holds_it() is None:
+            # removed while it was OCRed (erase-user, an operator): nothing to store for it any more
+            report.gone += 1
+            return
         doc = assemble(result, kind, settings)
         doc.extra["ocr"]["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
     report.merge(store_ocred(landed, sha256, doc, user_id, settings, triggers))
