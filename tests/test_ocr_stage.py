@@ -136,3 +136,18 @@ def test_a_process_runs_at_most_ocr_processes_tasks_at_once(settings):
     assert stage.try_begin(s)
     stage.end(s)
     stage.end(s)
+
+
+def test_operator_state_counts_running_jobs_busy_slots_and_crash_leftovers(settings, database):
+    from worker import opstate
+    from worker.ocr import tesseract
+
+    s = dataclasses.replace(settings, ocr_processes=2)
+    (workspace.tmp_root(s) / "left-by-a-crash").mkdir()
+    assert opstate.ocr_state(s) == {"running": 0, "stale": 1, "slots": 2, "slots_busy": 0}
+    with workspace.job(s, "k1") as folder, tesseract.slot(workspace.slots_dir(s), 2):
+        assert folder is not None
+        assert opstate.ocr_state(s) == {"running": 1, "stale": 1, "slots": 2, "slots_busy": 1}
+        with workspace.job(s, "k1") as again:
+            assert again is None  # asking the state took no lock: the job is still exclusive
+    assert opstate.ocr_state(s)["running"] == 0

@@ -90,6 +90,45 @@ def job(settings: Settings, key: str) -> Iterator[Path | None]:
         _release(lock, folder, fd)
 
 
+def held_flocks() -> set[tuple[int, int]]:
+    """(device, inode) of every file some process holds an ``flock`` on, from ``/proc/locks``: read-only,
+    so asking never takes a lock a job or a page is about to take."""
+    held: set[tuple[int, int]] = set()
+    try:
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return held
+    for line in lines:
+        fields = line.split()
+        if "FLOCK" not in fields or "->" in fields:
+            continue
+        try:
+            major, minor, inode = fields[fields.index("FLOCK") + 4].split(":")
+            held.add((os.makedev(int(major, 16), int(minor, 16)), int(inode)))
+        except (IndexError, ValueError):
+            continue
+    return held
+
+
+def state(settings: Settings) -> dict[str, int]:
+    """OCR jobs running, job folders a crash left, slots busy of ``MEDIFLUX_OCR_PROCESSES`` (for operators)."""
+    held = held_flocks()
+
+    def is_held(path: Path) -> bool:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) in held
+
+    base, slots = root(settings) / "tmp", slots_dir(settings)
+    names = os.listdir(base) if base.is_dir() else []
+    keys = {n.removesuffix(LOCK_SUFFIX) for n in names}
+    running = sum(is_held(base / (k + LOCK_SUFFIX)) for k in keys)
+    busy = sum(is_held(slots / f"slot-{i}") for i in range(settings.ocr_processes))
+    return {"running": running, "stale": len(keys) - running, "slots": settings.ocr_processes, "slots_busy": busy}
+
+
 def clean_stale(settings: Settings) -> int:
     """Remove the job folders of processes that died mid-OCR; returns how many. Live jobs are left."""
     base = tmp_root(settings)
