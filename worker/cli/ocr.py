@@ -7,34 +7,27 @@ operator's terminal only, never to the logs.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import click
 
 from worker.analysis.pipeline import analyze_text
 from worker.cli.output import echo_json
-from worker.config import exit_on_config_error
-from worker.ocr import workspace
-from worker.ocr.assemble import assemble
-from worker.ocr.run import OcrRefused, run_child
+from worker.config import Settings, exit_on_config_error
+from worker.ocr.run import OcrRefused
 from worker.ocr.sniff import HEAD_BYTES, KINDS, media_kind
+from worker.ocr.stage import ocr_bytes
 from worker.ocr.tesseract import TesseractMissing
 
 
-def extract(data: bytes, settings: Any) -> dict[str, Any]:
+def extract(data: bytes, settings: Settings) -> dict[str, Any]:
     """The pages, OCR facts and analysis of ``data``; raises OcrRefused, or ValueError if not an image/PDF."""
-    kind = media_kind(data[:HEAD_BYTES])
-    if kind is None:
+    if media_kind(data[:HEAD_BYTES]) is None:
         raise ValueError(f"not an image or a PDF ({', '.join(KINDS)})")
-    key = workspace.job_key("cli", hashlib.sha256(data).hexdigest())
-    with workspace.job(settings, key) as folder:
-        if folder is None:
-            raise OcrRefused("busy", "the same file is being OCRed by another process")
-        doc = assemble(run_child(data, kind, settings, folder), kind, settings)
+    doc = ocr_bytes(data, settings)
     pages = [p.as_dict() for p in doc.pages]
     return {
-        "format": kind,
+        "format": doc.format,
         "engine": doc.engine,
         "pages": pages,
         "nirs_masked": doc.extra["nirs_masked"],

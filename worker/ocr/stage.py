@@ -64,6 +64,21 @@ def clean_once(settings: Settings) -> None:
         log.info("removed %d OCR job folders left by a crash", removed)
 
 
+def ocr_bytes(data: bytes, settings: Settings, owner: str | None = None) -> ParsedDocument:
+    """OCR an image or PDF held in memory, storing nothing (``mediflux ocr``, the benchmarks): the same child,
+    limits and parsers as the stage. ValueError if it is not an image or PDF; OcrRefused for bad input."""
+    kind = media_kind(data[:HEAD_BYTES])
+    if kind is None:
+        raise ValueError("not an image or a PDF")
+    with workspace.job(settings, workspace.job_key(owner or "preview", hashlib.sha256(data).hexdigest())) as folder:
+        if folder is None:
+            raise OcrRefused("busy", "the same file is being OCRed by another process")
+        t0 = time.perf_counter()
+        doc = assemble(run_child(data, kind, settings, folder), kind, settings)
+        doc.extra["ocr"]["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
+    return doc
+
+
 def ocr_paths(paths: list[str], settings: Settings, triggers: Triggers = NO_QUEUE) -> IngestReport:
     """OCR and store each path (one document each); see the module doc."""
     clean_once(settings)
