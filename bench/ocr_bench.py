@@ -34,6 +34,7 @@ from make_analysis_corpus import A4, degrade, render_page
 from make_image_corpus import INSTALLED
 
 from worker.ocr import tesseract
+from worker.ocr.child import NICENESS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORES = os.cpu_count() or 1
@@ -55,10 +56,10 @@ def jpeg(im) -> bytes:
     return buf.getvalue()
 
 
-def raw_tesseract(path: Path, langs: str = "fra") -> float:
+def raw_tesseract(path: Path, langs: str = "fra", nice: int = 0) -> float:
     t0 = time.perf_counter()
     subprocess.run(
-        tesseract.command(str(path), langs, None),
+        ["nice", "-n", str(nice), *tesseract.command(str(path), langs, None)],
         check=True,
         capture_output=True,
         env=tesseract.environment(str(path.parent)),
@@ -134,6 +135,10 @@ def throughput(images: list, tmp: Path) -> dict:
     with ThreadPoolExecutor(CORES) as pool:
         per_page = list(pool.map(raw_tesseract, paths))
     raw_wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(CORES) as pool:  # at the OCR child's priority (nice 10), on a machine others share
+        list(pool.map(lambda p: raw_tesseract(p, nice=NICENESS), paths))
+    raw_nice_wall = time.perf_counter() - t0
     stack = Stack(tmp / "stage-home", {"MEDIFLUX_OCR_PROCESSES": str(CORES)})
     from models import Document
 
@@ -152,6 +157,8 @@ def throughput(images: list, tmp: Path) -> dict:
         "raw_pages_per_s": len(paths) / raw_wall,
         "stage_pages_per_s": len(paths) / stage_wall,
         "ratio": raw_wall / stage_wall,
+        "raw_nice10_pages_per_s": len(paths) / raw_nice_wall,
+        "ratio_vs_nice10": raw_nice_wall / stage_wall,
         "raw_page_p50_s": statistics.median(per_page),
     }
 

@@ -128,13 +128,22 @@ def test_ocr_tasks_queue_below_ingestion_and_analysis(env, home):
     assert "2 at -20 (ocr)" in run_cli(env, "status").stdout  # the OCR queue, named, for operators
 
 
-def test_a_process_runs_at_most_ocr_processes_tasks_at_once(settings):
+def test_a_process_runs_at_most_ocr_processes_tasks_at_once_and_one_thread_waits(settings):
+    import threading
+
     s = dataclasses.replace(settings, ocr_processes=2)
     assert stage.try_begin(s) and stage.try_begin(s)
-    assert not stage.try_begin(s)  # the task is put back rather than holding a consumer thread
+    waiter_got: list[bool] = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(stage.try_begin(s, wait=30)))
+    waiter.start()
+    wait_for(lambda: stage._waiting[0] == 1, message="one thread waiting for a place")
+    assert not stage.try_begin(s, wait=30)  # a second waiter is refused at once: its task is put back
+    stage.end(s)  # a document ends: the waiter starts the next one without a gap
+    waiter.join(10)
+    assert waiter_got == [True]
     stage.end(s)
-    assert stage.try_begin(s)
     stage.end(s)
+    assert stage.try_begin(s, wait=0)
     stage.end(s)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import worker
 from worker.config import Settings
-from worker.ocr import workspace
+from worker.ocr import tesseract, workspace
 
 MARGIN_SECONDS = 30.0  # beyond the page limit: decoding, rendering, waiting for a slot
 _SOURCE_ROOT = str(Path(worker.__file__).resolve().parent.parent)
@@ -67,9 +67,9 @@ def run_child(data: bytes, kind: str, settings: Settings, folder: Path) -> Child
     """OCR ``data`` (an image or PDF of ``kind``) in a child process working in ``folder``."""
     _write_private(folder / "input", data)
     _write_private(folder / "config.json", json.dumps(child_config(settings, kind)).encode())
-    env = dict(os.environ) | {
-        "OMP_THREAD_LIMIT": "1",
-        "TMPDIR": str(folder),
+    # A minimal environment: the child decodes untrusted files and needs none of the worker's settings or
+    # secrets (database URL, tokens); its limits come from config.json.
+    env = tesseract.environment(str(folder)) | {
         "PYTHONPATH": os.pathsep.join(p for p in (_SOURCE_ROOT, os.environ.get("PYTHONPATH", "")) if p),
     }
     proc = subprocess.Popen(

@@ -37,16 +37,30 @@ log = logging.getLogger("mediflux.ocr")
 _started = threading.Lock()
 _cleaned: set[str] = set()
 _running: dict[int, threading.BoundedSemaphore] = {}
+_waiting = [0]  # threads waiting for a place (at most one)
 
 
-def try_begin(settings: Settings) -> bool:
-    """Take one of this process's ``MEDIFLUX_OCR_PROCESSES`` OCR task places without waiting.
+WAIT_SECONDS = 60.0
 
-    A consumer thread never sits waiting for the pool: the task is put back instead, so the threads left
-    keep ingesting and analysing dropped OCR results while long scans are OCRed."""
+
+def try_begin(settings: Settings, wait: float = WAIT_SECONDS) -> bool:
+    """Take one of this process's ``MEDIFLUX_OCR_PROCESSES`` OCR task places.
+
+    One thread at a time may wait for a place (up to ``wait`` seconds), so the pool starts the next document
+    the moment one ends; any other finds them taken and its task is put back, so the consumer's remaining
+    threads stay free to ingest and analyse dropped OCR results while long scans are OCRed."""
     with _started:
         sem = _running.setdefault(settings.ocr_processes, threading.BoundedSemaphore(settings.ocr_processes))
-    return sem.acquire(blocking=False)
+        if sem.acquire(blocking=False):
+            return True
+        if _waiting[0] >= 1:
+            return False
+        _waiting[0] += 1
+    try:
+        return sem.acquire(timeout=wait)
+    finally:
+        with _started:
+            _waiting[0] -= 1
 
 
 def end(settings: Settings) -> None:
