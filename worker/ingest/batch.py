@@ -325,9 +325,10 @@ def store_ocred(
     landed: Landed, sha256: str, doc: ParsedDocument, user_id: str | None, settings: Settings, triggers: Triggers
 ) -> IngestReport:
     """Commit one OCRed document like any landed file (same key, same exits from the inbox), then trigger
-    its analysis. The commit is durable before the image or PDF leaves the inbox."""
+    its analysis. The commit is durable before the image or PDF leaves the inbox. Not counted as ingestion
+    activity (``activity.ingesting``): one document is no backlog, and its analysis should not wait for it."""
     report = IngestReport()
-    with activity.ingesting(), _ONE_BATCH_AT_A_TIME:
+    with _ONE_BATCH_AT_A_TIME:
         new_ids, _ = _store([_Ready(landed, sha256, doc, user_id)], settings, report)
     after_commit(triggers, new_ids)
     return report
