@@ -111,6 +111,18 @@ def test_upside_down_page_is_read_upright(s):
     assert "docteur martin dupont" in _words(doc)
 
 
+def test_photo_under_uneven_light_is_read(s):
+    """Half the page in shadow: Tesseract's global Otsu threshold lost the dark half; the stage's adaptive one
+    (Sauvola, ``tesseract.THRESHOLDING``) reads it."""
+    from PIL import ImageChops
+
+    page = fx.page_image(fx.LINES * 2)
+    light = Image.linear_gradient("L").resize(page.size).rotate(90).point(lambda v: int(100 + v * 155 / 255))
+    doc = _one_document(s, _land(s, "shadow.png", fx.encode(ImageChops.multiply(page, light), "PNG")))
+    text = _words(doc)
+    assert text.count("ordonnance") == 2 and text.count("dupont") == 2 and text.count("paracétamol") == 2, text
+
+
 def test_multipage_tiff_gives_one_page_each(s):
     second = fx.page_image(["DEUXIEME PAGE du compte rendu"])
     doc = _one_document(s, _land(s, "scan.tif", fx.tiff_pages(fx.page_image(), second)))
