@@ -117,6 +117,18 @@ def test_job_folders_of_dead_processes_are_removed_live_ones_kept(settings, data
     assert oct(workspace.tmp_root(settings).stat().st_mode & 0o777) == "0o700"
 
 
+def test_housekeeping_removes_crash_leftovers(settings, database):
+    from models.clock import utcnow
+    from worker import housekeeping
+    from worker.periodic import JobContext
+
+    left = workspace.tmp_root(settings) / "0123abcd"
+    left.mkdir()
+    (left / "input").write_bytes(b"a photo")
+    summary = housekeeping.run(JobContext("housekeeping", utcnow(), time.monotonic() + 60, settings=settings))
+    assert summary["ocr_leftovers_removed"] == 1 and not left.exists()
+
+
 def test_ocr_tasks_queue_below_ingestion_and_analysis(env, home):
     assert PRIORITY_OCR < PRIORITY_ANALYSIS < PRIORITY_INGEST
     code = "import tasks; t = tasks.connect().triggers; t.ocr(['/x/a.png', '/x/b.pdf']); t.ingest(['/x/c.json'])"
