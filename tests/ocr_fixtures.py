@@ -166,3 +166,19 @@ def encrypted(data: bytes, password: str) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def require_tesseract() -> None:
+    """Skip without Tesseract (fra + osd); under CI=true fail instead: .ci/run installs it."""
+    import os
+    import shutil
+
+    import pytest
+
+    tessdata = "/usr/share/tesseract-ocr/5/tessdata"
+    if shutil.which("tesseract") and all(os.path.exists(f"{tessdata}/{m}.traineddata") for m in ("fra", "osd")):
+        return
+    message = "needs Debian tesseract-ocr, tesseract-ocr-fra and tesseract-ocr-osd"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: .ci/run should have installed them)")
+    pytest.skip(message)

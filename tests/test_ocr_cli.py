@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -11,7 +10,10 @@ from models import Document
 from tests import ocr_fixtures as fx
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian tesseract-ocr")
+
+@pytest.fixture(autouse=True)
+def _tesseract():
+    fx.require_tesseract()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
 import pytest
 from PIL import Image
@@ -24,7 +23,10 @@ from worker.ocr import tesseract
 from worker.ocr.sniff import media_kind
 from worker.ocr.stage import ocr_paths
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian tesseract-ocr")
+
+@pytest.fixture(autouse=True)
+def _tesseract():
+    fx.require_tesseract()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import time
 
 import pytest
@@ -20,7 +19,10 @@ from worker.ocr import workspace
 from worker.ocr.stage import ocr_paths
 from worker.retention import erase, prune
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian tesseract-ocr")
+
+@pytest.fixture(autouse=True)
+def _tesseract():
+    fx.require_tesseract()
 
 
 @pytest.fixture

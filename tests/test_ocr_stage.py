@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,10 @@ from tests.test_ingest_processes import Proc
 from worker.ocr import stage, workspace
 from worker.queue import PRIORITY_ANALYSIS, PRIORITY_INGEST, PRIORITY_OCR, read_sqlite_file
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian tesseract-ocr")
+
+@pytest.fixture(autouse=True)
+def _tesseract():
+    fx.require_tesseract()
 
 
 @pytest.fixture
