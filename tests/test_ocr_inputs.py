@@ -140,7 +140,12 @@ def test_pdf_text_layer_is_read_without_ocr(s):
 
 
 def test_mixed_pdf_gets_both_and_scanned_pdf_is_ocred(s):
+    from worker import metrics
+
+    before = {src: metrics.OCR_PAGES.labels(source=src)._value.get() for src in ("ocr", "text_layer")}
     mixed = _one_document(s, _land(s, "mixed.pdf", fx.pdf([("text", fx.LINES), ("scan", fx.page_image())])))
+    after = {src: metrics.OCR_PAGES.labels(source=src)._value.get() for src in ("ocr", "text_layer")}
+    assert {k: after[k] - before[k] for k in after} == {"ocr": 1, "text_layer": 1}
     assert [p["source"] for p in mixed.meta["ocr"]["pages"]] == ["text_layer", "ocr"]
     assert "paracétamol" in mixed.pages[1]["text"].lower() and mixed.pages[1]["confidence"] > 0.5
     scanned = _one_document(s, _land(s, "scan.pdf", fx.pdf([("scan", fx.page_image(["COMPTE RENDU operatoire"]))])))

@@ -16,6 +16,7 @@ import threading
 import time
 
 from models import Document, User
+from worker import metrics
 from worker.config import Settings
 from worker.dirfd import Folders
 from worker.errors import safe_error
@@ -175,5 +176,7 @@ def _ocr_landed(
             report.gone += 1
             return
         doc = assemble(result, kind, settings)
-        doc.extra["ocr"]["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        seconds = time.perf_counter() - t0
+        doc.extra["ocr"]["timings_ms"]["total"] = round(seconds * 1000, 1)
+        metrics.record_ocr([p["source"] for p in doc.extra["ocr"]["pages"]], seconds)
     report.merge(store_ocred(landed, sha256, doc, user_id, settings, triggers))
