@@ -174,3 +174,12 @@ def test_operator_state_counts_running_jobs_busy_slots_and_crash_leftovers(setti
         with workspace.job(s, "k1") as again:
             assert again is None  # asking the state took no lock: the job is still exclusive
     assert opstate.ocr_state(s)["running"] == 0
+
+
+def test_doctor_checks_tesseract_and_its_models():
+    from worker.ocr import tesseract
+
+    status, detail, fix = tesseract.health("fra")
+    assert status == "ok" and tesseract.version() in detail and fix is None
+    status, detail, fix = tesseract.health("fra+zzz")
+    assert status == "fail" and "zzz" in detail and fix == "apt-get install tesseract-ocr-zzz"

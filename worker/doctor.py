@@ -29,6 +29,7 @@ from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
 from worker import heartbeat, opstate
 from worker.config import PREFIX, Settings, UpstreamSettings
 from worker.errors import error_type, safe_error
+from worker.ocr import tesseract
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 INOTIFY = Path("/proc/sys/fs/inotify")
@@ -398,6 +399,7 @@ def run_checks(
         checks.append(_guarded("clock", lambda: check_clock(database, now)))
         database.close()
     checks.append(check_disk(settings))
+    checks.append(Check("ocr", *tesseract.health(settings.ocr_langs)))  # uploads wait in the inbox without it
     if network:
         checks += [check_upstream(upstream) for upstream in settings.upstreams.values()]
     return checks

@@ -58,6 +58,21 @@ def languages() -> set[str]:
     return {line.strip() for line in out.stdout.splitlines()[1:] if line.strip()}
 
 
+def health(langs: str) -> tuple[str, str, str | None]:
+    """For ``mediflux doctor``: ("ok" | "fail", detail, fix) — Tesseract installed, with the models
+    ``MEDIFLUX_OCR_LANGS`` names and ``osd`` (orientation)."""
+    try:
+        installed = languages()
+        found = version()
+    except (TesseractMissing, OSError, subprocess.SubprocessError) as exc:
+        return "fail", str(exc), "apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-osd"
+    missing = [m for m in [*langs.split("+"), "osd"] if m not in installed]
+    if missing:
+        packages = " ".join(f"tesseract-ocr-{m.replace('_', '-')}" for m in missing)
+        return "fail", f"tesseract {found}: no model for {', '.join(missing)}", f"apt-get install {packages}"
+    return "ok", f"tesseract {found} with {langs} and osd", None
+
+
 def command(image: str, langs: str, dpi: int | None, fmt: str = "hocr") -> list[str]:
     """The command line for one page; the benchmark runs the same one as its raw baseline."""
     cmd = [executable(), image, "stdout", "-l", langs, "--psm", PSM, *THRESHOLDING]
