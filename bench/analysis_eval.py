@@ -1,27 +1,35 @@
 """Evaluate worker.analysis on the stored OCR corpus: per-type accuracy, per-field precision/recall/F1.
 
     python bench/analysis_eval.py [--corpus tests/corpus/analysis] [--json] [--errors]
+    python bench/analysis_eval.py --corpus var/image-corpus --compare [--jobs 2]
 
 The corpus (bench/make_analysis_corpus.py) holds real Tesseract output in the five ingestion formats; files are
 read by the ingestion parsers (worker.ingest), so the evaluation sees the pages exactly as they are stored.
+An image corpus (bench/make_image_corpus.py) holds uploads (photos, scans, PDFs): they are read by the OCR
+stage (worker.ocr, the same child, Tesseract settings and hOCR parser as the worker); ``--baseline`` scores the
+same documents dropped as Tesseract hOCR instead, ``--compare`` both, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import unicodedata
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from worker.analysis import analyze_text  # noqa: E402
+from worker.config import load_settings  # noqa: E402
 from worker.ingest.parse import parse_document  # noqa: E402
+from worker.ocr.sniff import media_kind  # noqa: E402
+from worker.ocr.stage import ocr_bytes  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "analysis"
 GOALS = {
@@ -35,8 +43,26 @@ GOALS = {
 
 
 # ---- reading: the ingestion parsers (worker.ingest), NIRs masked as when stored ------------------------
+_OCR_SETTINGS: list[Any] = []
+
+
+def _ocr_settings() -> Any:
+    if not _OCR_SETTINGS:
+        import tempfile
+
+        home = tempfile.mkdtemp(prefix="mediflux-eval-")
+        _OCR_SETTINGS.append(
+            load_settings(
+                {"MEDIFLUX_HOME": home} | {k: v for k, v in os.environ.items() if k.startswith("MEDIFLUX_OCR")}
+            )
+        )
+    return _OCR_SETTINGS[0]
+
+
 def read_document(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    doc = parse_document(path.read_bytes(), path.name)
+    data = path.read_bytes()
+    # an upload (image, PDF) goes through the OCR stage, anything else through the ingestion parsers
+    doc = ocr_bytes(data, _ocr_settings()) if media_kind(data[:1024]) else parse_document(data, path.name)
     return [p.as_dict() for p in doc.pages], doc.document_type_hint
 
 
@@ -135,14 +161,16 @@ def score_document(analysis: dict[str, Any], truth: dict[str, Any], counts: dict
     counts["nir_presence"].add(["nir"] if analysis["nir"]["present"] else [], ["nir"] if truth.get("nir") else [])
 
 
-def evaluate(corpus: Path = CORPUS) -> dict[str, Any]:
+def evaluate(corpus: Path = CORPUS, file_key: str = "file", jobs: int = 1) -> dict[str, Any]:
     labels = json.loads((corpus / "labels.json").read_text())
     counts: dict[str, Counts] = defaultdict(Counts)
     by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_format: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     errors = []
-    for doc_id, truth in sorted(labels.items()):
-        pages, hint = read_document(corpus / truth["file"])
+    items = sorted(labels.items())
+    with ThreadPoolExecutor(jobs) as pool:  # OCR runs in child processes: threads are enough
+        read = list(pool.map(lambda item: read_document(corpus / item[1][file_key]), items))
+    for (doc_id, truth), (pages, hint) in zip(items, read):
         analysis = analyze_text(pages, hint=hint)
         ok = analysis["document_type"] == truth["type"]
         for bucket in (by_type[truth["type"]], by_format[truth["format"]]):
@@ -194,13 +222,40 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def compare(corpus: Path, jobs: int, as_json: bool) -> None:
+    """The uploads (OCR stage) and the same documents as Tesseract hOCR: type accuracy and key-field F1."""
+    images, hocr = evaluate(corpus, "file", jobs), evaluate(corpus, "hocr_file", jobs)
+    keys = ["type_accuracy", *[k for k in GOALS if k != "type_accuracy"]]
+
+    def value(result: dict[str, Any], key: str) -> float:
+        return result["type_accuracy"] if key == "type_accuracy" else result["fields"][key]["f1"]
+
+    rows = {k: {"images": value(images, k), "hocr": value(hocr, k), "goal": GOALS[k]} for k in keys}
+    if as_json:
+        print(json.dumps({"metrics": rows, "per_format": images["per_format"], "errors": images["errors"]}, indent=2))
+        return
+    print(f"Documents: {images['documents']}\n")
+    print("| metric | uploads (OCR stage) | same documents as hOCR | difference | goal |\n|---|---|---|---|---|")
+    for k, r in rows.items():
+        print(f"| {k} | {r['images']:.3f} | {r['hocr']:.3f} | {r['images'] - r['hocr']:+.3f} | ≥ {r['goal']:.2f} |")
+    print("\n| upload variant | type correct / total |\n|---|---|")
+    for f, v in images["per_format"].items():
+        print(f"| {f} | {v['correct']} / {v['total']} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(CORPUS))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", action="store_true", help="list the documents with a wrong type or field")
+    ap.add_argument("--baseline", action="store_true", help="image corpus: score the hOCR of the same documents")
+    ap.add_argument("--compare", action="store_true", help="image corpus: uploads and hOCR baseline side by side")
+    ap.add_argument("--jobs", type=int, default=2, help="documents read at once (OCR child processes)")
     args = ap.parse_args()
-    result = evaluate(Path(args.corpus))
+    if args.compare:
+        compare(Path(args.corpus), args.jobs, args.json)
+        return
+    result = evaluate(Path(args.corpus), "hocr_file" if args.baseline else "file", args.jobs)
     if args.json:
         print(json.dumps(result, indent=2))
         return

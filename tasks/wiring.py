@@ -13,7 +13,7 @@ from typing import Any
 
 from huey.api import TaskWrapper
 
-from tasks import analysis, cache, ingest, ops, periodic, retention
+from tasks import analysis, cache, ingest, ocr, ops, periodic, retention
 from worker.config import Settings
 from worker.ingest import tokens
 from worker.retention import erase
@@ -34,6 +34,7 @@ class HueyTriggers:
         self.refresh_entry: TaskWrapper = cache.register(huey)
         self.erase_user_task: TaskWrapper = retention.register(huey, runtime)
         self.run_periodic_job: TaskWrapper = periodic.register(huey, runtime)
+        self.ocr_files: TaskWrapper = ocr.register(huey, runtime)
         ops.register(huey, runtime)
 
     def ingest(self, paths: Sequence[str]) -> int:
@@ -47,6 +48,11 @@ class HueyTriggers:
 
     def analyze(self, document_ids: Sequence[int]) -> None:
         self.analyze_documents(list(document_ids))
+
+    def ocr(self, paths: Sequence[str]) -> int:
+        for path in paths:  # one task per document: the pool runs several side by side
+            self.ocr_files(encode_paths([path]))
+        return len(paths)
 
     def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
         self.refresh_entry(source, endpoint, dict(params))

@@ -18,6 +18,7 @@ class RecordingTriggers:
         self.refreshed: list[tuple[str, str, dict[str, Any]]] = []
         self.erased: list[str] = []
         self.jobs: list[str] = []
+        self.ocred: list[list[str]] = []
 
     def ingest(self, paths: Sequence[str]) -> int:
         size = self.batch or max(1, len(paths))
@@ -30,6 +31,10 @@ class RecordingTriggers:
 
     def analyze(self, document_ids: Sequence[int]) -> None:
         self.analysed.append(list(document_ids))
+
+    def ocr(self, paths: Sequence[str]) -> int:
+        self.ocred.append(list(paths))
+        return len(paths)
 
     def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
         self.refreshed.append((source, endpoint, dict(params)))

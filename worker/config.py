@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,14 @@ class Settings:
     api_durable: bool = True
     bdpm_files_url: str = "https://base-donnees-publique.medicaments.gouv.fr/download/file/"  # the mirror's source
     bdpm_sync_every: float = DAY  # seconds between bdpm_sync runs
+    # OCR of uploaded images and PDFs (worker/ocr/): languages, DPI, the pool and the limits of one child.
+    ocr_langs: str = "fra"
+    ocr_dpi: int = 300
+    ocr_processes: int = 0  # 0: one per core
+    ocr_page_seconds: float = 120.0
+    ocr_memory_mb: int = 1536
+    ocr_max_pixels: int = 80_000_000
+    ocr_max_pages: int = 100
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -241,6 +250,20 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+_LANGS = re.compile(r"[a-z][a-z0-9_]{1,31}(\+[a-z][a-z0-9_]{1,31})*")
+
+
+def _langs(env: Mapping[str, str], name: str, default: str) -> str:
+    """Tesseract languages, ``fra`` or ``fra+eng`` (model names joined by ``+``)."""
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if not _LANGS.fullmatch(value):
+        raise ConfigError(PREFIX + name, f"expected Tesseract model names joined by '+' (e.g. fra+eng), got {raw!r}")
+    return value
+
+
 def _token(env: Mapping[str, str], name: str, required: bool) -> str | None:
     """A secret from the environment: at least 16 characters; never echoed in errors."""
     raw = (env.get(PREFIX + name) or "").strip()
@@ -342,6 +365,13 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         api_durable=_bool(env, "API_DURABLE", True),
         bdpm_files_url=_files_base(_url(env, BDPM_FILES.url_variable, BDPM_FILES.default_url, HTTP_SCHEMES)),
         bdpm_sync_every=_seconds(env, BDPM_FILES.sync_variable, *_bounds(BDPM_FILES.sync_default)),
+        ocr_langs=_langs(env, "OCR_LANGS", "fra"),
+        ocr_dpi=_int(env, "OCR_DPI", 300, 72, 600),
+        ocr_processes=_int(env, "OCR_PROCESSES", 0, 0, 256) or (os.cpu_count() or 1),
+        ocr_page_seconds=_seconds(env, "OCR_PAGE_SECONDS", 120.0, 1.0, 3600.0),
+        ocr_memory_mb=_int(env, "OCR_MEMORY_MB", 1536, 256, 65536),
+        ocr_max_pixels=_int(env, "OCR_MAX_PIXELS", 80_000_000, 1_000_000, 1_000_000_000),
+        ocr_max_pages=_int(env, "OCR_MAX_PAGES", 100, 1, 10_000),
     )
 
 

@@ -30,6 +30,7 @@ from worker import heartbeat, opstate
 from worker.bdpm.health import mirror_check
 from worker.config import PREFIX, Settings, UpstreamSettings
 from worker.errors import error_type, safe_error
+from worker.ocr import tesseract
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 INOTIFY = Path("/proc/sys/fs/inotify")
@@ -400,6 +401,7 @@ def run_checks(
         checks.append(_guarded("clock", lambda: check_clock(database, now)))
         database.close()
     checks.append(check_disk(settings))
+    checks.append(Check("ocr", *tesseract.health(settings.ocr_langs)))  # uploads wait in the inbox without it
     if network:
         checks += [check_upstream(upstream) for upstream in settings.upstreams.values()]
     return checks

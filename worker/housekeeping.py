@@ -1,4 +1,5 @@
-"""Housekeeping periodic job: record queue depth, prune huey's leftovers and old run history.
+"""Housekeeping periodic job: record queue depth, prune huey's leftovers and old run history, and remove the
+OCR job folders (raw uploads) a killed process left, even when no upload comes to trigger the stage's own cleanup.
 
 Results are off and locks are flushed at consumer start, yet a killed consumer
 or a task that stored a result leaves rows in huey's key/value store forever.
@@ -15,6 +16,7 @@ from typing import Any
 from huey import Huey
 
 from models import JobRun
+from worker.ocr import workspace
 from worker.periodic import JobContext
 from worker.queue import queue_counts, stored_keys
 from worker.retention.chunks import delete_chunked
@@ -53,8 +55,9 @@ def prune_leftovers(huey: Huey, state: dict[str, Any]) -> tuple[int, int]:
 def run(ctx: JobContext) -> dict[str, Any]:
     """The housekeeping job (see module doc). Returns the summary stored with the run."""
     history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
+    ocr = {"ocr_leftovers_removed": workspace.clean_stale(ctx.settings)}
     if ctx.huey is None:  # a process without a queue: nothing of huey's to count or prune
-        return {"pruned_job_runs": history}
+        return {"pruned_job_runs": history, **ocr}
     counts = queue_counts(ctx.huey)
     candidates, pruned = prune_leftovers(ctx.huey, ctx.state)
-    return {**counts, "leftover_keys": candidates, "pruned_keys": pruned, "pruned_job_runs": history}
+    return {**counts, "leftover_keys": candidates, "pruned_keys": pruned, "pruned_job_runs": history, **ocr}

@@ -70,6 +70,15 @@ JOB_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
     registry=REGISTRY,
 )
+OCR_PAGES = Counter(
+    "mediflux_ocr_pages", "Pages read by the OCR stage, by source (ocr, text_layer)", ["source"], registry=REGISTRY
+)
+OCR_DOCUMENT_SECONDS = Histogram(
+    "mediflux_ocr_document_seconds",
+    "One image or PDF through the OCR child (all its pages)",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+    registry=REGISTRY,
+)
 
 CACHE_OUTCOMES = ("hit", "miss", "stale")
 DELETION_KINDS = ("sweep", "prune", "erase")
@@ -80,6 +89,13 @@ def record_ingested(fmt: str, latency_seconds: float | None = None) -> None:
     DOCUMENTS_INGESTED.labels(format=fmt).inc()
     if latency_seconds is not None and latency_seconds >= 0:
         INGESTION_LATENCY.observe(latency_seconds)
+
+
+def record_ocr(sources: list[str], seconds: float) -> None:
+    """One document OCRed: each page's source (``ocr`` or ``text_layer``) and the child's total time."""
+    for source in sources:
+        OCR_PAGES.labels(source=source).inc()
+    OCR_DOCUMENT_SECONDS.observe(seconds)
 
 
 def record_quarantined(reason: str) -> None:

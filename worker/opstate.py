@@ -22,6 +22,7 @@ from models.rows import tuples
 from worker import heartbeat, leases
 from worker.config import Settings
 from worker.errors import error_type
+from worker.ocr import workspace
 from worker.queue import QueueCounts, build_huey, read_counts, read_sqlite_file
 
 # -- queue ------------------------------------------------------------------------------------------------------
@@ -48,6 +49,12 @@ def queue_state_of(settings: Settings) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(path)
     return _queue_dict(read_sqlite_file(path, settings.queue_name))
+
+
+def ocr_state(settings: Settings) -> dict[str, Any]:
+    """The OCR stage beside its queue (``pending_by_priority`` at ``PRIORITY_OCR``): documents being OCRed
+    now, job folders a crash left (cleaned at the next OCR), busy Tesseract slots out of the pool."""
+    return workspace.state(settings)
 
 
 # -- periodic jobs ----------------------------------------------------------------------------------------------

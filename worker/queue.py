@@ -36,7 +36,16 @@ PRIORITY_ANALYSIS = -10
 # the consumer dead, and periodic jobs would not be started).
 PRIORITY_OPS = 20
 # What each priority is for, for people reading queue counts (tasks enqueued without one have 0).
-PRIORITY_NAMES = {PRIORITY_OPS: "ops", PRIORITY_INGEST: "ingest", 0: "default", PRIORITY_ANALYSIS: "analysis"}
+# OCR of uploaded images and PDFs (seconds of CPU per page) comes last: dropped OCR results and their analysis
+# never wait behind a scan, and an OCRed document's analysis (higher) runs before the next OCR task starts.
+PRIORITY_OCR = -20
+PRIORITY_NAMES = {
+    PRIORITY_OPS: "ops",
+    PRIORITY_INGEST: "ingest",
+    0: "default",
+    PRIORITY_ANALYSIS: "analysis",
+    PRIORITY_OCR: "ocr",
+}
 _QUEUE_TABLES_LOCK = 0x6D666C71  # advisory lock key ('mflq') held while huey creates its tables
 
 

@@ -33,6 +33,10 @@ class Triggers(Protocol):
         """Analyse these stored documents."""
         ...
 
+    def ocr(self, paths: Sequence[str]) -> int:
+        """OCR these inbox images and PDFs (one task each, queued below ingestion); returns the number of tasks."""
+        ...
+
     def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
         """Refresh one API-cache entry that was served stale."""
         ...
@@ -58,6 +62,10 @@ class NoQueue:
     def analyze(self, document_ids: Sequence[int]) -> None:
         log.debug("no queue: %d documents left for analysis_backlog", len(document_ids))
 
+    def ocr(self, paths: Sequence[str]) -> int:
+        log.debug("no queue: %d images or PDFs left for inbox_rescan", len(paths))
+        return 0
+
     def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
         log.debug("no queue: a stale %s entry is left for cache_refresh", source)
 
@@ -80,3 +88,14 @@ def after_commit(triggers: Triggers, document_ids: Sequence[int]) -> None:
         triggers.analyze(list(document_ids))
     except Exception as exc:  # noqa: BLE001 — the commit stands; the backlog job is the safety net
         log.warning("after-ingest trigger failed for %d documents: %s", len(document_ids), type(exc).__name__)
+
+
+def hand_to_ocr(triggers: Triggers, paths: Sequence[str]) -> None:
+    """Hand images and PDFs found by ingestion to the OCR stage. A failure (queue down) is logged and
+    swallowed: the files are still in the inbox, the ledger, and ``inbox_rescan`` finds them again."""
+    if not paths:
+        return
+    try:
+        triggers.ocr(list(paths))
+    except Exception as exc:  # noqa: BLE001 — the inbox keeps the files
+        log.warning("OCR trigger failed for %d files: %s", len(paths), type(exc).__name__)

@@ -12,6 +12,7 @@ from worker.cli.dashboard import dashboard
 from worker.cli.doctor import doctor
 from worker.cli.ingest import ingest
 from worker.cli.migrate import migrate
+from worker.cli.ocr import ocr
 from worker.cli.quarantine import quarantine
 from worker.cli.reanalyze import reanalyze
 from worker.cli.retention import erase_user, export_user, prune, sweep
@@ -43,3 +44,4 @@ main.add_command(ingest)
 main.add_command(watch)
 main.add_command(quarantine)
 main.add_command(bdpm_group)
+main.add_command(ocr)

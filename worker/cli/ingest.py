@@ -21,6 +21,8 @@ from worker.ingest.batch import ingest_batch
 from worker.ingest.files import Gone, Skipped, Transient, inbox_relative
 from worker.ingest.report import IngestReport
 from worker.ingest.scan import IgnoreRules, walk
+from worker.ocr.stage import ocr_paths
+from worker.triggers import Triggers
 
 
 def _copy_into_inbox(path: str, settings: Settings, user_id: str | None) -> str | None:
@@ -91,6 +93,20 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
     return out, copied, waiting
 
 
+class _OcrHere:
+    """The runtime's triggers, except that images and PDFs are OCRed by this command (``--now``) rather
+    than enqueued: the same file is never OCRed by the consumer as well."""
+
+    def __init__(self, triggers: Triggers) -> None:
+        self._triggers = triggers
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._triggers, name)
+
+    def ocr(self, paths: list[str]) -> int:
+        return 0
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--now", is_flag=True, help="Ingest here and now (progress bar, summary) instead of enqueueing.")
@@ -102,7 +118,7 @@ def collect(paths: tuple[str, ...], settings: Settings, user_id: str | None) -> 
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool) -> None:
-    """Ingest OCR result files or folders. Files outside the inbox are copied into it first (the
+    """Ingest OCR result files, images, PDFs or folders. Files outside the inbox are copied into it first (the
     originals are left alone); inbox files are removed once stored. Without --now, batches are
     enqueued for the consumer (`ingest_files` tasks)."""
     runtime = queue_runtime()  # with --now too: what it stores is analysed by the consumer
@@ -114,11 +130,18 @@ def ingest(paths: tuple[str, ...], now: bool, user_id: str | None, as_json: bool
         echo_json(summary) if as_json else click.echo(f"{len(files)} files enqueued in {count} tasks")
         return
     report = IngestReport()
+    here: Triggers = _OcrHere(runtime.triggers)  # type: ignore[assignment]
     with progress("ingesting", len(files)) as bar:
         for start in range(0, len(files), settings.ingest_batch):
             chunk = files[start : start + settings.ingest_batch]
-            report.merge(ingest_batch(chunk, settings, runtime.triggers))
+            report.merge(ingest_batch(chunk, settings, here))
             bar.update(len(chunk))
+    images, report.ocr = report.ocr, []
+    if images:
+        with progress("OCR", len(images)) as bar:
+            for path in images:  # images and PDFs, OCRed here (docs/ocr.md)
+                report.merge(ocr_paths([path], settings, runtime.triggers))
+                bar.update(1)
     summary = report.summary() | {"files": len(files), "copied_into_inbox": copied, "still_being_written": waiting}
     if as_json:
         echo_json(summary)

@@ -55,6 +55,7 @@ def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
         "queue": queue,
         "stats": None,
         "pending": huey_stats.pending_tasks(huey, 20),
+        "ocr": opstate.ocr_state(settings),
         **opstate.processes(settings),
     }
     stats = task_stats(huey)

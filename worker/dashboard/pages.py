@@ -104,6 +104,9 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
                 ],
                 ("scheduled", q["scheduled"]),
                 ("in flight", stats["inflight"] if stats else None),
+                ("OCR: documents being OCRed", data["ocr"]["running"]),
+                ("OCR: Tesseract slots busy", f"{data['ocr']['slots_busy']} of {data['ocr']['slots']}"),
+                ("OCR: folders left by a crash", data["ocr"]["stale"]),
             ],
             "queue",
         )

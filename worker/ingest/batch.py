@@ -53,8 +53,10 @@ from worker.ingest.owner import owner_of
 from worker.ingest.parse import parse_document
 from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.report import IngestReport
+from worker.ocr.sniff import EXTENSIONS as MEDIA_EXTENSIONS
+from worker.ocr.sniff import HEAD_BYTES, media_kind
 from worker.privacy import mask_text, scrub
-from worker.triggers import NO_QUEUE, Triggers, after_commit
+from worker.triggers import NO_QUEUE, Triggers, after_commit, hand_to_ocr
 
 log = logging.getLogger("mediflux.ingest")
 _ONE_BATCH_AT_A_TIME = threading.Lock()
@@ -71,7 +73,7 @@ _COLUMNS = (
     Document.status,
     Document.created_at,
 )
-EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"}
+EXTENSIONS = {"json": "json", "hocr": "hocr", "tsv": "tsv", "alto": "alto.xml", "text": "txt"} | MEDIA_EXTENSIONS
 
 
 _Key = tuple[int | None, str]  # (owner's users.id or None, sha256): a document's idempotency key
@@ -96,6 +98,9 @@ def _prepare(path: str, settings: Settings, report: IngestReport, dirs: Folders)
     landed = None
     try:
         landed = read_landed(path, dirs, settings.max_file_mb * 1024 * 1024)
+        if media_kind(landed.data[:HEAD_BYTES]):
+            report.ocr.append(path)  # an image or a PDF: the OCR stage's (worker.ocr.stage)
+            return None
         doc = parse_document(landed.data, os.path.basename(landed.rel))
         user_id = owner_of(landed.user_id, doc.user_id)
     except Gone:
@@ -136,6 +141,8 @@ def _meta(item: _Ready, settings: Settings) -> dict[str, Any]:
         "inbox_inode": landed.inode,
         "inbox_mtime_ns": landed.mtime_ns,
     }
+    if "ocr" in doc.extra:
+        meta["ocr"] = doc.extra["ocr"]
     if doc.document_type_hint:
         meta["document_type_hint"] = doc.document_type_hint
     if doc.source_filename:
@@ -249,6 +256,7 @@ def ingest_batch(paths: list[str], settings: Settings, triggers: Triggers = NO_Q
         report, new_ids, duplicates = _ingest_locked(paths, settings)
     memory.after_bulk_work()
     after_commit(triggers, new_ids)  # the analysis trigger runs outside the lock
+    hand_to_ocr(triggers, report.ocr)
     if new_ids or duplicates:
         log.info("ingested %d documents (%d duplicates) in one batch", len(new_ids), duplicates)
     return report
@@ -312,6 +320,19 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
     for item in items:
         leave_inbox(item.landed, _keep_target(item, settings) if id(item) in new_set else None, report)
     return new_ids, duplicates
+
+
+def store_ocred(
+    landed: Landed, sha256: str, doc: ParsedDocument, user_id: str | None, settings: Settings, triggers: Triggers
+) -> IngestReport:
+    """Commit one OCRed document like any landed file (same key, same exits from the inbox), then trigger
+    its analysis. The commit is durable before the image or PDF leaves the inbox. Not counted as ingestion
+    activity (``activity.ingesting``): one document is no backlog, and its analysis should not wait for it."""
+    report = IngestReport()
+    with _ONE_BATCH_AT_A_TIME:
+        new_ids, _ = _store([_Ready(landed, sha256, doc, user_id)], settings, report)
+    after_commit(triggers, new_ids)
+    return report
 
 
 def ingest_paths(

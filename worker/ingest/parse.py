@@ -12,6 +12,7 @@ from worker.ingest.parsed import ParsedDocument, ParseError
 from worker.ingest.plaintext import parse_text
 from worker.ingest.sniff import decode, hint_from_name, sniff
 from worker.ingest.tsv import parse_tsv
+from worker.ocr.sniff import HEAD_BYTES, media_kind
 from worker.privacy import mask_nirs, mask_text, scrub
 
 PARSERS: dict[str, Callable[[str], ParsedDocument]] = {
@@ -25,10 +26,25 @@ PARSERS: dict[str, Callable[[str], ParsedDocument]] = {
 
 def guess_format(data: bytes, name: str) -> str | None:
     """Best guess for a quarantine sidecar (never raises)."""
+    kind = media_kind(data[:HEAD_BYTES])
+    if kind:
+        return kind
     try:
         return sniff(decode(data), hint_from_name(name))
     except ParseError:
         return hint_from_name(name)
+
+
+def mask_pages(doc: ParsedDocument) -> int:
+    """Mask the NIRs of every page in place (before anything can store it); how many were masked."""
+    masked = 0
+    for page in doc.pages:
+        page.text, found = mask_nirs(page.text)
+        masked += len(found)
+    doc.engine = scrub(doc.engine)
+    doc.source_filename = None if doc.source_filename is None else mask_text(doc.source_filename)
+    doc.document_type_hint = None if doc.document_type_hint is None else mask_text(doc.document_type_hint)
+    return masked
 
 
 def parse_document(data: bytes, name: str) -> ParsedDocument:
@@ -41,13 +57,7 @@ def parse_document(data: bytes, name: str) -> ParsedDocument:
     text = decode(data)
     fmt = sniff(text, hint_from_name(name))
     doc = PARSERS[fmt](text)
-    masked = 0
-    for page in doc.pages:
-        page.text, found = mask_nirs(page.text)
-        masked += len(found)
-    doc.engine = scrub(doc.engine)
-    doc.source_filename = None if doc.source_filename is None else mask_text(doc.source_filename)
-    doc.document_type_hint = None if doc.document_type_hint is None else mask_text(doc.document_type_hint)
+    masked = mask_pages(doc)
     if not any(p.text.strip() for p in doc.pages) and fmt != "json":
         raise ParseError("no_text", f"{fmt} document without any text")
     doc.extra.update(nirs_masked=masked, parse_ms=round((time.perf_counter() - t0) * 1000, 2))

@@ -17,6 +17,7 @@ class IngestReport:
     gone: int = 0
     skipped: int = 0
     retry: list[str] = field(default_factory=list)
+    ocr: list[str] = field(default_factory=list)  # images and PDFs handed to the OCR stage
     reasons: dict[str, int] = field(default_factory=dict)
 
     def count(self, reason: str) -> None:
@@ -25,6 +26,7 @@ class IngestReport:
     def merge(self, other: IngestReport) -> None:
         self.stored += other.stored
         self.retry += other.retry
+        self.ocr += other.ocr
         for name in ("duplicates", "already_stored", "quarantined", "gone", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.reasons.items():
@@ -39,5 +41,6 @@ class IngestReport:
             "gone": self.gone,
             "skipped": self.skipped,
             "retry": len(self.retry),
+            "ocr": len(self.ocr),
             "reasons": dict(sorted(self.reasons.items())),
         }

@@ -1,0 +1,185 @@
+"""The OCR stage as a stage: real consumer killed -9 mid-OCR, rediscovery by the rescan, crash leftovers,
+queue priority below ingestion, the per-process bound on OCR tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from models import Document
+from tests import ocr_fixtures as fx
+from tests.conftest import ROOT, run_cli, wait_for
+from tests.recording import RecordingTriggers
+from tests.test_ingest_processes import Proc
+from worker.ocr import stage, workspace
+from worker.queue import PRIORITY_ANALYSIS, PRIORITY_INGEST, PRIORITY_OCR, read_sqlite_file
+
+
+@pytest.fixture(autouse=True)
+def _tesseract():
+    fx.require_tesseract()
+
+
+@pytest.fixture
+def database_url(home):
+    return f"sqlite:///{home / 'mediflux.db'}"
+
+
+def _ocr_processes(home: Path) -> list[str]:
+    """Command lines of running processes working in this home's OCR folder (the child and Tesseract)."""
+    marker = str(home / "ocr" / "tmp")
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmd and state != "Z":
+            found.append(cmd)
+    return found
+
+
+def test_sigkill_mid_ocr_loses_nothing_duplicates_nothing_and_leaves_no_process(database, env, home):
+    env = env | {"MEDIFLUX_OCR_DPI": "150", "MEDIFLUX_OCR_PROCESSES": "1", "MEDIFLUX_INGEST_GRACE_SECONDS": "0"}
+    pages = [("scan", fx.page_image([f"PAGE {i} du compte rendu", *fx.LINES])) for i in range(1, 7)]
+    scan = fx.pdf(pages)
+    target = home / "inbox" / "u-1" / "scan.pdf"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(scan)
+    worker = Proc("worker", env, home)
+    worker.start()
+    try:
+        assert run_cli(env, "ingest", str(target)).returncode == 0  # ingest_files → routed → ocr_files
+        wait_for(
+            lambda: any("page-0002" in c for c in _ocr_processes(home)), timeout=60, message="OCR of page 2 running"
+        )
+        worker.kill()
+        wait_for(lambda: not _ocr_processes(home), timeout=10, message="the OCR child and Tesseract dying with it")
+        assert target.exists() and Document.select().count() == 0  # the inbox file is still the ledger
+        assert any(p.is_dir() for p in (home / "ocr" / "tmp").iterdir())  # the killed job's folder is left
+        worker.start()
+        assert run_cli(env, "ingest", str(target)).returncode == 0  # rediscovered (a rescan does the same)
+        wait_for(lambda: Document.select().count() == 1 and not target.exists(), timeout=90, message="stored")
+        doc = Document.get()
+        assert len(doc.pages) == 6 and doc.meta["ocr"]["engine"] == "tesseract"
+        assert "page 6" in doc.pages[5]["text"].lower()
+        assert list((home / "ocr" / "tmp").iterdir()) == []  # the crash's leftovers were cleaned
+        again = home / "inbox" / "u-1" / "same-again.pdf"  # the same upload again: one document
+        again.write_bytes(scan)
+        assert run_cli(env, "ingest", str(again)).returncode == 0
+        wait_for(lambda: not again.exists(), timeout=30, message="the duplicate removed")
+        assert Document.select().count() == 1
+        wait_for(lambda: Document.get().analysis is not None, timeout=60, message="the OCRed document analysed")
+    finally:
+        if worker.proc and worker.proc.poll() is None:
+            worker.term()
+    log = (home / "worker.log").read_text()
+    assert "Paracétamol" not in log and "compte rendu" not in log.lower()  # no page text in the logs
+
+
+def test_inbox_rescan_rediscovers_images_and_pdfs_left_behind(settings, database):
+    from models.clock import utcnow
+    from worker.ingest import rescan
+    from worker.periodic import JobContext
+
+    s = dataclasses.replace(settings, ingest_grace_seconds=0.0)
+    left = s.inbox / "u-1" / "left.jpg"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(fx.encode(fx.page_image(), "JPEG"))
+    triggers = RecordingTriggers()
+    with time_machine.travel(time.time() + 120, tick=False):
+        summary = rescan.run(
+            JobContext("inbox_rescan", utcnow(), time.monotonic() + 300, settings=s, triggers=triggers)
+        )
+    assert triggers.ocred == [[str(left)]] and summary["found"] == 1 and left.exists()
+
+
+def test_job_folders_of_dead_processes_are_removed_live_ones_kept(settings, database):
+    dead = workspace.tmp_root(settings) / "deadbeef"
+    dead.mkdir()
+    (dead / "input").write_bytes(b"raw health data")
+    with workspace.job(settings, "live") as live:
+        assert live is not None and oct(live.stat().st_mode & 0o777) == "0o700"
+        with workspace.job(settings, "live") as second:
+            assert second is None  # the same key is one job at a time
+        assert workspace.clean_stale(settings) == 1
+        assert not dead.exists() and live.exists()
+    assert not live.exists() and os.listdir(workspace.tmp_root(settings)) == []
+    assert oct(workspace.tmp_root(settings).stat().st_mode & 0o777) == "0o700"
+
+
+def test_housekeeping_removes_crash_leftovers(settings, database):
+    from models.clock import utcnow
+    from worker import housekeeping
+    from worker.periodic import JobContext
+
+    left = workspace.tmp_root(settings) / "0123abcd"
+    left.mkdir()
+    (left / "input").write_bytes(b"a photo")
+    summary = housekeeping.run(JobContext("housekeeping", utcnow(), time.monotonic() + 60, settings=settings))
+    assert summary["ocr_leftovers_removed"] == 1 and not left.exists()
+
+
+def test_ocr_tasks_queue_below_ingestion_and_analysis(env, home):
+    assert PRIORITY_OCR < PRIORITY_ANALYSIS < PRIORITY_INGEST
+    code = "import tasks; t = tasks.connect().triggers; t.ocr(['/x/a.png', '/x/b.pdf']); t.ingest(['/x/c.json'])"
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
+    counts = read_sqlite_file(home / "queue.db", env["MEDIFLUX_QUEUE_NAME"])
+    assert counts.by_priority == {PRIORITY_INGEST: 1, PRIORITY_OCR: 2}
+    status = json.loads(run_cli(env, "status", "--json").stdout)
+    assert status["queue"]["pending_by_priority"] == {str(PRIORITY_INGEST): 1, str(PRIORITY_OCR): 2}
+    assert "2 at -20 (ocr)" in run_cli(env, "status").stdout  # the OCR queue, named, for operators
+
+
+def test_a_process_runs_at_most_ocr_processes_tasks_at_once_and_one_thread_waits(settings):
+    import threading
+
+    s = dataclasses.replace(settings, ocr_processes=2)
+    assert stage.try_begin(s) and stage.try_begin(s)
+    waiter_got: list[bool] = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(stage.try_begin(s, wait=30)))
+    waiter.start()
+    wait_for(lambda: stage._waiting[0] == 1, message="one thread waiting for a place")
+    assert not stage.try_begin(s, wait=30)  # a second waiter is refused at once: its task is put back
+    stage.end(s)  # a document ends: the waiter starts the next one without a gap
+    waiter.join(10)
+    assert waiter_got == [True]
+    stage.end(s)
+    stage.end(s)
+    assert stage.try_begin(s, wait=0)
+    stage.end(s)
+
+
+def test_operator_state_counts_running_jobs_busy_slots_and_crash_leftovers(settings, database):
+    from worker import opstate
+    from worker.ocr import tesseract
+
+    s = dataclasses.replace(settings, ocr_processes=2)
+    (workspace.tmp_root(s) / "left-by-a-crash").mkdir()
+    assert opstate.ocr_state(s) == {"running": 0, "stale": 1, "slots": 2, "slots_busy": 0}
+    with workspace.job(s, "k1") as folder, tesseract.slot(workspace.slots_dir(s), 2):
+        assert folder is not None
+        assert opstate.ocr_state(s) == {"running": 1, "stale": 1, "slots": 2, "slots_busy": 1}
+        with workspace.job(s, "k1") as again:
+            assert again is None  # asking the state took no lock: the job is still exclusive
+    assert opstate.ocr_state(s)["running"] == 0
+
+
+def test_doctor_checks_tesseract_and_its_models():
+    from worker.ocr import tesseract
+
+    status, detail, fix = tesseract.health("fra")
+    assert status == "ok" and tesseract.version() in detail and fix is None
+    status, detail, fix = tesseract.health("fra+zzz")
+    assert status == "fail" and "zzz" in detail and fix == "apt-get install tesseract-ocr-zzz"
