@@ -50,9 +50,10 @@ class HueyTriggers:
         self.analyze_documents(list(document_ids))
 
     def ocr(self, paths: Sequence[str]) -> int:
-        for path in paths:  # one task per document: the pool runs several side by side
-            self.ocr_files(encode_paths([path]))
-        return len(paths)
+        keys = tokens.keys_of(self.settings, paths)
+        for key in keys:  # one task per document: the pool runs several side by side
+            self.ocr_files([key])
+        return len(keys)
 
     def refresh_cache(self, source: str, endpoint: str, params: Mapping[str, Any]) -> None:
         self.refresh_entry(source, endpoint, dict(params))
