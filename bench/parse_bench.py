@@ -1,0 +1,91 @@
+"""Parse throughput of the OCR formats, this tree against a baseline tree, paired (report: docs/benchmarks.md).
+
+    python bench/parse_bench.py [--baseline /work/main] [--rounds 7] [--repeat 20]
+
+Each round runs one child process per tree, alternating which goes first, and each child parses every file of
+the OCR corpus (tests/corpus/analysis: real Tesseract hOCR, ALTO and TSV) ``--repeat`` times through
+``worker.ingest.parse.parse_document`` (decode, sniff, parse, NIR masking). It reports the median files/s per
+format and per tree over the rounds and the ratio this/baseline (> 1 is faster). The child of this tree also
+parses the corpus hOCR re-serialised as HTML (unclosed ``<meta>``, ``<br>``, no XML declaration, named
+entities), the path taken only by hOCR that is not XML, and reports its rate beside the XML path's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus" / "analysis"
+FORMATS = {"hocr": ".hocr", "alto": ".alto.xml", "tsv": ".tsv"}
+
+
+def as_html(xhtml: str) -> str:
+    """The same hOCR written as HTML: what engines that do not write XHTML produce."""
+    text = xhtml.split("?>", 1)[1] if xhtml.startswith("<?xml") else xhtml
+    text = text.replace("/>", ">").replace("</span>\n     </span>", "</span>\n     </span><br>")
+    return text.replace("é", "&eacute;").replace("è", "&egrave;").replace("à", "&agrave;")
+
+
+def child(repeat: int, html: bool) -> None:
+    from worker.ingest.parse import parse_document
+
+    rates: dict[str, float] = {}
+    for fmt, suffix in FORMATS.items():
+        files = [(p.name, p.read_bytes()) for p in sorted(CORPUS.iterdir()) if p.name.endswith(suffix)]
+        if fmt == "hocr" and html:
+            files = [(name, as_html(data.decode()).encode()) for name, data in files]
+        for name, data in files:  # warm up (imports, regex compilation)
+            parse_document(data, name)
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            for name, data in files:
+                parse_document(data, name)
+        rates[fmt] = len(files) * repeat / (time.perf_counter() - t0)
+    print(json.dumps(rates))
+
+
+def run_child(tree: Path, repeat: int, html: bool = False) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--repeat", str(repeat)]
+    out = subprocess.run(argv + (["--html"] if html else []), env=env, cwd=tree, check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--html", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.repeat, args.html)
+        return
+    runs: dict[str, list[dict[str, float]]] = {"baseline": [], "this": [], "html": []}
+    for i in range(args.rounds):
+        order = [("baseline", args.baseline), ("this", ROOT)]
+        for name, tree in order if i % 2 == 0 else order[::-1]:
+            runs[name].append(run_child(tree, args.repeat))
+        runs["html"].append(run_child(ROOT, args.repeat, html=True))
+    print(f"files/s, median of {args.rounds} paired rounds ({args.repeat} passes over the corpus per round)")
+    print(f"{'format':8} {'baseline':>10} {'this':>10} {'this/base':>10}")
+    for fmt in FORMATS:
+        base = statistics.median(r[fmt] for r in runs["baseline"])
+        this = statistics.median(r[fmt] for r in runs["this"])
+        ratios = statistics.median(t[fmt] / b[fmt] for t, b in zip(runs["this"], runs["baseline"]))
+        print(f"{fmt:8} {base:10.0f} {this:10.0f} {ratios:10.3f}")
+    html = statistics.median(r["hocr"] for r in runs["html"])
+    xml = statistics.median(r["hocr"] for r in runs["this"])
+    print(f"hOCR as HTML (this tree): {html:.0f} files/s, {html / xml:.2f} x its XML path")
+
+
+if __name__ == "__main__":
+    main()
