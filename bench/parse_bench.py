@@ -26,15 +26,13 @@ CORPUS = ROOT / "tests" / "corpus" / "analysis"
 FORMATS = {"hocr": ".hocr", "alto": ".alto.xml", "tsv": ".tsv"}
 
 
-def as_html(xhtml: str) -> str:
-    """The same hOCR written as HTML: what engines that do not write XHTML produce."""
-    text = xhtml.split("?>", 1)[1] if xhtml.startswith("<?xml") else xhtml
-    text = text.replace("/>", ">").replace("</span>\n     </span>", "</span>\n     </span><br>")
-    return text.replace("é", "&eacute;").replace("è", "&egrave;").replace("à", "&agrave;")
-
-
 def child(repeat: int, html: bool) -> None:
+    """Runs in the tree under test (PYTHONPATH): ``worker`` is that tree's."""
     from worker.ingest.parse import parse_document
+
+    if html:  # only this tree's child: its fixtures, its parser
+        sys.path.insert(0, str(ROOT))
+        from tests.ingest_fixtures import as_html
 
     rates: dict[str, float] = {}
     for fmt, suffix in FORMATS.items():

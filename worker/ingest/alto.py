@@ -9,7 +9,7 @@ its version (``tesseract 5.3.0``).
 
 from __future__ import annotations
 
-from worker.ingest.parsed import Page, ParsedDocument, ParseError, mean
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, engine_from, mean
 from worker.ingest.xmlsafe import feed_xml, local
 
 
@@ -110,10 +110,9 @@ class _AltoTarget:
         if not self._programs:
             return
         fields = next((f for in_ocr, f in self._programs if in_ocr), self._programs[0][1])
-        name, version = fields["softwareName"], fields.get("softwareVersion")
-        if version is None:
-            name, _, version = name.partition(" ")
-        self.engine = {"name": name[:64], "version": version[:64]} if version else {"name": name[:64]}
+        version = fields.get("softwareVersion")
+        name = fields["softwareName"]
+        self.engine = {"name": name[:64], "version": version[:64]} if version else engine_from(name)
 
 
 def parse_alto(text: str) -> ParsedDocument:

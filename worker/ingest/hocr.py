@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from worker.ingest.htmlsafe import feed_html
-from worker.ingest.parsed import Page, ParsedDocument, ParseError, mean
+from worker.ingest.parsed import Page, ParsedDocument, ParseError, engine_from, mean
 from worker.ingest.xmlsafe import feed_xml, local
 
 _WCONF = re.compile(r"x_wconf\s+(-?\d+(?:\.\d+)?)")
@@ -58,8 +58,7 @@ class _HocrTarget:
                 role, self._in_word, self._word, self._line_has_word = _WORD, True, [], True
                 self._wconf = _WCONF.search(attrib.get("title") or "")
         elif self.engine is None and attrib.get("name") == "ocr-system" and local(tag) == "meta":
-            name, _, version = (attrib.get("content") or "").partition(" ")
-            self.engine = {"name": name[:64], "version": version[:64]} if version else {"name": name[:64]}
+            self.engine = engine_from(attrib.get("content") or "")
         self._roles.append(role)
 
     def data(self, text: str) -> None:
