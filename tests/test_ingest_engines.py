@@ -154,6 +154,8 @@ HTML_BODY = "<html><head><meta charset=utf-8></head><body><div class='ocr_page'>
         # truncated HTML: neither well-formed XML nor complete HTML
         (HTML_BODY.format("Ordonnance du Dr")[:-40], "invalid_xml"),
         ("<!DOCTYPE html><html><body><div class='ocr_page'><span class='ocr_line'>Ordonnance", "invalid_xml"),
+        # the truncation check itself is linear: a tail of empty comments and junk (exponential with a lazy regex)
+        (HTML_BODY.format("Ordonnance") + "<!---->" * 500 + "x", "invalid_xml"),
         # HTML hOCR without any page
         (
             "<!DOCTYPE html><html><head><meta name='ocr-system' content='x'></head><body><p>a</p></body></html>",
@@ -161,6 +163,7 @@ HTML_BODY = "<html><head><meta charset=utf-8></head><body><div class='ocr_page'>
         ),
     ],
 )
+@pytest.mark.timeout(60)
 def test_hostile_and_broken_hocr_is_refused_with_its_reason(payload, reason):
     err = _refused(payload, "x.hocr")
     assert err.reason == reason

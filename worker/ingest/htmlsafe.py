@@ -28,7 +28,9 @@ from lxml import etree
 from worker.ingest.parsed import ParseError
 
 _NAMED_REFERENCE = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
-_ENDS_WITH_HTML = re.compile(r"</html\s*>\s*(?:<!--.*?-->\s*)*\Z", re.IGNORECASE | re.DOTALL)
+# a comment's body cannot contain "-->", so a run of comments splits one way only (``<!--.*?-->`` repeated
+# backtracks exponentially over ``<!----><!---->…x``)
+_ENDS_WITH_HTML = re.compile(r"</html\s*>\s*(?:<!--(?:[^-]|-(?!->))*-->\s*)*\Z", re.IGNORECASE)
 _TAIL_CHARS = 4096
 
 
