@@ -48,15 +48,16 @@ class _HocrTarget:
                 self._blocks, self._lines, self._confidences, self._count = [], [], [], 0
             elif not self._in_page:
                 pass
-            elif "ocr_par" in classes and not self._in_line:
+            elif self._in_line:  # inside a line only a word counts (most elements: one test)
+                if "ocrx_word" in classes and not self._in_word:
+                    role, self._in_word, self._word, self._line_has_word = _WORD, True, [], True
+                    self._wconf = _WCONF.search(attrib.get("title") or "")
+            elif "ocr_par" in classes or "ocr_carea" in classes:  # converters write areas without paragraphs
                 role = _PAR
                 self._end_block()
-            elif not self._in_line and _LINE_CLASSES.intersection(classes):
+            elif _LINE_CLASSES.intersection(classes):
                 role, self._in_line, self._words = _LINE, True, []
                 self._line_text, self._line_has_word = [], False
-            elif "ocrx_word" in classes and self._in_line and not self._in_word:
-                role, self._in_word, self._word, self._line_has_word = _WORD, True, [], True
-                self._wconf = _WCONF.search(attrib.get("title") or "")
         elif self.engine is None and attrib.get("name") == "ocr-system" and local(tag) == "meta":
             self.engine = engine_from(attrib.get("content") or "")
         self._roles.append(role)
