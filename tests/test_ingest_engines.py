@@ -149,6 +149,8 @@ HTML_BODY = "<html><head><meta charset=utf-8></head><body><div class='ocr_page'>
             "</ns0:TextBlock></ns0:Page></ns0:Layout></ns0:alto>",
             "xml_forbidden",
         ),
+        # a prolog broken before its declaration is not vetted as XML, and HTML reads no declaration: still refused
+        ('<!DOCTYPE html [ % <!ENTITY lol "lol"> ]>' + HTML_BODY.format("&lol;"), "invalid_xml"),
         # a name only a DTD could define, in HTML: never guessed, never fetched
         (HTML_BODY.format("Dr &xxe; Martin"), "invalid_xml"),
         # truncated HTML: neither well-formed XML nor complete HTML
@@ -168,6 +170,14 @@ def test_hostile_and_broken_hocr_is_refused_with_its_reason(payload, reason):
     err = _refused(payload, "x.hocr")
     assert err.reason == reason
     assert "Martin" not in str(err) and "Ordonnance" not in str(err)  # no content in messages
+
+
+def test_an_entity_declaration_is_inert_in_html():
+    """HTML never reads declarations: redefining ``amp`` changes nothing (and nothing is fetched or expanded)."""
+    doc = parse_document(
+        ('<!DOCTYPE html [ % <!ENTITY amp "lol"> ]>' + HTML_BODY.format("a &amp; b")).encode(), "x.hocr"
+    )
+    assert doc.pages[0].text == "a & b"
 
 
 def test_html_hocr_nested_200k_deep_is_read_without_recursion():
