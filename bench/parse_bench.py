@@ -1,6 +1,8 @@
 """Parse throughput of the OCR formats, this tree against a baseline tree, paired (report: docs/benchmarks.md).
 
-    python bench/parse_bench.py [--baseline /work/main] [--rounds 7] [--repeat 20]
+    python bench/parse_bench.py [--baseline /work/main] [--tree .] [--rounds 7] [--repeat 20]
+
+(``--tree`` the same as ``--baseline`` is an A/A run: the spread it shows is the machine's noise.)
 
 Each round runs one child process per tree, alternating which goes first, and each child parses every file of
 the OCR corpus (tests/corpus/analysis: real Tesseract hOCR, ALTO and TSV) ``--repeat`` times through
@@ -56,13 +58,14 @@ def child(repeat: int, html: bool) -> None:
 def run_child(tree: Path, repeat: int, html: bool = False) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--repeat", str(repeat)]
-    out = subprocess.run(argv + (["--html"] if html else []), env=env, cwd=tree, check=True, capture_output=True)
+    out = subprocess.run(argv + (["--html"] if html else []), env=env, cwd=ROOT, check=True, capture_output=True)
     return json.loads(out.stdout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the tree under test (default: this one)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -73,7 +76,7 @@ def main() -> None:
         return
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "this": [], "html": []}
     for i in range(args.rounds):
-        order = [("baseline", args.baseline), ("this", ROOT)]
+        order = [("baseline", args.baseline), ("this", args.tree)]
         for name, tree in order if i % 2 == 0 else order[::-1]:
             runs[name].append(run_child(tree, args.repeat))
         runs["html"].append(run_child(ROOT, args.repeat, html=True))

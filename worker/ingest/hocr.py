@@ -34,6 +34,7 @@ class _HocrTarget:
         self._line_text: list[str] = []  # text of the line outside words, until its first word
         self._line_has_word = False
         self._word: list[str] = []
+        self._sink: list[str] | None = None  # where text goes: the word, the line before its first word, nowhere
         self._count = 0  # words on the page
         self._confidences: list[float] = []
         self._wconf: re.Match[str] | None = None  # x_wconf of the word being read
@@ -51,6 +52,7 @@ class _HocrTarget:
             elif self._in_line:  # inside a line only a word counts (most elements: one test)
                 if "ocrx_word" in classes and not self._in_word:
                     role, self._in_word, self._word, self._line_has_word = _WORD, True, [], True
+                    self._sink = self._word
                     self._wconf = _WCONF.search(attrib.get("title") or "")
             elif "ocr_par" in classes or "ocr_carea" in classes:  # converters write areas without paragraphs
                 role = _PAR
@@ -58,31 +60,31 @@ class _HocrTarget:
             elif _LINE_CLASSES.intersection(classes):
                 role, self._in_line, self._words = _LINE, True, []
                 self._line_text, self._line_has_word = [], False
+                self._sink = self._line_text
         elif self.engine is None and attrib.get("name") == "ocr-system" and local(tag) == "meta":
             self.engine = engine_from(attrib.get("content") or "")
         self._roles.append(role)
 
     def data(self, text: str) -> None:
-        if self._in_word:
-            self._word.append(text)
-        elif self._in_line and not self._line_has_word:
-            self._line_text.append(text)
+        sink = self._sink
+        if sink is not None:
+            sink.append(text)
 
     def end(self, tag: str) -> None:
         role = self._roles.pop()
         if role == _WORD:
-            self._in_word = False
+            self._in_word, self._sink = False, None
             word = "".join(self._word).strip()
             if word:
                 self._words.append(word)
-                self._count += 1
                 if self._wconf:
                     self._confidences.append(min(max(float(self._wconf.group(1)) / 100.0, 0.0), 1.0))
         elif role == _LINE:
-            self._in_line = False
+            self._in_line, self._sink = False, None
             if self._line_has_word:
                 if self._words:
                     self._lines.append(" ".join(self._words))
+                    self._count += len(self._words)
             else:
                 words = "".join(self._line_text).split()
                 if words:
