@@ -58,6 +58,8 @@ class _AltoTarget:
                 confidence = _confidence(attrib.get("WC"))
                 if confidence is not None:
                     self._confidences.append(confidence)
+        elif name == "SP":  # one per word: nothing to do
+            pass
         elif name == "Page" and not self._in_page:
             self._in_page = True
             self._blocks, self._lines, self._strings, self._confidences, self._words = [], [], [], [], 0
