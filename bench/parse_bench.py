@@ -2,7 +2,12 @@
 
     python bench/parse_bench.py [--baseline /work/main] [--tree .] [--rounds 7] [--repeat 20]
 
+    python bench/parse_bench.py --same-process [--baseline /work/main] [--rounds 120]
+
 (``--tree`` the same as ``--baseline`` is an A/A run: the spread it shows is the machine's noise.)
+``--same-process`` loads the baseline's ``hocr.py``, ``alto.py`` and ``tsv.py`` beside this tree's in one
+process and alternates them on the same texts (parsers only, best of 3 passes per round): no process-to-process
+noise, so it is the finer comparison on a shared machine; it reports the median and quartiles of new/old speed.
 
 Each round runs one child process per tree, alternating which goes first, and each child parses every file of
 the OCR corpus (tests/corpus/analysis: real Tesseract hOCR, ALTO and TSV) ``--repeat`` times through
@@ -55,6 +60,43 @@ def child(repeat: int, html: bool) -> None:
     print(json.dumps(rates))
 
 
+def same_process(baseline: Path, rounds: int) -> None:
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT))
+    from worker.ingest import alto, hocr, tsv
+
+    def old(module: str):  # the baseline's module, importing the shared helpers (parsed, xmlsafe) from here
+        spec = importlib.util.spec_from_file_location(f"baseline_{module}", baseline / "worker/ingest" / f"{module}.py")
+        assert spec and spec.loader
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+        return getattr(loaded, f"parse_{module}")
+
+    pairs = {
+        "hocr": (old("hocr"), hocr.parse_hocr),
+        "alto": (old("alto"), alto.parse_alto),
+        "tsv": (old("tsv"), tsv.parse_tsv),
+    }
+    print(f"new speed / old speed, same process, {rounds} alternating rounds (best of 3 passes each)")
+    for fmt, (before, after) in pairs.items():
+        texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.iterdir()) if p.name.endswith(FORMATS[fmt])]
+        ratios = []
+        for i in range(rounds):
+            best: dict[str, float] = {}
+            for name, parse in (("old", before), ("new", after)) if i % 2 else (("new", after), ("old", before)):
+                passes = []
+                for _ in range(3):
+                    t0 = time.process_time()
+                    for text in texts:
+                        parse(text)
+                    passes.append(time.process_time() - t0)
+                best[name] = min(passes)
+            ratios.append(best["old"] / best["new"])
+        q1, median, q3 = statistics.quantiles(ratios, n=4)
+        print(f"{fmt:6} median {median:.3f}  quartiles {q1:.3f} – {q3:.3f}")
+
+
 def run_child(tree: Path, repeat: int, html: bool = False) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--repeat", str(repeat)]
@@ -68,11 +110,15 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="the tree under test (default: this one)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--same-process", action="store_true", help="parsers of both trees in one process")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--html", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.repeat, args.html)
+        return
+    if args.same_process:
+        same_process(args.baseline, args.rounds)
         return
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "this": [], "html": []}
     for i in range(args.rounds):

@@ -27,14 +27,15 @@ class _HocrTarget:
         self.pages: list[Page] = []
         self.engine: dict[str, str] | None = None
         self._roles: list[int] = []  # one per open element
-        self._in_page = self._in_line = self._in_word = False
+        self._in_page = self._in_line = False
         self._blocks: list[str] = []
         self._lines: list[str] = []
         self._words: list[str] = []
-        self._line_text: list[str] = []  # text of the line outside words, until its first word
-        self._line_has_word = False
+        self._line_text: list[str] = []  # text of the line before its first word
         self._word: list[str] = []
-        self._sink: list[str] | None = None  # where text goes: the word, the line before its first word, nowhere
+        # where text goes: the word being read (so ``_sink is _word`` means "in a word"), the line before its
+        # first word, or nowhere
+        self._sink: list[str] | None = None
         self._count = 0  # words on the page
         self._confidences: list[float] = []
         self._wconf: re.Match[str] | None = None  # x_wconf of the word being read
@@ -50,17 +51,16 @@ class _HocrTarget:
             elif not self._in_page:
                 pass
             elif self._in_line:  # inside a line only a word counts (most elements: one test)
-                if "ocrx_word" in classes and not self._in_word:
-                    role, self._in_word, self._word, self._line_has_word = _WORD, True, [], True
-                    self._sink = self._word
+                if "ocrx_word" in classes and self._sink is not self._word:
+                    role = _WORD
+                    self._sink = self._word = []
                     self._wconf = _WCONF.search(attrib.get("title") or "")
             elif "ocr_par" in classes or "ocr_carea" in classes:  # converters write areas without paragraphs
                 role = _PAR
                 self._end_block()
             elif _LINE_CLASSES.intersection(classes):
                 role, self._in_line, self._words = _LINE, True, []
-                self._line_text, self._line_has_word = [], False
-                self._sink = self._line_text
+                self._sink = self._line_text = []
         elif self.engine is None and attrib.get("name") == "ocr-system" and local(tag) == "meta":
             self.engine = engine_from(attrib.get("content") or "")
         self._roles.append(role)
@@ -73,19 +73,19 @@ class _HocrTarget:
     def end(self, tag: str) -> None:
         role = self._roles.pop()
         if role == _WORD:
-            self._in_word, self._sink = False, None
+            self._sink = None
             word = "".join(self._word).strip()
             if word:
                 self._words.append(word)
                 if self._wconf:
                     self._confidences.append(min(max(float(self._wconf.group(1)) / 100.0, 0.0), 1.0))
         elif role == _LINE:
-            self._in_line, self._sink = False, None
-            if self._line_has_word:
-                if self._words:
-                    self._lines.append(" ".join(self._words))
-                    self._count += len(self._words)
-            else:
+            self._in_line = False
+            self._sink = None
+            if self._words:
+                self._lines.append(" ".join(self._words))
+                self._count += len(self._words)
+            else:  # no word: the line's text (OCRopus); with only blank words, the whitespace before them
                 words = "".join(self._line_text).split()
                 if words:
                     self._lines.append(" ".join(words))
