@@ -23,8 +23,6 @@ import re
 from html.entities import html5
 from typing import Any, Protocol, cast
 
-from lxml import etree
-
 from worker.ingest.parsed import ParseError
 
 _NAMED_REFERENCE = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
@@ -57,6 +55,8 @@ class _Events:
 
 def feed_html(text: str, target: Target) -> None:
     """Stream HTML ``text`` into ``target``; a truncated document or an unknown entity name is a ParseError."""
+    from lxml import etree  # imported on the first HTML file: most inboxes only ever see XML
+
     if not _ENDS_WITH_HTML.search(text[-_TAIL_CHARS:]):
         raise ParseError("invalid_html", "HTML that does not end with </html> (truncated)")
     unknown = {m[1] for m in _NAMED_REFERENCE.finditer(text) if m[1] + ";" not in html5}
