@@ -8,6 +8,7 @@ Used by the ingestion tests and by bench/ingest_bench.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -38,6 +39,18 @@ def variant(path: Path, n: int) -> bytes:
     if name.endswith(".tsv"):
         return raw.rstrip(b"\n") + f"\n5\t1\t999\t1\t1\t1\t0\t0\t1\t1\t96\tref{n}\n".encode()
     return raw.rstrip() + f"\nréf. {n}\n".encode()
+
+
+def as_html(xhtml: str) -> str:
+    """The same hOCR serialised as HTML, as engines that do not write XHTML do: no XML declaration, an HTML 4
+    doctype, ``<meta>`` left open, a ``<br>`` after each line, named entities for accented letters."""
+    text = xhtml.split("?>", 1)[1] if xhtml.startswith("<?xml") else xhtml
+    text = re.sub(r"<!DOCTYPE[^>]*>", '<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">', text, count=1)
+    text = text.replace("/>", ">").replace(' xmlns="http://www.w3.org/1999/xhtml"', "")
+    text = re.sub(r"</span>(\s*)</span>", r"</span>\1</span><br>", text)
+    for char, name in (("é", "eacute"), ("è", "egrave"), ("à", "agrave"), ("É", "Eacute"), ("ç", "ccedil")):
+        text = text.replace(char, f"&{name};")
+    return text
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -50,5 +50,15 @@ def mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
+def engine_from(text: str) -> dict[str, str]:
+    """An engine named with its version in one string: ``tesseract 5.3.0``, ``ABBYY FineReader 11.0`` (the
+    version is the last word when it starts with a digit); a name without a version stays whole."""
+    text = text.strip()
+    name, _, version = text.rpartition(" ")
+    if not name or not version[:1].isdigit():
+        return {"name": text[:64]}
+    return {"name": name.rstrip()[:64], "version": version[:64]}
+
+
 def count_words(text: str) -> int:
     return len(text.split())

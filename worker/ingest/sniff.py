@@ -10,6 +10,7 @@ stored as text: it is a broken file, not a note.
 from __future__ import annotations
 
 import codecs
+import re
 
 from worker.ingest.parsed import ParseError
 
@@ -26,6 +27,10 @@ _HINTS = {
     ".text": "text",
 }
 _SNIFF_CHARS = 4096
+# the root element of ALTO, with or without a namespace prefix (``<alto:alto``, ``<ns0:alto`` as ElementTree writes)
+_ALTO_ROOT = re.compile(r"<(?:[a-z_][\w.-]*:)?alto[\s/>]")
+# hOCR's metadata names and the classes of its pages and lines, whichever engine wrote it
+_HOCR_MARKS = ("ocr_page", "ocr-system", "ocrx_word", "ocr-capabilities", "ocr_line", "ocr_carea", "ocr_par")
 
 
 def hint_from_name(name: str) -> str | None:
@@ -66,9 +71,9 @@ def sniff(text: str, hint: str | None) -> str:
         return "json"
     if head.startswith("<"):
         lower = head.lower()
-        if "<alto" in lower:
+        if "alto" in lower and _ALTO_ROOT.search(lower):
             return "alto"
-        if "ocr_page" in lower or "ocr-system" in lower or "ocrx_word" in lower:
+        if any(mark in lower for mark in _HOCR_MARKS):
             return "hocr"
         if hint == "text":
             return "text"

@@ -1,4 +1,8 @@
-"""Tesseract TSV: one row per layout element; level-5 rows are words with ``conf`` (0–100, -1 = none)."""
+"""Tesseract TSV: one row per layout element; level-5 rows are words with ``conf`` (0–100, -1 = none).
+
+The header starts with Tesseract's twelve columns; tools that post-process it may add columns after ``text``
+(named in the header) or leave trailing empty cells: the first twelve cells are read, the rest ignored.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +23,23 @@ def _row(cells: list[str], lineno: int) -> tuple[int, tuple[int, int, int, int],
     return level, (page, block, par, line), conf, cells[11]
 
 
+def _twelve(cells: list[str], columns: int, lineno: int) -> list[str]:
+    """The twelve Tesseract cells of a row that has fewer or more: Tesseract drops the empty text cell of
+    layout rows; extra columns (``columns`` in the header) and trailing empty cells are ignored."""
+    if len(cells) == _COLUMNS - 1:
+        return cells + [""]
+    if len(cells) > _COLUMNS and (len(cells) <= columns or not any(cells[columns:])):
+        return cells[:_COLUMNS]
+    raise ParseError("invalid_tsv", f"TSV line {lineno}: expected {columns} columns, got {len(cells)}")
+
+
 def parse_tsv(text: str) -> ParsedDocument:
     """Rebuild lines (same page/block/paragraph/line) and paragraphs (blank line between) from word rows."""
     rows = text.splitlines()
-    if not rows or rows[0].rstrip("\r") != TSV_HEADER:
+    header = rows[0].rstrip("\r") if rows else ""
+    if header != TSV_HEADER and not header.startswith(TSV_HEADER + "\t"):
         raise ParseError("invalid_tsv", "missing the Tesseract TSV header")
+    columns = max(len(header.rstrip("\t").split("\t")), _COLUMNS)
     lines: dict[tuple[int, int, int, int], list[str]] = defaultdict(list)
     confidences: dict[int, list[float]] = defaultdict(list)
     pages_seen: set[int] = set()
@@ -31,10 +47,8 @@ def parse_tsv(text: str) -> ParsedDocument:
         if not raw.strip():
             continue
         cells = raw.rstrip("\r").split("\t")
-        if len(cells) == _COLUMNS - 1:
-            cells.append("")  # Tesseract drops the empty text cell of layout rows
         if len(cells) != _COLUMNS:
-            raise ParseError("invalid_tsv", f"TSV line {lineno}: expected {_COLUMNS} columns, got {len(cells)}")
+            cells = _twelve(cells, columns, lineno)
         level, key, conf, word = _row(cells, lineno)
         if key[0] < 1:
             raise ParseError("invalid_tsv", f"TSV line {lineno}: page numbers start at 1")
