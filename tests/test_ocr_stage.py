@@ -133,7 +133,9 @@ def test_housekeeping_removes_crash_leftovers(settings, database):
 
 def test_ocr_tasks_queue_below_ingestion_and_analysis(env, home):
     assert PRIORITY_OCR < PRIORITY_ANALYSIS < PRIORITY_INGEST
-    code = "import tasks; t = tasks.connect().triggers; t.ocr(['/x/a.png', '/x/b.pdf']); t.ingest(['/x/c.json'])"
+    inbox = home / "inbox"  # tasks carry opaque keys of inbox files: the paths must be in the inbox
+    a, b, c = (str(inbox / name) for name in ("a.png", "b.pdf", "c.json"))
+    code = f"import tasks; t = tasks.connect().triggers; t.ocr([{a!r}, {b!r}]); t.ingest([{c!r}])"
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
     counts = read_sqlite_file(home / "queue.db", env["MEDIFLUX_QUEUE_NAME"])
     assert counts.by_priority == {PRIORITY_INGEST: 1, PRIORITY_OCR: 2}
