@@ -15,6 +15,7 @@ from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.retention import ErasureRequest, RetentionAudit, SessionSummary
 from models.users import QuerySession, User
+from models.webhooks import WebhookDelivery
 
 ALL_MODELS = (
     User,
@@ -32,6 +33,7 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "SessionSummary",
     "UTCDateTimeField",
     "User",
+    "WebhookDelivery",
     "db",
     "is_postgres",
     "json_text",

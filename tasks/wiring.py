@@ -13,7 +13,7 @@ from typing import Any
 
 from huey.api import TaskWrapper
 
-from tasks import analysis, cache, ingest, ops, periodic, retention
+from tasks import analysis, cache, ingest, ops, periodic, retention, webhooks
 from worker.config import Settings
 from worker.ingest.paths import encode_paths
 from worker.runtime import Runtime, bootstrap
@@ -33,6 +33,7 @@ class HueyTriggers:
         self.erase_user_task: TaskWrapper = retention.register(huey, runtime)
         self.run_periodic_job: TaskWrapper = periodic.register(huey, runtime)
         ops.register(huey, runtime)
+        self.deliver_webhook_task: TaskWrapper = webhooks.register(huey, runtime)
 
     def ingest(self, paths: Sequence[str]) -> int:
         tasks = 0
@@ -52,6 +53,12 @@ class HueyTriggers:
 
     def run_job(self, name: str) -> None:
         self.run_periodic_job(name)
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        if delay > 0:
+            self.deliver_webhook_task.schedule((delivery_id,), delay=delay)
+        else:
+            self.deliver_webhook_task(delivery_id)
 
 
 def connect(settings: Settings | None = None) -> Runtime:

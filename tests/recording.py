@@ -18,6 +18,7 @@ class RecordingTriggers:
         self.refreshed: list[tuple[str, str, dict[str, Any]]] = []
         self.erased: list[str] = []
         self.jobs: list[str] = []
+        self.webhooks: list[tuple[int, float]] = []
 
     def ingest(self, paths: Sequence[str]) -> int:
         size = self.batch or max(1, len(paths))
@@ -39,6 +40,9 @@ class RecordingTriggers:
 
     def run_job(self, name: str) -> None:
         self.jobs.append(name)
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        self.webhooks.append((delivery_id, delay))
 
     @property
     def paths(self) -> list[str]:

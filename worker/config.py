@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from models.database import sqlite_path
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 from worker.upstreams import UPSTREAMS, Upstream
+from worker.webhooks.addresses import RefusedTarget, check_url
+from worker.webhooks.secret import BadSecret, parse_secret
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -116,6 +118,11 @@ class Settings:
     ingest_grace_seconds: float = 5.0
     watch_poll_quiet_seconds: float = 5.0
     api_durable: bool = True
+    # Webhooks (worker/webhooks/): "" = off; the key is the decoded HMAC key (never printed).
+    webhook_url: str = ""
+    webhook_secret: bytes = field(default=b"", repr=False)
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -315,7 +322,33 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
         watch_poll_quiet_seconds=_float(env, "WATCH_POLL_QUIET_SECONDS", 5.0, 0.0, 3600.0),
         api_durable=_bool(env, "API_DURABLE", True),
+        webhook_url=_webhook_url(env),
+        webhook_secret=_webhook_secret(env),
+        webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0, 0.1, 60.0),
     )
+
+
+def _webhook_url(env: Mapping[str, str]) -> str:
+    raw = (env.get(PREFIX + "WEBHOOK_URL") or "").strip()
+    if raw:
+        try:
+            check_url(raw, _bool(env, "WEBHOOK_ALLOW_PRIVATE", False))
+        except RefusedTarget as exc:  # never echo the URL
+            raise ConfigError(PREFIX + "WEBHOOK_URL", str(exc)) from None
+    return raw
+
+
+def _webhook_secret(env: Mapping[str, str]) -> bytes:
+    raw = (env.get(PREFIX + "WEBHOOK_SECRET") or "").strip()
+    if not raw:
+        if (env.get(PREFIX + "WEBHOOK_URL") or "").strip():
+            raise ConfigError(PREFIX + "WEBHOOK_SECRET", "required when MEDIFLUX_WEBHOOK_URL is set (whsec_<base64>)")
+        return b""
+    try:
+        return parse_secret(raw)
+    except BadSecret as exc:
+        raise ConfigError(PREFIX + "WEBHOOK_SECRET", str(exc)) from None
 
 
 def _retention(env: Mapping[str, str]) -> RetentionPolicies:

@@ -17,6 +17,7 @@ from worker.periodic import JobSpec
 from worker.retention import erase as retention_erase
 from worker.retention import prune as retention_prune
 from worker.retention import sweep as retention_sweep
+from worker.webhooks import deliver as webhook_deliveries
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
     spec.name: spec
@@ -51,6 +52,14 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
             inbox_rescan.run,
             lease=_dt.timedelta(minutes=10),
             time_budget=_dt.timedelta(minutes=4),
+            retry_after=_dt.timedelta(minutes=1),
+        ),
+        JobSpec(
+            "webhook_deliveries",
+            _dt.timedelta(minutes=1),
+            webhook_deliveries.run,
+            lease=_dt.timedelta(minutes=5),
+            time_budget=_dt.timedelta(seconds=50),
             retry_after=_dt.timedelta(minutes=1),
         ),
     )

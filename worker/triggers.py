@@ -4,8 +4,8 @@
 the cache client, periodic jobs). ``tasks/`` implements it on huey (:mod:`tasks.wiring`); a process that
 has no queue keeps :data:`NO_QUEUE`. A lost trigger loses no work: the database and the inbox are the
 ledger, and a periodic job rediscovers each kind (``inbox_rescan``, ``analysis_backlog``,
-``cache_refresh``, ``erasure_backlog``). Arguments are ids, paths and JSON values only (the queue carries
-JSON, never pickles).
+``cache_refresh``, ``erasure_backlog``, ``webhook_deliveries``). Arguments are ids, paths and JSON values
+only (the queue carries JSON, never pickles).
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ class Triggers(Protocol):
         """Run the periodic job ``name`` now (claimed as usual: once across consumers)."""
         ...
 
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        """Attempt this webhook delivery in ``delay`` seconds (claimed: one sender per attempt)."""
+        ...
+
 
 class NoQueue:
     """Triggers of a process without a queue: the rediscoverable kinds are left to their periodic job;
@@ -64,6 +68,9 @@ class NoQueue:
 
     def run_job(self, name: str) -> None:
         raise QueueNotConnected("run_job needs the queue: use tasks.connect()")
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        log.debug("no queue: a webhook delivery is left for webhook_deliveries")
 
 
 NO_QUEUE: Triggers = NoQueue()

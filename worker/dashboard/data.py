@@ -55,6 +55,7 @@ def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
         "stats": None,
         "pending": huey_stats.pending_tasks(huey, 20),
         **opstate.processes(settings),
+        "webhooks": opstate.webhook_deliveries(),
     }
     stats = task_stats(huey)
     if stats is not None:

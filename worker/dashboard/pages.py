@@ -117,6 +117,25 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
             "processes",
         )
     )
+    hooks = data["webhooks"]
+    parts.append(
+        table(
+            ["webhook deliveries", "count"],
+            [
+                ("pending", hooks["pending"]),
+                ("delivered", hooks["delivered"]),
+                ("given up", hooks["failed"]),
+                ("given up in the last 24 h", hooks["failed_last_24h"]),
+                (
+                    "last given up",
+                    f"{when(hooks['last_failure']['at'])} ({hooks['last_failure']['error']})"
+                    if hooks["last_failure"]
+                    else None,
+                ),
+            ],
+            "webhooks",
+        )
+    )
     if stats is None:
         parts.append(
             '<p class="empty" id="no-stats">No task statistics yet: the consumer records them '
