@@ -22,7 +22,7 @@ SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
 def _start(env, home, name):
-    log = open(home / f"{name}.log", "w")
+    log = open(home / f"{name}.log", "w")  # noqa: SIM115 — closed by the caller after the process ends
     return subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log
 
 
