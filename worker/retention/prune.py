@@ -27,6 +27,7 @@ from models import (
     RetentionAudit,
     SessionSummary,
     User,
+    WebhookDelivery,
     db,
 )
 from models.clock import utcnow
@@ -39,7 +40,7 @@ from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
 from worker.retention.sweep import expired_cache
 
 log = logging.getLogger("mediflux.retention.prune")
-CATEGORIES = ("sessions", "documents", "processed", "quarantine", "api_cache", "pathways", "huey_events")
+CATEGORIES = ("sessions", "documents", "processed", "quarantine", "api_cache", "pathways", "huey_events", "webhooks")
 # No column list: peewee then resolves ``table.c.<name>`` (typed), which explicit columns turn off.
 HUEY_EVENT = peewee.Table("huey_event")  # columns used: id, ts
 HUEY_INFLIGHT = peewee.Table("huey_inflight")  # columns used: task_id, started
@@ -241,6 +242,11 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
     result.rows, result.complete = stats.deleted + stale.deleted, stats.complete and stale.complete
 
 
+def _webhooks(run: _Run, result: CategoryResult) -> None:
+    # Finished deliveries only: a pending one is given up after a day (worker.webhooks.deliver), then ages here.
+    _rows(run, result, WebhookDelivery, WebhookDelivery.finished_at < result.cutoff, None)
+
+
 _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "sessions": _sessions,
     "documents": _documents,
@@ -249,6 +255,7 @@ _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "api_cache": _api_cache,
     "pathways": _pathways,
     "huey_events": _huey_events,
+    "webhooks": _webhooks,
 }
 _POLICY = {"api_cache": "cache_revalidate"}
 
