@@ -14,6 +14,7 @@ from models.json_paths import json_text
 from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.retention import ErasureRequest, RetentionAudit, SessionSummary
+from models.submissions import Submission
 from models.users import QuerySession, User
 
 ALL_MODELS = (
@@ -32,6 +33,7 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
+    Submission,
 )
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "QuerySession",
     "RetentionAudit",
     "SessionSummary",
+    "Submission",
     "UTCDateTimeField",
     "User",
     "db",
