@@ -25,7 +25,7 @@ FINAL = (ANALYSED, DUPLICATE, REJECTED)
 
 
 class Submission(BaseModel):
-    id = peewee.CharField(max_length=32, primary_key=True)
+    id = peewee.CharField(max_length=32, primary_key=True)  # type: ignore[assignment]  # opaque text key
     user_id = peewee.CharField(max_length=128, null=True)
     origin = peewee.CharField(max_length=8, default="app")  # app | inbox
     filename = peewee.TextField(null=True)  # as the app named it (printable), never logged

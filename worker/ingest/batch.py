@@ -245,8 +245,11 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         if dup_ids:
             IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
         outcomes = [(_landing(i), ids[k], INGESTED) for i, k in zip(new_items, new_keys) if k in ids]
-        outcomes += [(_landing(i), ids.get(k) if isinstance(k, tuple) else k, DUPLICATE) for i, k in dup_items]
-        ledger.record_landings([(x, d, st) for x, d, st in outcomes if d is not None], submitted, now)
+        for item, k in dup_items:
+            doc_id = ids.get(k) if isinstance(k, tuple) else k
+            if doc_id is not None:
+                outcomes.append((_landing(item), doc_id, DUPLICATE))
+        ledger.record_landings(outcomes, submitted, now)
     return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
 
 

@@ -48,11 +48,11 @@ def pending_for(landings: Sequence[Landing]) -> dict[str, Submission]:
         .where(Submission.inbox_path.in_(sorted({x.rel for x in landings})) & Submission.state.in_(PENDING))
         .order_by(Submission.created_at)
     ):
-        found.setdefault(sub.inbox_path, sub)
+        found.setdefault(str(sub.inbox_path), sub)
     rest = [x for x in landings if x.rel not in found and x.user_id]
     if rest:
         by_key: dict[tuple[str | None, str | None], Submission] = {}
-        for sub in (
+        for row in (
             Submission.select()
             .where(
                 Submission.user_id.in_(sorted({x.user_id for x in rest if x.user_id}))
@@ -61,13 +61,13 @@ def pending_for(landings: Sequence[Landing]) -> dict[str, Submission]:
             )
             .order_by(Submission.created_at)
         ):
-            by_key.setdefault((sub.user_id, sub.sha256), sub)
+            by_key.setdefault((row.user_id, row.sha256), row)
         taken: set[str] = set()
         for x in rest:
-            sub = by_key.get((x.user_id, x.sha256))
-            if sub is not None and sub.id not in taken:
-                found[x.rel] = sub
-                taken.add(sub.id)
+            match = by_key.get((x.user_id, x.sha256))
+            if match is not None and match.id not in taken:
+                found[x.rel] = match
+                taken.add(match.id)
     return found
 
 
