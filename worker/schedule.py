@@ -17,6 +17,7 @@ from worker.periodic import JobSpec
 from worker.retention import erase as retention_erase
 from worker.retention import prune as retention_prune
 from worker.retention import sweep as retention_sweep
+from worker.submissions import recover as submission_backlog
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
     spec.name: spec
@@ -52,6 +53,15 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
             lease=_dt.timedelta(minutes=10),
             time_budget=_dt.timedelta(minutes=4),
             retry_after=_dt.timedelta(minutes=1),
+        ),
+        # Due at every tick (each minute): a submission stranded by a kill is picked up within a minute.
+        JobSpec(
+            "submission_backlog",
+            _dt.timedelta(seconds=30),
+            submission_backlog.run,
+            lease=_dt.timedelta(minutes=2),
+            time_budget=_dt.timedelta(seconds=50),
+            retry_after=_dt.timedelta(seconds=30),
         ),
     )
 }
