@@ -14,6 +14,7 @@ from models.json_paths import json_text
 from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.retention import ErasureRequest, RetentionAudit, SessionSummary
+from models.submissions import Submission
 from models.users import QuerySession, User
 from models.webhooks import WebhookDelivery
 
@@ -33,6 +34,7 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
+    Submission,
     WebhookDelivery,
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     "QuerySession",
     "RetentionAudit",
     "SessionSummary",
+    "Submission",
     "UTCDateTimeField",
     "User",
     "WebhookDelivery",
