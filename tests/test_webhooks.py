@@ -45,7 +45,7 @@ def hooks(settings, database):
 
 def _one(submission="sub-1", state="analysed", reason=None, document_id=7) -> int:
     with db.atomic():
-        delivery_id = enqueue(db.obj, submission, state, reason, document_id)
+        delivery_id = enqueue(db.obj, submission, state, reason, document_id, enabled=True)
     assert delivery_id is not None
     return delivery_id
 
@@ -110,15 +110,15 @@ def test_good_webhook_settings_decode_the_whsec_secret():
 
 def test_enqueue_writes_in_the_callers_transaction_once_per_state(database):
     with pytest.raises(RuntimeError), db.atomic():
-        enqueue(db.obj, "sub-r", "rejected", "unreadable", None)
+        enqueue(db.obj, "sub-r", "rejected", "unreadable", None, enabled=True)
         raise RuntimeError("the state change fails")
     assert WebhookDelivery.select().count() == 0  # rolled back with it
     first = _one("sub-1", "analysed")
     with db.atomic():
-        assert enqueue(db.obj, "sub-1", "analysed", None, 7) is None  # a re-run writes nothing
+        assert enqueue(db.obj, "sub-1", "analysed", None, 7, enabled=True) is None  # a re-run writes nothing
         assert enqueue(db.obj, "sub-2", "analysed", None, 8, enabled=False) is None
     with pytest.raises(NotFinal):
-        enqueue(db.obj, "sub-1", "ocr", None, None)
+        enqueue(db.obj, "sub-1", "ocr", None, None, enabled=True)
     assert [r.id for r in WebhookDelivery.select()] == [first]
 
 

@@ -48,7 +48,7 @@ def test_a_delivery_survives_a_sigkill_of_the_consumer_and_is_sent_again_under_i
             "MEDIFLUX_WEBHOOK_TIMEOUT": "5",
         }
         with db.atomic():
-            delivery_id = enqueue(db.obj, "sub-kill", "analysed", None, 1)
+            delivery_id = enqueue(db.obj, "sub-kill", "analysed", None, 1, enabled=True)
         # No trigger: the consumer's start-up rediscovery finds the committed row (as after a lost task).
         first, log1 = _start(consumer_env, home, "consumer1")
         try:

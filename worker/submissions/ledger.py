@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from models import db
 from models.clock import utcnow
 from models.submissions import ANALYSED, DUPLICATE, FINAL, INGESTED, OCR, PENDING, RECEIVED, REJECTED, Submission
+from worker.submissions.reasons import reason_code
+from worker.webhooks.outbox import enqueue as announce
 
 ID_BYTES = 16  # 128 random bits: an id tells nothing and cannot be guessed
 
@@ -96,6 +98,8 @@ def record_landings(
                 updated_at=now,
                 finished_at=_finished(state, now),
             ).where((Submission.id == sub.id) & Submission.state.in_(PENDING)).execute()
+            if state in FINAL:
+                announce(db.obj, sub.id, state, None, document_id)  # the webhook, in this transaction
             continue
         new_rows.append(
             {
@@ -115,6 +119,9 @@ def record_landings(
         )
     if new_rows:
         Submission.insert_many(new_rows).execute()
+        for row in new_rows:
+            if row["state"] in FINAL:
+                announce(db.obj, str(row["id"]), str(row["state"]), None, row["document"])  # type: ignore[arg-type]
 
 
 def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, size: int | None, reason: str) -> None:
@@ -137,13 +144,15 @@ def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, si
             Submission.update(state=REJECTED, reason=reason, updated_at=now, finished_at=now).where(
                 Submission.id == sub.id
             ).execute()
+            announce(db.obj, sub.id, REJECTED, reason_code(reason), None)
             return
         same = (Submission.inbox_path == rel) & (Submission.state == REJECTED) & (Submission.reason == reason)
         same &= Submission.sha256.is_null() if sha256 is None else Submission.sha256 == sha256
         if rel is not None and Submission.select(Submission.id).where(same).exists():
             return
+        rejected_id = new_id()
         Submission.insert(
-            id=new_id(),
+            id=rejected_id,
             user_id=user_id,
             origin="inbox",
             filename=rel.rsplit("/", 1)[-1] if rel else None,
@@ -156,16 +165,18 @@ def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, si
             updated_at=now,
             finished_at=now,
         ).execute()
+        announce(db.obj, rejected_id, REJECTED, reason_code(reason), None)
 
 
 def record_analysed(document_ids: Sequence[int], now: _dt.datetime | None = None) -> int:
     """Submissions of these documents that were ``ingested`` are ``analysed``; call in the saving transaction."""
     now = now or utcnow()
-    return int(
-        Submission.update(state=ANALYSED, updated_at=now, finished_at=now)
-        .where(Submission.document.in_(list(document_ids)) & (Submission.state == INGESTED))
-        .execute()
-    )
+    ready = Submission.document.in_(list(document_ids)) & (Submission.state == INGESTED)
+    announced = [(s.id, s.document_id) for s in Submission.select(Submission.id, Submission.document).where(ready)]
+    count = int(Submission.update(state=ANALYSED, updated_at=now, finished_at=now).where(ready).execute())
+    for submission_id, document_id in announced:  # the webhooks, in the caller's transaction
+        announce(db.obj, submission_id, ANALYSED, None, document_id)
+    return count
 
 
 def mark_ocr(submission_id: str) -> bool:

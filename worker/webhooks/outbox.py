@@ -2,9 +2,13 @@
 
 Call it where a submission reaches ``analysed``, ``duplicate`` or ``rejected``, inside that transaction: the
 delivery row commits with the state or not at all, so no webhook announces a state that was rolled back and no
-final state goes unannounced. After the commit, ``triggers.deliver_webhook(id)`` sends it at once; if that
-trigger is lost, the ``webhook_deliveries`` job finds the row. Calling it twice for one (submission, state)
-writes one row (idempotent), so a re-run transaction repeats nothing.
+final state goes unannounced. Calling it twice for one (submission, state) writes one row (idempotent), so a
+re-run transaction repeats nothing.
+
+The composition root (:mod:`worker.runtime`) calls :func:`configure` with the settings and triggers: with no
+``MEDIFLUX_WEBHOOK_URL`` nothing is written; otherwise each row also triggers its first attempt a moment later
+(:data:`FIRST_ATTEMPT_DELAY`, once the caller has committed — an attempt that comes too early finds no
+committed row and leaves it to the ``webhook_deliveries`` job, which finds every pending row each minute).
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ import peewee
 
 from models.clock import utcnow
 from models.webhooks import WebhookDelivery
+from worker.config import Settings
+from worker.triggers import NO_QUEUE, Triggers
 
 FINAL_STATES = ("analysed", "duplicate", "rejected")
 EVENT_TYPE = "submission.{state}"
+FIRST_ATTEMPT_DELAY = 1.0  # seconds: lets the caller's transaction commit first
+_configured: dict[str, Any] = {"enabled": False, "triggers": NO_QUEUE}
+
+
+def configure(settings: Settings, triggers: Triggers) -> None:
+    """Called by the composition root: write deliveries only when a webhook URL is set; trigger them here."""
+    _configured.update(enabled=bool(settings.webhook_url), triggers=triggers)
 
 
 class NotFinal(ValueError):
@@ -43,13 +56,13 @@ def enqueue(
     reason: str | None = None,
     document_id: int | None = None,
     *,
-    enabled: bool = True,
+    enabled: bool | None = None,
 ) -> int | None:
     """Insert the delivery of this final state on ``db`` (in the caller's transaction); its id, or None when
-    ``enabled`` is False (no ``MEDIFLUX_WEBHOOK_URL``) or the row already exists."""
+    webhooks are off (``enabled``, by default as :func:`configure` said) or the row already exists."""
     if state not in FINAL_STATES:
         raise NotFinal(f"not a final state: {state!r}")
-    if not enabled:
+    if not (_configured["enabled"] if enabled is None else enabled):
         return None
     now = utcnow()
     body = json.dumps(
@@ -70,4 +83,11 @@ def enqueue(
         .returning(WebhookDelivery.id)
     )
     rows = list(query.execute(db))
-    return int(rows[0][0] if isinstance(rows[0], tuple) else rows[0].id) if rows else None
+    if not rows:
+        return None
+    delivery_id = int(rows[0][0] if isinstance(rows[0], tuple) else rows[0].id)
+    try:
+        _configured["triggers"].deliver_webhook(delivery_id, FIRST_ATTEMPT_DELAY)
+    except Exception:  # noqa: BLE001 — the row is the ledger: the webhook_deliveries job sends it anyway
+        pass
+    return delivery_id
