@@ -33,6 +33,7 @@ from models import (
     PathwayDecision,
     QuerySession,
     SessionSummary,
+    Submission,
     User,
     db,
 )
@@ -131,6 +132,9 @@ def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, i
         if ids:
             cache += ApiCache.delete().where(ApiCache.id.in_(ids)).execute()
     counts["api_cache"] = counts.get("api_cache", 0) + cache
+    # Submissions name the user by id, with or without a user row (one may exist before ingestion creates it).
+    stats = delete_chunked(Submission, Submission.id, Submission.user_id == user_id, chunk=chunk)
+    counts["submissions"] = counts.get("submissions", 0) + stats.deleted
     if user is None:
         return
     mine = CarePathway.select(CarePathway.id).where(CarePathway.user == user.id)
