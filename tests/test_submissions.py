@@ -226,3 +226,25 @@ def test_async_submit_and_many_waiters_share_one_poll(database, quick):
 
     asyncio.run(main())
     assert Document.select().count() == 20
+
+
+def test_erase_export_and_prune_cover_submissions(api, quick):
+    import datetime as dt
+
+    from worker.retention.erase import erase_user
+    from worker.retention.export import export_user
+    from worker.retention.prune import prune
+
+    done = api.submit_document("u-1", canonical(), "a.json")
+    process(quick)
+    waiting = api.submit_document("u-2", canonical(), "b.json")  # not ingested yet: no user row for u-2
+    assert [s["id"] for s in export_user(quick, "u-1")["submissions"]] == [done.id]
+    assert export_user(quick, "u-2")["submissions"][0]["state"] == "received"
+    erase_user(quick, "u-2")
+    assert not Submission.select().where(Submission.user_id == "u-2").exists()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=quick.retention.submissions + 1)
+    again = api.submit_document("u-3", canonical("x"), "c.txt")  # still on its way: kept
+    with_rows = {r.category: r.rows for r in prune(quick, later, categories=("submissions",))}
+    assert with_rows == {"submissions": 1}
+    assert [s.id for s in Submission.select()] == [again.id]
+    assert waiting.id != done.id

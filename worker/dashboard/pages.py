@@ -188,6 +188,7 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
 
 
 def documents_page(data: dict[str, Any], actions: bool) -> str:
+    subs = data.get("submissions") or {}
     parts = [
         f'<p>Stored documents: <strong id="documents-total">{data["total"]}</strong></p>',
         "<h2>Ingested per hour, last 24 h (UTC)</h2>",
@@ -202,6 +203,15 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
             [(d["id"], d["sha256"], d["format"], d["type"], d["status"], when(d["stored"])) for d in data["latest"]],
             "latest",
             "no documents yet",
+        ),
+        "<h2>Submissions by state</h2>",
+        table(["state", "submissions"], subs.get("by_state", {}).items(), "submissions-by-state"),
+        "<h2>Latest submissions</h2>",
+        table(
+            ["id", "origin", "state", "reason", "updated"],
+            [(x["id"], x["origin"], x["state"], x["reason"], when(x["updated"])) for x in subs.get("recent", [])],
+            "latest-submissions",
+            "no submissions yet",
         ),
         "<h2>Quarantine</h2>",
     ]
