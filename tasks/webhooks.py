@@ -6,6 +6,7 @@ nothing: the ``webhook_deliveries`` job, and a scan at each consumer start, trig
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from huey import Huey
@@ -13,6 +14,8 @@ from huey.api import TaskWrapper
 
 from worker.runtime import Runtime
 from worker.webhooks import deliver
+
+log = logging.getLogger("mediflux.tasks.webhooks")
 
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
@@ -31,6 +34,9 @@ def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
         # Once per process (not per worker thread): what a killed consumer was sending resumes at its claim's end.
         if not started.is_set():
             started.set()
-            deliver.rediscover(runtime.settings, runtime.triggers)
+            try:
+                deliver.rediscover(runtime.settings, runtime.triggers)
+            except Exception as exc:  # noqa: BLE001 — the webhook_deliveries job rediscovers them each minute
+                log.warning("webhook rediscovery at start failed: %s", type(exc).__name__)
 
     return deliver_webhook
