@@ -4,6 +4,7 @@ at-least-once, and every attempt carries the same ``webhook-id``."""
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import subprocess
 import threading
@@ -84,3 +85,41 @@ def test_a_delivery_survives_a_sigkill_of_the_consumer_and_is_sent_again_under_i
     assert row.attempts == 1 and row.last_status == 200
     for request in receiver.requests:
         Webhook(SECRET).verify(request.body, request.headers)
+
+
+def test_each_final_state_of_a_submission_is_announced_end_to_end(database, env, home):
+    """submit_document → watcher → consumer → the receiver gets ``submission.analysed`` / ``.rejected``."""
+    from tests.test_ingest_processes import Proc
+    from worker.api import DataAPI
+
+    with Receiver(200) as receiver:
+        proc_env = env | {
+            "MEDIFLUX_WATCH_RESCAN_SECONDS": "2",
+            "MEDIFLUX_INGEST_GRACE_SECONDS": "1",
+            "MEDIFLUX_WEBHOOK_URL": receiver.url,
+            "MEDIFLUX_WEBHOOK_SECRET": SECRET,
+            "MEDIFLUX_WEBHOOK_ALLOW_PRIVATE": "1",
+        }
+        api = DataAPI.from_settings(load_settings(proc_env))
+        worker, watcher = Proc("worker", proc_env, home), Proc("watcher", proc_env, home)
+        worker.start()
+        watcher.start()
+        try:
+            page = {"text": "Ordonnance du 12/03/2026\nDOLIPRANE 1000 mg comprimé\n1 comprimé le soir\n"}
+            good = api.submit_document(
+                "u-hook", json.dumps({"schema": "mediflux.ocr/1", "pages": [page]}).encode(), "o.json"
+            )
+            bad = api.submit_document("u-hook", b"{not json", "secret-name.json")
+            wait_for(lambda: len(receiver.requests) >= 2, timeout=90, message="both webhooks")
+        finally:
+            watcher.term()
+            worker.term()
+            api.close()
+    events = {}
+    for request in receiver.requests:
+        event = Webhook(SECRET).verify(request.body, request.headers)
+        events[event["data"]["submission_id"]] = event
+        assert b"secret-name" not in request.body and b"u-hook" not in request.body and b"DOLIPRANE" not in request.body
+    assert events[good.id]["type"] == "submission.analysed" and events[good.id]["data"]["document_id"]
+    assert events[bad.id]["type"] == "submission.rejected" and events[bad.id]["data"]["reason"]
+    assert len(receiver.requests) == 2
