@@ -199,6 +199,15 @@ def test_a_dripping_or_huge_answer_is_cut_off(hooks):
         assert deliver.attempt(hooks(receiver.url), huge).status == "delivered"
 
 
+def test_a_status_line_trickled_byte_by_byte_hits_the_whole_attempts_deadline(hooks):
+    delivery_id = _one()
+    with Receiver(("trickle", 0.3)) as receiver:  # each byte well within the read timeout, 12 s in all
+        t0 = time.monotonic()
+        outcome = deliver.attempt(hooks(receiver.url, webhook_timeout=1.0), delivery_id)
+        elapsed = time.monotonic() - t0
+    assert outcome.error == "timeout" and elapsed < 2.0
+
+
 def test_a_redirect_is_not_followed(hooks):
     delivery_id = _one()
     with Receiver(302) as receiver:

@@ -21,6 +21,7 @@ class Receiver:
 
     ``200``/``500``/``410``/``302`` — that status; ``("slow", s, code)`` — wait s seconds, then answer;
     ``("drip", s)`` — send 200 headers, then one byte every s seconds for a long time;
+    ``("trickle", s)`` — send the status line and headers one byte every s seconds;
     ``("hold", event)`` — wait until ``event`` is set (or 60 s), then answer 200;
     ``"big"`` — 200 with a 1 MiB body.
     """
@@ -65,6 +66,12 @@ class Receiver:
             handler.end_headers()
             for _ in range(100000):
                 handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(action[1])
+            return
+        if isinstance(action, tuple) and action[0] == "trickle":  # the status line itself, a byte at a time
+            for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n":
+                handler.wfile.write(bytes([byte]))
                 handler.wfile.flush()
                 time.sleep(action[1])
             return
