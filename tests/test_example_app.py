@@ -85,8 +85,6 @@ def test_upload_status_and_server_sent_events_over_real_http(app_url, proc_env, 
         states = _events(base + "/events")
         assert states[-1]["state"] == "analysed" and states[-1]["document_id"]
         assert len({s["state"] for s in states}) == len(states)  # one event per state reached
-            {s["state"] for s in states}, key=[s["state"] for s in states].index
-        )
         document = httpx.get(f"{app_url}/users/u-app/documents/{states[-1]['document_id']}", timeout=10)
         assert document.status_code == 200 and document.json()["id"] == states[-1]["document_id"]
 
