@@ -151,7 +151,9 @@ async def _waiters(settings, count: int) -> dict[str, float]:
             woke[sid] = time.monotonic()
 
         tasks = [asyncio.create_task(one(f"u-{i % 50}", s.id)) for i, s in enumerate(subs)]
-        await asyncio.sleep(1.0)  # every waiter registered and polling
+        while api._waiters is None or len(api._waiters._futures) < count:  # every waiter registered
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
         cpu0, wall0 = time.process_time(), time.monotonic()
 
         def finisher() -> None:

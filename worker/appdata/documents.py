@@ -72,6 +72,7 @@ def _final_name(submission_id: str, filename: str, found: str) -> str:
 
 def _folder_fd(inbox: Path, user_id: str) -> int:
     """A descriptor on ``<inbox>/<user_id>/`` (created 0700 if missing), never through a symlink."""
+    os.makedirs(inbox, exist_ok=True)  # as the watcher does: a missing inbox is created
     inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         try:
