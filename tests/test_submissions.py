@@ -248,3 +248,15 @@ def test_erase_export_and_prune_cover_submissions(api, quick):
     assert with_rows == {"submissions": 1}
     assert [s.id for s in Submission.select()] == [again.id]
     assert waiting.id != done.id
+
+
+def test_dashboard_lists_submissions_by_state_without_names(api, quick):
+    from worker.dashboard import data, pages
+
+    api.submit_document("u-secret", canonical(), "Dupont-ordonnance.json")
+    api.submit_document("u-secret", b"{", "Dupont-broken.json")
+    process(quick)
+    subs = data.submissions()
+    assert subs["by_state"]["analysed"] == 1 and subs["by_state"]["rejected"] == 1
+    html = pages.documents_page({**data.documents(quick), "submissions": subs}, actions=False)
+    assert "latest-submissions" in html and "u-secret" not in html and "Dupont" not in html

@@ -208,7 +208,7 @@ class AsyncDataAPI(_Handle):
 
     open_database = staticmethod(open_async_database)
     new_lock = staticmethod(asyncio.Lock)
-    _waiters: waiting.AsyncWaiters | None = None
+    _waiters: waiting.AsyncWaiters[Submission] | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         # run/aclose/close_pool are pwasyncio's: playhouse is untyped, so the type checker only sees peewee.Database.
@@ -296,9 +296,9 @@ class AsyncDataAPI(_Handle):
         if current.final or timeout <= 0:
             return current
         if self._waiters is None:
-            self._waiters = waiting.AsyncWaiters(lambda ids: self._call(documents.final_ids, ids))
-        await self._waiters.wait(submission_id, timeout)
-        return await self.document_status(user_id, submission_id)
+            self._waiters = waiting.AsyncWaiters(lambda ids: self._call(documents.final_views, ids))
+        done = await self._waiters.wait(submission_id, timeout)
+        return done if done is not None else await self.document_status(user_id, submission_id)
 
     async def list_submissions(
         self, user_id: str, state: str | None = None, limit: int = 50, **access: Any

@@ -72,6 +72,7 @@ def _final_name(submission_id: str, filename: str, found: str) -> str:
 
 def _folder_fd(inbox: Path, user_id: str) -> int:
     """A descriptor on ``<inbox>/<user_id>/`` (created 0700 if missing), never through a symlink."""
+    os.makedirs(inbox, exist_ok=True)  # as the watcher does: a missing inbox is created
     inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         try:
@@ -172,18 +173,24 @@ def summary(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def view(b: Backend, row: Any) -> SubmissionView:
+_UNREAD = object()
+
+
+def view(b: Backend, row: Any, analysis: Any = _UNREAD) -> SubmissionView:
+    """The app's view of a submission row (its document's analysis read unless given)."""
     code = reasons.reason_code(row.reason) if row.state == REJECTED else None
-    analysis = None
-    if row.state == "analysed" and row.document_id is not None:
-        analysis = b.first(Document.select(Document.analysis).where(Document.id == row.document_id))
+    if analysis is _UNREAD:
+        analysis = None
+        if row.state == "analysed" and row.document_id is not None:
+            found = b.first(Document.select(Document.analysis).where(Document.id == row.document_id))
+            analysis = found.analysis if found is not None else None
     return SubmissionView(
         id=row.id,
         state=row.state,
         document_id=row.document_id,
         reason=code,
         message=reasons.message(code) if code else None,
-        summary=summary(analysis.analysis) if analysis is not None else None,
+        summary=summary(analysis) if row.state == "analysed" else None,
         filename=row.filename,
         content_type=row.declared_type,
         sha256=row.sha256,
@@ -208,13 +215,19 @@ def document_status(b: Backend, user_id: str, submission_id: str) -> SubmissionV
     return view(b, _get(b, user_id, submission_id))
 
 
-def final_ids(b: Backend, submission_ids: list[str]) -> set[str]:
-    """Which of these submissions are in a final state (one query per 500 ids): the waiters' poll."""
-    done: set[str] = set()
+def final_views(b: Backend, submission_ids: list[str]) -> dict[str, SubmissionView]:
+    """Those of these submissions in a final state, as views (one query per 500 ids, analyses joined): the
+    waiters' shared poll, which hands each waiter its answer without a query of its own."""
+    done: dict[str, SubmissionView] = {}
     for start in range(0, len(submission_ids), 500):
         chunk = submission_ids[start : start + 500]
-        query = Submission.select(Submission.id).where(Submission.id.in_(chunk) & Submission.state.in_(FINAL))
-        done.update(r.id for r in b.rows(query))
+        query = (
+            Submission.select(Submission, Document.analysis)
+            .join(Document, peewee.JOIN.LEFT_OUTER, on=(Submission.document == Document.id))
+            .where(Submission.id.in_(chunk) & Submission.state.in_(FINAL))
+        )
+        for row in b.rows(query.objects()):
+            done[row.id] = view(b, row, analysis=getattr(row, "analysis", None))
     return done
 
 

@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 FIRST_INTERVAL = 0.01
 MAX_INTERVAL = 0.2
-SHARED_INTERVAL = 0.1
+SHARED_INTERVAL = 0.05
 
 
 class _Status(Protocol):
@@ -26,6 +26,7 @@ class _Status(Protocol):
 
 
 S = TypeVar("S", bound=_Status)
+V = TypeVar("V")
 
 
 def wait_sync(status: Callable[[], S], timeout: float) -> S:
@@ -41,26 +42,25 @@ def wait_sync(status: Callable[[], S], timeout: float) -> S:
         interval = min(interval * 2, MAX_INTERVAL)
 
 
-class AsyncWaiters:
+class AsyncWaiters(Generic[V]):
     """Futures per awaited submission id, resolved by one polling task (started with the first waiter)."""
 
-    def __init__(self, final_ids: Callable[[list[str]], Awaitable[set[str]]], interval: float = SHARED_INTERVAL):
-        self._final_ids = final_ids
+    def __init__(self, final: Callable[[list[str]], Awaitable[dict[str, V]]], interval: float = SHARED_INTERVAL):
+        self._final = final
         self._interval = interval
-        self._futures: dict[str, list[asyncio.Future[None]]] = {}
+        self._futures: dict[str, list[asyncio.Future[V]]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    async def wait(self, submission_id: str, timeout: float) -> bool:
-        """True once the submission is final, False after ``timeout`` seconds."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def wait(self, submission_id: str, timeout: float) -> V | None:
+        """The submission's final view once it is final, None after ``timeout`` seconds."""
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._futures.setdefault(submission_id, []).append(future)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._poll())
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-            return True
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
-            return False
+            return None
         finally:
             waiting = self._futures.get(submission_id, [])
             with contextlib.suppress(ValueError):
@@ -75,10 +75,10 @@ class AsyncWaiters:
             if not ids:
                 break
             try:
-                done = await self._final_ids(ids)
+                done = await self._final(ids)
             except Exception:  # noqa: BLE001 — database briefly unavailable: the waiters keep waiting
                 continue
-            for sid in done:
+            for sid, value in done.items():
                 for future in self._futures.get(sid, []):
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(value)
