@@ -65,7 +65,7 @@ def test_a_delivery_survives_a_sigkill_of_the_consumer_and_is_sent_again_under_i
         try:
             wait_for(
                 lambda: WebhookDelivery.get_by_id(delivery_id).status == "delivered",
-                timeout=60,
+                timeout=120,  # the start-up scan does it in ~10 s; the minute job is the safety net
                 message="the delivery to be sent again after the claim expired",
             )
             huey = build_huey(load_settings(consumer_env))

@@ -26,6 +26,7 @@ log = logging.getLogger("mediflux.webhooks")
 CLAIM_MARGIN = _dt.timedelta(seconds=5)
 GONE = 410
 REDISCOVER_LIMIT = 1000
+TRIGGER_MARGIN = 1.0  # seconds after a claim ends: a task run a hair early would find it still held
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,10 @@ def due_within(now: _dt.datetime, horizon: _dt.timedelta) -> list[tuple[int, flo
     )
     out = []
     for row in query:
-        at = max(row.next_attempt_at, row.claimed_until or row.next_attempt_at)
-        out.append((row.id, max(0.0, (at - now).total_seconds())))
+        wait = (row.next_attempt_at - now).total_seconds()
+        if row.claimed_until is not None and row.claimed_until > now:
+            wait = max(wait, (row.claimed_until - now).total_seconds() + TRIGGER_MARGIN)
+        out.append((row.id, max(0.0, wait)))
     return out
 
 
