@@ -26,7 +26,9 @@ from models.json_paths import json_text
 from models.leases import Lease
 from models.pathways import CarePathway, PathwayDecision
 from models.retention import ErasureRequest, RetentionAudit, SessionSummary
+from models.submissions import Submission
 from models.users import QuerySession, User
+from models.webhooks import WebhookDelivery
 
 ALL_MODELS = (
     User,
@@ -54,6 +56,8 @@ ALL_MODELS = (
     BdpmCondition,
     BdpmAvis,
     BdpmLienCt,
+    Submission,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -84,8 +88,10 @@ __all__ = [
     "QuerySession",
     "RetentionAudit",
     "SessionSummary",
+    "Submission",
     "UTCDateTimeField",
     "User",
+    "WebhookDelivery",
     "db",
     "is_postgres",
     "json_text",

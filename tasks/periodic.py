@@ -15,6 +15,7 @@ from tasks.guard import contained
 from worker import periodic
 from worker.queue import PRIORITY_OPS
 from worker.runtime import Runtime
+from worker.submissions import recover
 
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
@@ -37,5 +38,6 @@ def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
         # Runs in each worker thread at start: duplicate ticks are harmless (the claim dedups).
         periodic.sync_jobs(runtime.jobs)
         scheduler_tick()
+        recover.at_startup(runtime.settings, runtime.triggers)  # submissions a kill left: now, not next tick
 
     return run_periodic_job

@@ -13,7 +13,7 @@ from typing import Any
 
 from huey.api import TaskWrapper
 
-from tasks import analysis, cache, ingest, ocr, ops, periodic, retention
+from tasks import analysis, cache, ingest, ocr, ops, periodic, retention, webhooks
 from worker.config import Settings
 from worker.ingest import tokens
 from worker.retention import erase
@@ -36,6 +36,7 @@ class HueyTriggers:
         self.run_periodic_job: TaskWrapper = periodic.register(huey, runtime)
         self.ocr_files: TaskWrapper = ocr.register(huey, runtime)
         ops.register(huey, runtime)
+        self.deliver_webhook_task: TaskWrapper = webhooks.register(huey, runtime)
 
     def ingest(self, paths: Sequence[str]) -> int:
         tasks = 0
@@ -64,6 +65,12 @@ class HueyTriggers:
 
     def run_job(self, name: str) -> None:
         self.run_periodic_job(name)
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        if delay > 0:
+            self.deliver_webhook_task.schedule((delivery_id,), delay=delay)
+        else:
+            self.deliver_webhook_task(delivery_id)
 
 
 def connect(settings: Settings | None = None) -> Runtime:

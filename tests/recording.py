@@ -19,6 +19,7 @@ class RecordingTriggers:
         self.erased: list[str] = []
         self.jobs: list[str] = []
         self.ocred: list[list[str]] = []
+        self.webhooks: list[tuple[int, float]] = []
 
     def ingest(self, paths: Sequence[str]) -> int:
         size = self.batch or max(1, len(paths))
@@ -44,6 +45,9 @@ class RecordingTriggers:
 
     def run_job(self, name: str) -> None:
         self.jobs.append(name)
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        self.webhooks.append((delivery_id, delay))
 
     @property
     def paths(self) -> list[str]:

@@ -26,22 +26,27 @@ from typing import Any, TypeVar
 import peewee
 
 from models.pools import PoolConfig, open_async_database, open_pooled_database
-from worker.appdata import profiles, records
+from worker.appdata import documents, profiles, records
 from worker.appdata.backend import Backend, ensure_models_bound
 from worker.appdata.errors import (
     DataError,
+    FileTooLarge,
     InvalidInput,
     InvalidProfile,
     PayloadTooLarge,
+    UnknownDocument,
     UnknownPathway,
     UnknownStep,
+    UnknownSubmission,
     UnknownUser,
+    UnsupportedType,
     UserExists,
 )
-from worker.appdata.views import Decision, DocumentSummary, Pathway, Profile, QueryRecord, as_json
+from worker.appdata.views import Decision, Document, DocumentSummary, Pathway, Profile, QueryRecord, Submission, as_json
 from worker.bdpm import store as bdpm_store
 from worker.config import Settings
 from worker.runtime import bootstrap
+from worker.submissions import waiting
 
 T = TypeVar("T")
 H = TypeVar("H", bound="_Handle")
@@ -58,6 +63,7 @@ _WRITES = frozenset(
         records.log_query,
         records.store_pathway,
         records.record_decision,
+        documents.submit_document,
     }
 )
 
@@ -77,8 +83,9 @@ class _Handle:
     open_database: Callable[[str, PoolConfig], peewee.Database]
     new_lock: Callable[[], Any]
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, settings: Settings | None = None) -> None:
         self.backend = backend
+        self.settings = settings  # the inbox and file limits of submit_document
         self._write_lock = None if backend.postgres else self.new_lock()
 
     @classmethod
@@ -86,7 +93,12 @@ class _Handle:
         """On an already migrated database (see :func:`open_api` / :func:`open_async_api`)."""
         ensure_models_bound(settings.database_url)
         database = cls.open_database(settings.database_url, pool_config(settings))
-        return cls(Backend(database, settings.api_max_json_kb * 1024))
+        return cls(Backend(database, settings.api_max_json_kb * 1024), settings)
+
+    def _inbox(self) -> tuple[Any, int]:
+        if self.settings is None:
+            raise RuntimeError("submit_document needs the settings: open the API with open_api()/from_settings()")
+        return self.settings.inbox, self.settings.max_file_mb * 1024 * 1024
 
     def _queue(self, fn: Callable[..., Any]) -> Any:
         return self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
@@ -169,6 +181,28 @@ class DataAPI(_Handle):
         """The medicine with this CIS, or of the box with this CIP13/CIP7, from the local BDPM mirror (docs/bdpm.md)."""
         return self._call(_medicine, code)
 
+    def submit_document(
+        self, user_id: str, data: documents.Data, filename: str, *, content_type: str | None = None
+    ) -> Submission:
+        """Write the file into the user's inbox folder, record its submission, return it (docs/documents.md)."""
+        inbox, limit = self._inbox()
+        return self._call(documents.submit_document, inbox, limit, user_id, data, filename, content_type)
+
+    def document_status(self, user_id: str, submission_id: str, **access: Any) -> Submission:
+        return self._call(documents.document_status, user_id, submission_id)
+
+    def wait_for_document(self, user_id: str, submission_id: str, timeout: float, **access: Any) -> Submission:
+        """The submission at its first final state, or as it is when ``timeout`` (seconds) has passed."""
+        return waiting.wait_sync(lambda: self.document_status(user_id, submission_id), timeout)
+
+    def list_submissions(
+        self, user_id: str, state: str | None = None, limit: int = 50, **access: Any
+    ) -> list[Submission]:
+        return self._call(documents.list_submissions, user_id, state, limit)
+
+    def get_document(self, user_id: str, document_id: int, **access: Any) -> Document:
+        return self._call(documents.get_document, user_id, document_id)
+
 
 class AsyncDataAPI(_Handle):
     """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
@@ -179,6 +213,7 @@ class AsyncDataAPI(_Handle):
 
     open_database = staticmethod(open_async_database)
     new_lock = staticmethod(asyncio.Lock)
+    _waiters: waiting.AsyncWaiters[Submission] | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         # run/aclose/close_pool are pwasyncio's: playhouse is untyped, so the type checker only sees peewee.Database.
@@ -250,6 +285,34 @@ class AsyncDataAPI(_Handle):
     ) -> list[DocumentSummary]:
         return await self._call(records.list_documents, user_id, document_type, limit)
 
+    async def submit_document(
+        self, user_id: str, data: documents.Data, filename: str, *, content_type: str | None = None
+    ) -> Submission:
+        inbox, limit = self._inbox()
+        return await self._call(documents.submit_document, inbox, limit, user_id, data, filename, content_type)
+
+    async def document_status(self, user_id: str, submission_id: str, **access: Any) -> Submission:
+        return await self._call(documents.document_status, user_id, submission_id)
+
+    async def wait_for_document(self, user_id: str, submission_id: str, timeout: float, **access: Any) -> Submission:
+        """The submission at its first final state, or as it is after ``timeout`` seconds. Every waiter of this
+        API shares one poll (one query per interval for all of them): no thread, no query per waiter."""
+        current = await self.document_status(user_id, submission_id)
+        if current.final or timeout <= 0:
+            return current
+        if self._waiters is None:
+            self._waiters = waiting.AsyncWaiters(lambda ids: self._call(documents.final_views, ids))
+        done = await self._waiters.wait(submission_id, timeout)
+        return done if done is not None else await self.document_status(user_id, submission_id)
+
+    async def list_submissions(
+        self, user_id: str, state: str | None = None, limit: int = 50, **access: Any
+    ) -> list[Submission]:
+        return await self._call(documents.list_submissions, user_id, state, limit)
+
+    async def get_document(self, user_id: str, document_id: int, **access: Any) -> Document:
+        return await self._call(documents.get_document, user_id, document_id)
+
     async def get_medicine(self, code: str) -> dict[str, Any] | None:
         return await self._call(_medicine, code)
 
@@ -273,16 +336,22 @@ __all__ = [
     "DataAPI",
     "DataError",
     "Decision",
+    "Document",
     "DocumentSummary",
+    "FileTooLarge",
     "InvalidInput",
     "InvalidProfile",
     "Pathway",
     "PayloadTooLarge",
     "Profile",
     "QueryRecord",
+    "Submission",
+    "UnknownDocument",
     "UnknownPathway",
     "UnknownStep",
+    "UnknownSubmission",
     "UnknownUser",
+    "UnsupportedType",
     "UserExists",
     "as_json",
     "open_api",

@@ -22,6 +22,8 @@ from models.database import sqlite_path
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 from worker.upstreams import UPSTREAMS, Bounds, Upstream
 from worker.upstreams.bdpm import BDPM_FILES
+from worker.webhooks.addresses import RefusedTarget, check_url
+from worker.webhooks.secret import BadSecret, parse_secret
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -129,6 +131,11 @@ class Settings:
     ocr_memory_mb: int = 1536
     ocr_max_pixels: int = 80_000_000
     ocr_max_pages: int = 100
+    # Webhooks (worker/webhooks/): "" = off; the key is the decoded HMAC key (never printed).
+    webhook_url: str = ""
+    webhook_secret: bytes = field(default=b"", repr=False)
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -372,6 +379,10 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         ocr_memory_mb=_int(env, "OCR_MEMORY_MB", 1536, 256, 65536),
         ocr_max_pixels=_int(env, "OCR_MAX_PIXELS", 80_000_000, 1_000_000, 1_000_000_000),
         ocr_max_pages=_int(env, "OCR_MAX_PAGES", 100, 1, 10_000),
+        webhook_url=_webhook_url(env),
+        webhook_secret=_webhook_secret(env),
+        webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0, 0.1, 60.0),
     )
 
 
@@ -382,6 +393,28 @@ def _files_base(url: str) -> str:
 
 def _bounds(b: Bounds) -> tuple[float, float, float]:
     return b.default, b.lo, b.hi
+
+
+def _webhook_url(env: Mapping[str, str]) -> str:
+    raw = (env.get(PREFIX + "WEBHOOK_URL") or "").strip()
+    if raw:
+        try:
+            check_url(raw, _bool(env, "WEBHOOK_ALLOW_PRIVATE", False))
+        except RefusedTarget as exc:  # never echo the URL
+            raise ConfigError(PREFIX + "WEBHOOK_URL", str(exc)) from None
+    return raw
+
+
+def _webhook_secret(env: Mapping[str, str]) -> bytes:
+    raw = (env.get(PREFIX + "WEBHOOK_SECRET") or "").strip()
+    if not raw:
+        if (env.get(PREFIX + "WEBHOOK_URL") or "").strip():
+            raise ConfigError(PREFIX + "WEBHOOK_SECRET", "required when MEDIFLUX_WEBHOOK_URL is set (whsec_<base64>)")
+        return b""
+    try:
+        return parse_secret(raw)
+    except BadSecret as exc:
+        raise ConfigError(PREFIX + "WEBHOOK_SECRET", str(exc)) from None
 
 
 def _retention(env: Mapping[str, str]) -> RetentionPolicies:

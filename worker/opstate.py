@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import peewee
 from huey import Huey
 
-from models import ApiCache, ApiCacheStats, Document, PeriodicJob
+from models import ApiCache, ApiCacheStats, Document, PeriodicJob, WebhookDelivery
 from models.clock import utcnow
 from models.database import sqlite_path
 from models.rows import tuples
@@ -220,3 +220,36 @@ def documents_by_status() -> dict[str, int]:
     """Stored documents per status, by status name."""
     query = Document.select(Document.status, peewee.fn.COUNT(Document.id)).group_by(Document.status)
     return dict(sorted(tuples(query)))
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------------
+
+
+def webhook_deliveries(now: _dt.datetime | None = None) -> dict[str, Any]:
+    """Webhook deliveries per status, those given up in the last 24 h (with the last error code of the latest),
+    and the oldest pending one's age in seconds."""
+    now = now or utcnow()
+    counts = dict(
+        tuples(
+            WebhookDelivery.select(WebhookDelivery.status, peewee.fn.COUNT(WebhookDelivery.id)).group_by(
+                WebhookDelivery.status
+            )
+        )
+    )
+    failed_day = WebhookDelivery.select().where(
+        (WebhookDelivery.status == "failed") & (WebhookDelivery.finished_at >= now - _dt.timedelta(days=1))
+    )
+    latest = failed_day.order_by(WebhookDelivery.finished_at.desc()).first()
+    oldest = (
+        WebhookDelivery.select(peewee.fn.MIN(WebhookDelivery.created_at)).where(WebhookDelivery.status == "pending")
+    ).scalar()
+    if isinstance(oldest, str):
+        oldest = WebhookDelivery.created_at.python_value(oldest)
+    return {
+        "pending": counts.get("pending", 0),
+        "delivered": counts.get("delivered", 0),
+        "failed": counts.get("failed", 0),
+        "failed_last_24h": failed_day.count(),
+        "last_failure": None if latest is None else {"at": _iso(latest.finished_at), "error": latest.last_error},
+        "oldest_pending_seconds": None if oldest is None else int((now - oldest).total_seconds()),
+    }

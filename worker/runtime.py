@@ -29,6 +29,7 @@ from worker.periodic import JobSpec, sync_jobs
 from worker.queue import build_huey
 from worker.schedule import jobs_for
 from worker.triggers import NO_QUEUE, Triggers
+from worker.webhooks import outbox
 
 log = logging.getLogger("mediflux.runtime")
 _lock = threading.Lock()
@@ -47,6 +48,7 @@ class Runtime:
         self.triggers: Triggers = NO_QUEUE
         self._huey_lock = threading.Lock()
         cache.configure(settings, self.triggers)
+        outbox.configure(settings, self.triggers)
 
     @cached_property
     def huey(self) -> Huey:
@@ -58,6 +60,7 @@ class Runtime:
         the same ones, so stale reads enqueue their refresh."""
         self.triggers = triggers
         cache.configure(self.settings, triggers)
+        outbox.configure(self.settings, triggers)
 
 
 def prepare_home(settings: Settings) -> None:

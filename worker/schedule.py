@@ -21,6 +21,8 @@ from worker.periodic import JobSpec
 from worker.retention import erase as retention_erase
 from worker.retention import prune as retention_prune
 from worker.retention import sweep as retention_sweep
+from worker.submissions import recover as submission_backlog
+from worker.webhooks import deliver as webhook_deliveries
 
 PERIODIC_JOBS: dict[str, JobSpec] = {
     spec.name: spec
@@ -65,6 +67,23 @@ PERIODIC_JOBS: dict[str, JobSpec] = {
             time_budget=_dt.timedelta(minutes=20),
             retry_after=_dt.timedelta(minutes=5),
             due_at_start=bdpm_sync.mirror_empty,
+        ),
+        # Due at every tick (each minute): a submission stranded by a kill is picked up within a minute.
+        JobSpec(
+            "submission_backlog",
+            _dt.timedelta(seconds=30),
+            submission_backlog.run,
+            lease=_dt.timedelta(minutes=2),
+            time_budget=_dt.timedelta(seconds=50),
+            retry_after=_dt.timedelta(seconds=30),
+        ),
+        JobSpec(
+            "webhook_deliveries",
+            _dt.timedelta(seconds=30),  # due at every tick: a delivery a kill left is resent within a minute
+            webhook_deliveries.run,
+            lease=_dt.timedelta(minutes=5),
+            time_budget=_dt.timedelta(seconds=50),
+            retry_after=_dt.timedelta(minutes=1),
         ),
     )
 }

@@ -28,12 +28,14 @@ def collect_status(
         jobs = opstate.periodic_jobs(specs)
         cache = opstate.cache_health(SOURCES)
         processes = opstate.processes(settings)
+        webhooks = opstate.webhook_deliveries()
     return {
         "queue": opstate.queue_state(huey),
         "tables": tables,
         "periodic_jobs": jobs,
         "cache": cache,
         "processes": processes,
+        "webhooks": webhooks,
         "schema": {
             "applied": [m.name for m in migrations if m.applied],
             "pending": [m.name for m in migrations if not m.applied and m.path],

@@ -4,9 +4,9 @@
 the cache client, periodic jobs). ``tasks/`` implements it on huey (:mod:`tasks.wiring`); a process that
 has no queue keeps :data:`NO_QUEUE`. A lost trigger loses no work: the database and the inbox are the
 ledger, and a periodic job rediscovers each kind (``inbox_rescan``, ``analysis_backlog``,
-``cache_refresh``, ``erasure_backlog``). Arguments are ids, opaque keys and JSON values only (the queue
-carries JSON, never pickles), never a user id or a file name: erasure carries its request's row id, ingestion
-opaque keys of the inbox files (:mod:`worker.ingest.tokens`).
+``cache_refresh``, ``erasure_backlog``, ``webhook_deliveries``). Arguments are ids, opaque keys and JSON
+values only (the queue carries JSON, never pickles), never a user id or a file name: erasure carries its
+request's row id, ingestion and OCR opaque keys of the inbox files (:mod:`worker.ingest.tokens`).
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class Triggers(Protocol):
         """Run the periodic job ``name`` now (claimed as usual: once across consumers)."""
         ...
 
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        """Attempt this webhook delivery in ``delay`` seconds (claimed: one sender per attempt)."""
+        ...
+
 
 class NoQueue:
     """Triggers of a process without a queue: the rediscoverable kinds are left to their periodic job;
@@ -74,6 +78,9 @@ class NoQueue:
 
     def run_job(self, name: str) -> None:
         raise QueueNotConnected("run_job needs the queue: use tasks.connect()")
+
+    def deliver_webhook(self, delivery_id: int, delay: float = 0.0) -> None:
+        log.debug("no queue: a webhook delivery is left for webhook_deliveries")
 
 
 NO_QUEUE: Triggers = NoQueue()

@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee
 
-from models import Document
+from models import Document, db
 from models.clock import utcnow
 from models.json_paths import json_text
 from worker import cache, memory
@@ -25,6 +25,7 @@ from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
 from worker.errors import safe_error
 from worker.logsetup import doc_extra, short_id
+from worker.submissions import ledger
 
 log = logging.getLogger("mediflux.analysis")
 
@@ -56,7 +57,10 @@ def _pages(doc: Document) -> list[dict[str, Any]]:
 
 
 def _save(document_id: int, analysis: dict[str, Any]) -> None:
-    Document.update(analysis=analysis).where(Document.id == document_id).execute()
+    """Store the analysis; the document's submissions become ``analysed`` in the same transaction."""
+    with db.atomic():
+        Document.update(analysis=analysis).where(Document.id == document_id).execute()
+        ledger.record_analysed([document_id])
 
 
 def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict[str, Any]:

@@ -78,3 +78,43 @@ class UnknownStep(InvalidInput):
     def __init__(self, step: str) -> None:
         super().__init__("step", "the pathway has no such step")
         self.step = step
+
+
+class FileTooLarge(PayloadTooLarge):
+    """A submitted file is larger than ``MEDIFLUX_MAX_FILE_MB``; nothing was written."""
+
+    code = "file_too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        InvalidInput.__init__(self, "data", f"{size} bytes, more than the {limit} allowed")
+        self.size = size
+        self.limit = limit
+
+
+class UnsupportedType(InvalidInput):
+    """A submitted file is of a type ingestion does not take (from its first bytes); nothing was written."""
+
+    code = "unsupported_type"
+
+    def __init__(self, found: str) -> None:
+        super().__init__("data", f"unsupported file type ({found})")
+        self.found = found
+
+
+class UnknownSubmission(DataError):
+    """No submission with this id belongs to this user."""
+
+    code = "unknown_submission"
+
+    def __init__(self) -> None:
+        super().__init__("unknown submission")
+
+
+class UnknownDocument(DataError):
+    """No document with this id belongs to this user (another user's document is unknown too)."""
+
+    code = "unknown_document"
+
+    def __init__(self, document_id: object) -> None:
+        self.document_id = document_id
+        super().__init__("unknown document")

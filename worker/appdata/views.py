@@ -78,3 +78,38 @@ def as_json(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         return value.isoformat()
     return value
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A document the app submitted (or dropped into the inbox), and where it is now (docs/documents.md)."""
+
+    id: str
+    state: str  # received | ocr | ingested | analysed | duplicate | rejected
+    document_id: int | None
+    reason: str | None  # for rejected: a stable code (worker.submissions.reasons)
+    message: dict[str, str] | None  # for rejected: {"fr": …, "en": …}, fit to show a patient
+    summary: dict[str, Any] | None  # once analysed: document type, review needs, medications count
+    filename: str | None
+    content_type: str | None
+    sha256: str | None
+    size: int | None
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("analysed", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One stored document of the user, with its pages, analysis and matched medications."""
+
+    id: int
+    original_filename: str
+    format: str
+    pages: tuple[dict[str, Any], ...]
+    analysis: dict[str, Any] | None
+    medications: tuple[dict[str, Any], ...]
+    created_at: _dt.datetime

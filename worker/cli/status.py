@@ -28,6 +28,11 @@ def status(as_json: bool) -> None:
     watcher = "a watcher holds the inbox" if procs["watcher"] else "no watcher"
     click.echo(f"processes: {len(procs['consumers'])} consumers alive, {watcher}")
     click.echo(f"schema: {len(data['schema']['applied'])} applied, {len(data['schema']['pending'])} pending")
+    hooks = data["webhooks"]
+    click.echo(
+        f"webhooks: {hooks['pending']} pending, {hooks['delivered']} delivered, {hooks['failed']} given up"
+        f" ({hooks['failed_last_24h']} in the last 24 h)"
+    )
     click.echo("")
     echo_table(["table", "rows"], sorted(data["tables"].items()))
     click.echo("")

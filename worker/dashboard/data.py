@@ -16,10 +16,11 @@ import peewee
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import Document, JobRun, RetentionAudit, db
+from models import Document, JobRun, RetentionAudit, Submission, db
 from models.clock import utcnow
 from models.json_paths import json_text
 from models.rows import dicts, tuples
+from models.submissions import STATES
 from worker import opstate
 from worker.bdpm.status import mirror_status
 from worker.config import Settings
@@ -57,6 +58,7 @@ def overview(settings: Settings, huey: Huey) -> dict[str, Any]:
         "pending": huey_stats.pending_tasks(huey, 20),
         "ocr": opstate.ocr_state(settings),
         **opstate.processes(settings),
+        "webhooks": opstate.webhook_deliveries(),
     }
     stats = task_stats(huey)
     if stats is not None:
@@ -97,7 +99,31 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
         "by_status": opstate.documents_by_status(),
         "latest": latest_documents(),
         "quarantine": quarantine.list_entries(settings),
+        "submissions": submissions(),
     }
+
+
+def submissions(limit: int = 20) -> dict[str, Any]:
+    """Submissions by state and the newest ones: an id prefix, state, reason and age (no user, no file name)."""
+    by_state = dict(
+        tuples(Submission.select(Submission.state, peewee.fn.COUNT(Submission.id)).group_by(Submission.state))
+    )
+    query = (
+        Submission.select(Submission.id, Submission.origin, Submission.state, Submission.reason, Submission.updated_at)
+        .order_by(Submission.created_at.desc())
+        .limit(limit)
+    )
+    recent = [
+        {
+            "id": r["id"][:6],
+            "origin": r["origin"],
+            "state": r["state"],
+            "reason": r["reason"] or "",
+            "updated": r["updated_at"].isoformat(),
+        }
+        for r in dicts(query)
+    ]
+    return {"by_state": {state: by_state.get(state, 0) for state in STATES}, "recent": recent}
 
 
 def latest_documents(limit: int = 20) -> list[dict[str, Any]]:

@@ -121,6 +121,25 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
             "processes",
         )
     )
+    hooks = data["webhooks"]
+    parts.append(
+        table(
+            ["webhook deliveries", "count"],
+            [
+                ("pending", hooks["pending"]),
+                ("delivered", hooks["delivered"]),
+                ("given up", hooks["failed"]),
+                ("given up in the last 24 h", hooks["failed_last_24h"]),
+                (
+                    "last given up",
+                    f"{when(hooks['last_failure']['at'])} ({hooks['last_failure']['error']})"
+                    if hooks["last_failure"]
+                    else None,
+                ),
+            ],
+            "webhooks",
+        )
+    )
     if stats is None:
         parts.append(
             '<p class="empty" id="no-stats">No task statistics yet: the consumer records them '
@@ -173,6 +192,7 @@ def overview_page(data: dict[str, Any], actions: bool) -> str:
 
 
 def documents_page(data: dict[str, Any], actions: bool) -> str:
+    subs = data.get("submissions") or {}
     parts = [
         f'<p>Stored documents: <strong id="documents-total">{data["total"]}</strong></p>',
         "<h2>Ingested per hour, last 24 h (UTC)</h2>",
@@ -187,6 +207,15 @@ def documents_page(data: dict[str, Any], actions: bool) -> str:
             [(d["id"], d["sha256"], d["format"], d["type"], d["status"], when(d["stored"])) for d in data["latest"]],
             "latest",
             "no documents yet",
+        ),
+        "<h2>Submissions by state</h2>",
+        table(["state", "submissions"], subs.get("by_state", {}).items(), "submissions-by-state"),
+        "<h2>Latest submissions</h2>",
+        table(
+            ["id", "origin", "state", "reason", "updated"],
+            [(x["id"], x["origin"], x["state"], x["reason"], when(x["updated"])) for x in subs.get("recent", [])],
+            "latest-submissions",
+            "no submissions yet",
         ),
         "<h2>Quarantine</h2>",
     ]

@@ -32,6 +32,7 @@ from models import Document, IngestDuplicate, User, db
 from models.bulk import insert_ignore_returning
 from models.clock import utcnow
 from models.durability import CommitNotDurable, durable_atomic
+from models.submissions import DUPLICATE, INGESTED
 from worker import memory, metrics
 from worker.config import Settings
 from worker.dirfd import Folders
@@ -56,6 +57,7 @@ from worker.ingest.report import IngestReport
 from worker.ocr.sniff import EXTENSIONS as MEDIA_EXTENSIONS
 from worker.ocr.sniff import HEAD_BYTES, media_kind
 from worker.privacy import mask_text, scrub
+from worker.submissions import ledger
 from worker.triggers import NO_QUEUE, Triggers, after_commit, hand_to_ocr
 
 log = logging.getLogger("mediflux.ingest")
@@ -167,6 +169,10 @@ def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
     )
 
 
+def _landing(item: _Ready) -> ledger.Landing:
+    return ledger.Landing(item.landed.rel, item.user_id, item.sha256, len(item.landed.data))
+
+
 def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
     """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
 
@@ -193,6 +199,8 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         new_keys: list[_Key] = []
         dup_ids: list[int] = []
         dup_keys: list[_Key] = []
+        dup_items: list[tuple[_Ready, _Key | int]] = []  # their submissions: duplicate of that key's or id's document
+        submitted = ledger.pending_for([_landing(i) for i in items])
         now = utcnow()
         for item, owner in zip(items, owners):
             key = (owner, item.sha256)
@@ -200,15 +208,18 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 found_id, meta = existing[key]
                 if found_id is None:
                     dup_keys.append(key)  # the same content twice for this owner in this batch
+                    dup_items.append((item, key))
                 elif not _same_file(meta, item.landed):
                     dup_ids.append(found_id)
+                    dup_items.append((item, found_id))
                 continue
             existing[key] = (None, {})
             doc = item.doc
+            sub = submitted.get(item.landed.rel)
             rows.append(
                 (
                     owner,
-                    doc.source_filename or mask_text(os.path.basename(item.landed.rel)),
+                    doc.source_filename or mask_text((sub and sub.filename) or os.path.basename(item.landed.rel)),
                     item.sha256,
                     doc.format,
                     [p.as_dict() for p in doc.pages],
@@ -241,6 +252,12 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         dup_ids += [ids[key] for key in dup_keys if key in ids]
         if dup_ids:
             IngestDuplicate.insert_many([{"document": i} for i in dup_ids]).execute()
+        outcomes = [(_landing(i), ids[k], INGESTED) for i, k in zip(new_items, new_keys) if k in ids]
+        for item, k in dup_items:
+            doc_id = ids.get(k) if isinstance(k, tuple) else k
+            if doc_id is not None:
+                outcomes.append((_landing(item), doc_id, DUPLICATE))
+        ledger.record_landings(outcomes, submitted, now)
     return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
 
 

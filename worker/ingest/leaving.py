@@ -7,9 +7,12 @@ into a removed inode. The caller has made the commit durable first (:mod:`models
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
+
+import peewee
 
 from worker import metrics, quarantine
 from worker.config import Settings
@@ -21,6 +24,7 @@ from worker.ingest.files import Landed, Transient, keep, remove
 from worker.ingest.owner import folder_user
 from worker.ingest.parse import guess_format
 from worker.ingest.report import IngestReport
+from worker.submissions import ledger
 
 log = logging.getLogger("mediflux.ingest")
 
@@ -48,6 +52,9 @@ def quarantine_file(
         report.skipped += 1
         report.count(reason)
         return
+    user_id = owner or (landed.user_id if landed else folder_user(path, settings.inbox))
+    if not _record_rejection(path, landed, user_id, reason, settings, report):
+        return
     try:
         moved = quarantine.move_in(
             path,
@@ -56,7 +63,7 @@ def quarantine_file(
             message,
             format_guess=guess_format(data, path) if data else None,
             size=len(data) if landed else None,
-            user_id=owner or (landed.user_id if landed else folder_user(path, settings.inbox)),
+            user_id=user_id,
             at=at,
         )
     except OSError as err:  # e.g. disk full while writing the sidecar: transient, try again later
@@ -70,6 +77,22 @@ def quarantine_file(
     else:
         report.skipped += 1
     report.count(reason)
+
+
+def _record_rejection(
+    path: str, landed: Landed | None, user_id: str | None, reason: str, settings: Settings, report: IngestReport
+) -> bool:
+    """The submission is ``rejected`` (committed) before its file moves; a database fault leaves the file."""
+    rel = landed.rel if landed else os.path.relpath(os.path.abspath(path), os.path.abspath(settings.inbox))
+    sha = hashlib.sha256(landed.data).hexdigest() if landed else None
+    try:
+        ledger.record_rejected(rel, user_id, sha, len(landed.data) if landed else None, reason)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        report.retry.append(path)
+        report.count("database_unavailable")
+        log.warning("could not record the rejection of %s: %s", ref(path), type(exc).__name__)
+        return False
+    return True
 
 
 def left_to_writer(path: str, place: Place | None, report: IngestReport) -> bool:

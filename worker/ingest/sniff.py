@@ -83,3 +83,41 @@ def sniff(text: str, hint: str | None) -> str:
     if hint in (None, "text"):
         return "text"
     raise ParseError("format_mismatch", f"the name says {hint} but the content is not")
+
+
+# Binary formats recognised by their first bytes (what the OCR stage will take; refused until it lands).
+_MAGIC = (
+    (b"%PDF-", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"GIF8", "gif"),
+    (b"PK\x03\x04", "zip"),
+)
+
+
+def head_type(head: bytes) -> str:
+    """The type the first bytes of a file announce, without parsing it: a text format ("json", "hocr", "alto",
+    "tsv", "text", or "markup" for other markup), else a binary one ("pdf", "png", "webp", "binary"…).
+
+    Used at submission time to refuse what ingestion can never take before anything is written; a text file
+    that later fails to parse is rejected by ingestion, with its reason.
+    """
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        return "heic"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = head[:_SNIFF_CHARS].decode("utf-16", errors="ignore")
+    else:
+        if b"\x00" in head[:_SNIFF_CHARS]:
+            return "binary"
+        text = head[:_SNIFF_CHARS].decode("utf-8", errors="ignore")
+    try:
+        return sniff(text, None)
+    except ParseError:
+        return "markup"

@@ -37,7 +37,9 @@ from models import (
     PathwayDecision,
     QuerySession,
     SessionSummary,
+    Submission,
     User,
+    WebhookDelivery,
     db,
 )
 from models.clock import utcnow
@@ -173,6 +175,13 @@ def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, i
         if ids:
             cache += ApiCache.delete().where(ApiCache.id.in_(ids)).execute()
     counts["api_cache"] = counts.get("api_cache", 0) + cache
+    # Webhook deliveries carry no user id: they are the user's through their submissions, so they go first.
+    theirs = Submission.select(Submission.id).where(Submission.user_id == user_id)
+    hooks = delete_chunked(WebhookDelivery, WebhookDelivery.id, WebhookDelivery.submission_id.in_(theirs), chunk=chunk)
+    counts["webhook_deliveries"] = counts.get("webhook_deliveries", 0) + hooks.deleted
+    # Submissions name the user by id, with or without a user row (one may exist before ingestion creates it).
+    stats = delete_chunked(Submission, Submission.id, Submission.user_id == user_id, chunk=chunk)
+    counts["submissions"] = counts.get("submissions", 0) + stats.deleted
     if user is None:
         return
     mine = CarePathway.select(CarePathway.id).where(CarePathway.user == user.id)

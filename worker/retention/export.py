@@ -24,7 +24,7 @@ from typing import Any
 
 from huey import Huey
 
-from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User
+from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, Submission, User
 from models.clock import utcnow
 from models.rows import tuples
 from worker import quarantine, queuescrub
@@ -131,6 +131,21 @@ def export_user(settings: Settings, user_id: str, huey: Huey | None = None) -> d
         else [],
         "files": _files(settings, user_id, user),
         "queue": _queue(huey, settings, user_id),
+        "submissions": [
+            {
+                "id": s.id,
+                "state": s.state,
+                "reason": s.reason,
+                "filename": s.filename,
+                "content_type": s.declared_type,
+                "sha256": s.sha256,
+                "size": s.size,
+                "document_id": s.document_id,
+                "created_at": _iso(s.created_at),
+                "updated_at": _iso(s.updated_at),
+            }
+            for s in Submission.select().where(Submission.user_id == user_id).order_by(Submission.created_at)
+        ],
     }
     if user is None:
         return out

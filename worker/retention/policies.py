@@ -40,6 +40,8 @@ class RetentionPolicies:
     pathways: int = 730  # care pathways and their decisions, from the last decision
     huey_events: int = 14  # huey's task stats (dashboard): operational data, two weeks
     summarize_sessions: bool = True  # fold pruned sessions into session_summaries first
+    submissions: int = 365  # finished submissions (the app's receipts): a year of history
+    webhooks: int = 30  # webhook deliveries (ids and outcome only), from when they were delivered or given up
 
     def cutoff(self, category: str, now: _dt.datetime) -> _dt.datetime:
         """Rows of ``category`` older than this go."""

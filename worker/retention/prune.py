@@ -26,11 +26,14 @@ from models import (
     QuerySession,
     RetentionAudit,
     SessionSummary,
+    Submission,
     User,
+    WebhookDelivery,
     db,
 )
 from models.clock import utcnow
 from models.rows import tuples
+from models.submissions import FINAL
 from worker import metrics, quarantine
 from worker.config import Settings
 from worker.periodic import JobContext
@@ -39,7 +42,17 @@ from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
 from worker.retention.sweep import expired_cache
 
 log = logging.getLogger("mediflux.retention.prune")
-CATEGORIES = ("sessions", "documents", "processed", "quarantine", "api_cache", "pathways", "huey_events")
+CATEGORIES = (
+    "sessions",
+    "documents",
+    "processed",
+    "quarantine",
+    "api_cache",
+    "pathways",
+    "huey_events",
+    "submissions",
+    "webhooks",
+)
 # No column list: peewee then resolves ``table.c.<name>`` (typed), which explicit columns turn off.
 HUEY_EVENT = peewee.Table("huey_event")  # columns used: id, ts
 HUEY_INFLIGHT = peewee.Table("huey_inflight")  # columns used: task_id, started
@@ -241,6 +254,18 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
     result.rows, result.complete = stats.deleted + stale.deleted, stats.complete and stale.complete
 
 
+def _submissions(run: _Run, result: CategoryResult) -> None:
+    """Finished submissions (the receipts; their documents follow the documents policy), legal holds kept."""
+    old = (Submission.created_at < result.cutoff) & Submission.state.in_(FINAL)
+    held = Submission.user_id.in_(User.select(User.user_id).where(User.legal_hold == True))
+    _rows(run, result, Submission, old & (Submission.user_id.is_null() | ~held), old & held)
+
+
+def _webhooks(run: _Run, result: CategoryResult) -> None:
+    # Finished deliveries only: a pending one is given up after a day (worker.webhooks.deliver), then ages here.
+    _rows(run, result, WebhookDelivery, WebhookDelivery.finished_at < result.cutoff, None)
+
+
 _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "sessions": _sessions,
     "documents": _documents,
@@ -249,6 +274,8 @@ _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "api_cache": _api_cache,
     "pathways": _pathways,
     "huey_events": _huey_events,
+    "submissions": _submissions,
+    "webhooks": _webhooks,
 }
 _POLICY = {"api_cache": "cache_revalidate"}
 

@@ -1,0 +1,262 @@
+"""Submit, follow, get (issue 18), in process, on SQLite and PostgreSQL: states, reasons, idempotency, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import threading
+
+import pytest
+
+from models import Document, Submission
+from worker.analysis import runner
+from worker.api import (
+    AsyncDataAPI,
+    DataAPI,
+    FileTooLarge,
+    InvalidInput,
+    UnknownDocument,
+    UnknownSubmission,
+    UnsupportedType,
+    as_json,
+)
+from worker.ingest import ingest_paths
+from worker.submissions import ledger, reasons
+
+ORDONNANCE = (
+    "Dr Jean Martin\nMédecin généraliste\nRPPS 10003456789\nOrdonnance du 12/03/2026\n"
+    "DOLIPRANE 1000 mg comprimé\n1 comprimé 3 fois par jour pendant 5 jours\n"
+)
+
+
+def canonical(text: str = ORDONNANCE, **extra) -> bytes:
+    return json.dumps({"schema": "mediflux.ocr/1", "pages": [{"text": text}], **extra}).encode()
+
+
+def no_lookup(term):
+    return []
+
+
+@pytest.fixture
+def quick(settings):
+    return dataclasses.replace(settings, ingest_grace_seconds=0)
+
+
+@pytest.fixture
+def api(database, quick):
+    api = DataAPI.from_settings(quick)
+    yield api
+    api.close()
+
+
+def inbox_files(settings):
+    return sorted(p for p in settings.inbox.rglob("*") if p.is_file())
+
+
+def process(settings):
+    """What the watcher and consumer do, in process: ingest the inbox, then analyse what was stored."""
+    report = ingest_paths([str(p) for p in inbox_files(settings)], settings)
+    runner.analyze_batch(report.stored, no_lookup)
+    return report
+
+
+def test_submit_follow_get_a_canonical_json(api, quick):
+    sub = api.submit_document("u-1", canonical(), "ordonnance.json", content_type="application/json")
+    assert sub.state == "received" and not sub.final and sub.document_id is None
+    assert len(sub.id) >= 20 and not sub.id.isdigit()
+    files = inbox_files(quick)
+    assert [p.relative_to(quick.inbox).as_posix() for p in files] == [f"u-1/{sub.id}.json"]  # no temp file left
+    process(quick)
+    done = api.wait_for_document("u-1", sub.id, timeout=5)
+    assert done.state == "analysed" and done.final and done.document_id
+    assert done.summary["document_type"] == "ordonnance" and done.summary["medications"] >= 1
+    assert done.reason is None and done.message is None
+    doc = api.get_document("u-1", done.document_id)
+    assert doc.original_filename == "ordonnance.json"
+    assert "DOLIPRANE" in doc.pages[0]["text"] and doc.analysis["document_type"] == "ordonnance"
+    assert doc.medications and doc.medications[0]["name"]["value"]
+    assert as_json(done)["state"] == "analysed"
+    assert [s.id for s in api.list_submissions("u-1")] == [sub.id]
+
+
+def test_same_bytes_twice_is_the_first_submission_and_another_user_gets_its_own(api, quick):
+    first = api.submit_document("u-1", canonical(), "a.json")
+    again = api.submit_document("u-1", io.BytesIO(canonical()), "b.json")
+    other = api.submit_document("u-2", canonical(), "a.json")
+    assert again.id == first.id and other.id != first.id
+    assert len(inbox_files(quick)) == 2
+    process(quick)
+    a, b = api.document_status("u-1", first.id), api.document_status("u-2", other.id)
+    assert a.state == b.state == "analysed" and a.document_id != b.document_id
+    assert api.submit_document("u-1", canonical(), "c.json").id == first.id  # after ingestion too
+    assert len(inbox_files(quick)) == 0
+
+
+def test_isolation_between_users(api, quick):
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    process(quick)
+    doc_id = api.document_status("u-1", sub.id).document_id
+    api.submit_document("u-2", canonical("autre"), "x.json")
+    with pytest.raises(UnknownSubmission):
+        api.document_status("u-2", sub.id)
+    with pytest.raises(UnknownDocument):
+        api.get_document("u-2", doc_id)
+    with pytest.raises(UnknownDocument):
+        api.get_document("u-1", doc_id + 1000)
+    assert api.list_submissions("u-2")[0].id != sub.id and len(api.list_submissions("u-2")) == 1
+
+
+def test_limits_are_checked_before_anything_is_written(api, quick, tmp_path):
+    small = dataclasses.replace(quick, max_file_mb=1)
+    tiny = DataAPI(api.backend, small)
+    with pytest.raises(FileTooLarge) as err:
+        tiny.submit_document("u-1", b"x" * (1024 * 1024 + 1), "big.txt")
+    assert err.value.code == "file_too_large"
+    png = tmp_path / "scan.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    for data, kwargs in ((png, {}), (b"%PDF-1.7\n", {}), (b"bonjour", {"content_type": "image/jpeg"})):
+        with pytest.raises(UnsupportedType) as err:
+            api.submit_document("u-1", data, "scan", **kwargs)
+        assert err.value.code == "unsupported_type"
+    for user, data in (("../x", b"a"), ("u-1", b"")):
+        with pytest.raises(InvalidInput):
+            api.submit_document(user, data, "a.txt")
+    assert Submission.select().count() == 0
+    assert not quick.inbox.exists() or inbox_files(quick) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "code", "internal"),
+    [
+        (b"{not json", "a.json", reasons.MALFORMED, "invalid_json"),
+        (json.dumps({"schema": "mediflux.ocr/1"}).encode(), "a.json", reasons.MALFORMED, "invalid_canonical_json"),
+        (b"<html><body>rien</body></html>", "a.hocr", reasons.UNSUPPORTED, "unknown_markup"),
+        (b"   \n  ", "a.txt", reasons.EMPTY, "empty"),
+        (b"bonjour", "a.json", reasons.UNSUPPORTED, "format_mismatch"),
+        (b"\xff\xfe\xfd abc", "a.txt", reasons.UNSUPPORTED, "not_utf8"),
+        (canonical(user_id="u-9"), "a.json", reasons.WRONG_USER, "user_mismatch"),
+    ],
+)
+def test_a_bad_file_becomes_a_rejected_submission_with_a_patient_message(api, quick, data, name, code, internal):
+    sub = api.submit_document("u-1", data, name)
+    assert sub.state == "received"
+    process(quick)
+    done = api.document_status("u-1", sub.id)
+    assert (done.state, done.reason) == ("rejected", code) and done.final
+    assert set(done.message) == {"fr", "en"} and all(done.message.values())
+    text = json.dumps(done.message)
+    assert "/" not in text and sub.id not in text and "u-1" not in text and "_" not in text
+    assert Submission.get_by_id(sub.id).reason == internal
+    assert not inbox_files(quick)  # quarantined
+
+
+def test_files_dropped_by_hand_get_submissions_too(api, quick):
+    folder = quick.inbox / "u-1"
+    folder.mkdir(parents=True)
+    (folder / "scan-1.json").write_bytes(canonical())
+    process(quick)
+    (folder / "scan-2.json").write_bytes(canonical())  # the same bytes again
+    (folder / "broken.json").write_bytes(b"{")
+    (quick.inbox / "big.txt").write_bytes(b"x")
+    huge = dataclasses.replace(quick, max_file_mb=1)
+    (folder / "huge.txt").write_bytes(b"x" * (1024 * 1024 + 10))
+    ingest_paths([str(p) for p in inbox_files(quick)], huge)
+    states = [(s.state, s.reason, s.filename) for s in api.list_submissions("u-1")]
+    assert sorted(states, key=str) == sorted(
+        [
+            ("analysed", None, "scan-1.json"),
+            ("duplicate", None, "scan-2.json"),
+            ("rejected", reasons.MALFORMED, "broken.json"),
+            ("rejected", reasons.TOO_LARGE, "huge.txt"),
+        ],
+        key=str,
+    )
+    dup = api.list_submissions("u-1", state="duplicate")[0]
+    assert dup.document_id == api.list_submissions("u-1", state="analysed")[0].document_id
+    assert api.submit_document("u-1", canonical(), "again.json").state == "analysed"  # the first one
+    with pytest.raises(InvalidInput):
+        api.list_submissions("u-1", state="nope")
+
+
+def test_rejection_recorded_once_when_the_move_to_quarantine_is_lost(api, quick):
+    sub = api.submit_document("u-1", b"{", "a.json")
+    rel = f"u-1/{sub.id}.json"
+    ledger.record_rejected(rel, "u-1", None, 1, "invalid_json")  # committed, then the process died
+    process(quick)  # the file is still there: quarantined again
+    assert Submission.select().count() == 1 and api.document_status("u-1", sub.id).state == "rejected"
+
+
+def test_ocr_state_is_one_function_away(api, quick):
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    assert ledger.mark_ocr(sub.id) and api.document_status("u-1", sub.id).state == "ocr"
+    assert not ledger.mark_ocr(sub.id)
+    process(quick)
+    assert api.document_status("u-1", sub.id).state == "analysed"
+
+
+def test_wait_returns_the_current_state_at_timeout(api):
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    assert api.wait_for_document("u-1", sub.id, timeout=0.05).state == "received"
+
+
+def test_async_submit_and_many_waiters_share_one_poll(database, quick):
+    async def main():
+        api = AsyncDataAPI.from_settings(quick)
+        try:
+            subs = [await api.submit_document(f"u-{i}", canonical(f"texte {i}"), "a.txt") for i in range(20)]
+            assert {s.state for s in subs} == {"received"}
+            worker = threading.Thread(target=process, args=(quick,))
+            waiters = [
+                asyncio.create_task(api.wait_for_document(s.user_id if False else f"u-{i}", s.id, 30))
+                for i, s in enumerate(subs)
+            ]
+            await asyncio.sleep(0.2)
+            worker.start()
+            done = await asyncio.gather(*waiters)
+            await asyncio.to_thread(worker.join)
+            assert {d.state for d in done} == {"analysed"}
+            with pytest.raises(UnknownSubmission):
+                await api.wait_for_document("u-0", subs[1].id, 1)
+            doc = await api.get_document("u-0", done[0].document_id)
+            assert doc.pages and (await api.list_submissions("u-0"))[0].id == subs[0].id
+        finally:
+            await api.close()
+
+    asyncio.run(main())
+    assert Document.select().count() == 20
+
+
+def test_erase_export_and_prune_cover_submissions(api, quick):
+    import datetime as dt
+
+    from worker.retention.erase import erase_user
+    from worker.retention.export import export_user
+    from worker.retention.prune import prune
+
+    done = api.submit_document("u-1", canonical(), "a.json")
+    process(quick)
+    waiting = api.submit_document("u-2", canonical(), "b.json")  # not ingested yet: no user row for u-2
+    assert [s["id"] for s in export_user(quick, "u-1")["submissions"]] == [done.id]
+    assert export_user(quick, "u-2")["submissions"][0]["state"] == "received"
+    erase_user(quick, "u-2")
+    assert not Submission.select().where(Submission.user_id == "u-2").exists()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=quick.retention.submissions + 1)
+    again = api.submit_document("u-3", canonical("x"), "c.txt")  # still on its way: kept
+    with_rows = {r.category: r.rows for r in prune(quick, later, categories=("submissions",))}
+    assert with_rows == {"submissions": 1}
+    assert [s.id for s in Submission.select()] == [again.id]
+    assert waiting.id != done.id
+
+
+def test_dashboard_lists_submissions_by_state_without_names(api, quick):
+    from worker.dashboard import data, pages
+
+    api.submit_document("u-secret", canonical(), "Dupont-ordonnance.json")
+    api.submit_document("u-secret", b"{", "Dupont-broken.json")
+    process(quick)
+    subs = data.submissions()
+    assert subs["by_state"]["analysed"] == 1 and subs["by_state"]["rejected"] == 1
+    html = pages.documents_page({**data.documents(quick), "submissions": subs}, actions=False)
+    assert "latest-submissions" in html and "u-secret" not in html and "Dupont" not in html

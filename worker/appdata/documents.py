@@ -1,0 +1,278 @@
+"""The app's side of a document: submit it, follow it, get the result (docs/documents.md).
+
+``submit_document`` writes the file into ``<inbox>/<user_id>/`` the safe way — a temporary name the watcher
+ignores (``<id>.tmp``), fsync, the submission row committed, rename to its final name, fsync of the folder —
+and never parses it: ingestion does, and a malformed file becomes a ``rejected`` submission. A crash after
+the commit and before the rename leaves a synced temporary file that :mod:`worker.submissions.recover` puts
+in place. Limits (size, the type the first bytes announce) are checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import IO, Any
+
+import peewee
+
+from models import Document, User
+from models.clock import utcnow
+from models.submissions import FINAL, REJECTED, STATES, Submission
+from worker.appdata import validate
+from worker.appdata.backend import Backend
+from worker.appdata.errors import FileTooLarge, InvalidInput, UnknownDocument, UnknownSubmission, UnsupportedType
+from worker.appdata.views import Document as DocumentView
+from worker.appdata.views import Submission as SubmissionView
+from worker.ingest.sniff import head_type, hint_from_name
+from worker.submissions import ledger, reasons
+
+TEXT_TYPES = ("json", "hocr", "alto", "tsv", "text", "markup")  # what ingestion takes (OCR formats: issue 17)
+_EXT = {"json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "tsv": ".tsv", "text": ".txt", "markup": ""}
+_HINT_EXT = {"json": ".json", "hocr": ".hocr", "xml": ".xml", "alto": ".alto.xml", "tsv": ".tsv", "text": ".txt"}
+_BINARY_DECLARED = ("image/", "application/pdf")
+Data = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
+
+
+def temp_name(submission_id: str) -> str:
+    """The name a submission's file is written under before its rename (ignored by the watcher: ``*.tmp``)."""
+    return f"{submission_id}.tmp"
+
+
+def _read(data: Data, limit: int) -> bytes:
+    """The submitted bytes, read up to one byte past ``limit`` (FileTooLarge beyond it)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    elif isinstance(data, (str, os.PathLike)):
+        try:
+            with open(data, "rb") as f:
+                raw = f.read(limit + 1)
+        except OSError:
+            raise InvalidInput("data", "the file cannot be read") from None
+    elif hasattr(data, "read"):
+        raw = data.read(limit + 1)
+        if not isinstance(raw, bytes):
+            raise InvalidInput("data", "expected a binary file object")
+    else:
+        raise InvalidInput("data", "expected bytes, a binary file object or a path")
+    if len(raw) > limit:
+        raise FileTooLarge(len(raw), limit)
+    if not raw:
+        raise InvalidInput("data", "empty file")
+    return raw
+
+
+def _final_name(submission_id: str, filename: str, found: str) -> str:
+    """``<id><ext>``: the app's extension when it names a format ingestion knows (so a mismatch is caught),
+    else the one of the type the content announces. The app's file name itself is never on disk."""
+    hint = hint_from_name(filename)
+    return submission_id + (_HINT_EXT[hint] if hint else _EXT[found])
+
+
+def _folder_fd(inbox: Path, user_id: str) -> int:
+    """A descriptor on ``<inbox>/<user_id>/`` (created 0700 if missing), never through a symlink."""
+    os.makedirs(inbox, exist_ok=True)  # as the watcher does: a missing inbox is created
+    inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            os.mkdir(user_id, 0o700, dir_fd=inbox_fd)
+        except FileExistsError:
+            pass
+        fd = os.open(user_id, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=inbox_fd)
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):  # pragma: no cover — O_DIRECTORY already says so
+            os.close(fd)
+            raise NotADirectoryError(user_id)
+        return fd
+    finally:
+        os.close(inbox_fd)
+
+
+def _write_temp(folder_fd: int, name: str, raw: bytes) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _first(b: Backend, user_id: str, sha256: str) -> Any:
+    query = Submission.select().where((Submission.user_id == user_id) & (Submission.sha256 == sha256))
+    return b.first(query.order_by(Submission.created_at, Submission.id))
+
+
+def submit_document(
+    b: Backend, inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str, content_type: str | None
+) -> SubmissionView:
+    """Write the file into the user's inbox folder and record its submission (idempotent per user and SHA-256)."""
+    validate.user_id(user_id)
+    validate.text("filename", filename, 255)
+    if "\x00" in filename:
+        raise InvalidInput("filename", "NUL character")
+    validate.text("content_type", content_type, 128, required=False)
+    if content_type and content_type.lower().startswith(_BINARY_DECLARED):
+        raise UnsupportedType(content_type.split(";")[0].strip().lower())
+    raw = _read(data, max_bytes)
+    found = head_type(raw[:8192])
+    if found not in TEXT_TYPES:
+        raise UnsupportedType(found)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    existing = _first(b, user_id, sha256)
+    if existing is not None:
+        return view(b, existing)
+    sid = ledger.new_id()
+    final = _final_name(sid, filename, found)
+    folder = _folder_fd(inbox, user_id)
+    try:
+        _write_temp(folder, temp_name(sid), raw)
+        now = utcnow()
+        try:
+            with b.database.atomic():
+                Submission.insert(
+                    id=sid,
+                    user_id=user_id,
+                    origin="app",
+                    filename=filename,
+                    declared_type=content_type,
+                    sniffed_type=found,
+                    sha256=sha256,
+                    size=len(raw),
+                    inbox_path=f"{user_id}/{final}",
+                    state="received",
+                    created_at=now,
+                    updated_at=now,
+                ).execute(b.database)
+        except peewee.IntegrityError:  # the same bytes submitted concurrently: that one is the first
+            os.unlink(temp_name(sid), dir_fd=folder)
+            return view(b, _first(b, user_id, sha256))
+        except BaseException:
+            os.unlink(temp_name(sid), dir_fd=folder)
+            raise
+        os.rename(temp_name(sid), final, src_dir_fd=folder, dst_dir_fd=folder)
+        os.fsync(folder)  # the new name is durable (worker/fsync.py's rule, through the descriptor)
+    finally:
+        os.close(folder)
+    return view(b, _get(b, user_id, sid))
+
+
+def summary(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the app shows first of an analysis: the document's type, whether fields need review, medications."""
+    if not isinstance(analysis, dict):
+        return None
+    meds = ((analysis.get("fields") or {}).get("medications")) or []
+    return {
+        "status": analysis.get("status", "done"),
+        "document_type": analysis.get("document_type"),
+        "document_type_confidence": analysis.get("document_type_confidence"),
+        "needs_review": len(analysis.get("needs_review") or []),
+        "medications": len(meds) if isinstance(meds, list) else 0,
+        "bdpm_status": analysis.get("bdpm_status"),
+    }
+
+
+_UNREAD = object()
+
+
+def view(b: Backend, row: Any, analysis: Any = _UNREAD) -> SubmissionView:
+    """The app's view of a submission row (its document's analysis read unless given)."""
+    code = reasons.reason_code(row.reason) if row.state == REJECTED else None
+    if analysis is _UNREAD:
+        analysis = None
+        if row.state == "analysed" and row.document_id is not None:
+            found = b.first(Document.select(Document.analysis).where(Document.id == row.document_id))
+            analysis = found.analysis if found is not None else None
+    return SubmissionView(
+        id=row.id,
+        state=row.state,
+        document_id=row.document_id,
+        reason=code,
+        message=reasons.message(code) if code else None,
+        summary=summary(analysis) if row.state == "analysed" else None,
+        filename=row.filename,
+        content_type=row.declared_type,
+        sha256=row.sha256,
+        size=row.size,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _get(b: Backend, user_id: str, submission_id: object) -> Any:
+    if not isinstance(submission_id, str) or not 1 <= len(submission_id) <= 32:
+        raise UnknownSubmission()
+    row = b.first(Submission.select().where((Submission.id == submission_id) & (Submission.user_id == user_id)))
+    if row is None:
+        raise UnknownSubmission()
+    return row
+
+
+def document_status(b: Backend, user_id: str, submission_id: str) -> SubmissionView:
+    """Where the submission is; another user's submission is :class:`UnknownSubmission`."""
+    validate.user_id(user_id)
+    return view(b, _get(b, user_id, submission_id))
+
+
+def final_views(b: Backend, submission_ids: list[str]) -> dict[str, SubmissionView]:
+    """Those of these submissions in a final state, as views (one query per 500 ids, analyses joined): the
+    waiters' shared poll, which hands each waiter its answer without a query of its own."""
+    done: dict[str, SubmissionView] = {}
+    for start in range(0, len(submission_ids), 500):
+        chunk = submission_ids[start : start + 500]
+        query = (
+            Submission.select(Submission, Document.analysis)
+            .join(Document, peewee.JOIN.LEFT_OUTER, on=(Submission.document == Document.id))
+            .where(Submission.id.in_(chunk) & Submission.state.in_(FINAL))
+        )
+        for row in b.rows(query.objects()):
+            done[row.id] = view(b, row, analysis=getattr(row, "analysis", None))
+    return done
+
+
+def list_submissions(b: Backend, user_id: str, state: str | None = None, limit: int = 50) -> list[SubmissionView]:
+    """The user's submissions, newest first (index ``submissions(user_id, created_at)``)."""
+    validate.user_id(user_id)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 500:
+        raise InvalidInput("limit", "expected 1-500")
+    query = Submission.select().where(Submission.user_id == user_id)
+    if state is not None:
+        if state not in STATES:
+            raise InvalidInput("state", f"expected one of {', '.join(STATES)}")
+        query = query.where(Submission.state == state)
+    query = query.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(limit)
+    return [view(b, row) for row in b.rows(query)]
+
+
+def get_document(b: Backend, user_id: str, document_id: int) -> DocumentView:
+    """One of the user's documents with pages, analysis and matched medications; any other is unknown."""
+    validate.user_id(user_id)
+    if not isinstance(document_id, int) or isinstance(document_id, bool):
+        raise UnknownDocument(document_id)
+    query = (
+        Document.select(
+            Document.id,
+            Document.original_filename,
+            Document.format,
+            Document.pages,
+            Document.analysis,
+            Document.created_at,
+        )
+        .join(User, on=(Document.user == User.id))
+        .where((Document.id == document_id) & (User.user_id == user_id))
+    )
+    row = b.first(query)
+    if row is None:
+        raise UnknownDocument(document_id)
+    analysis = row.analysis if isinstance(row.analysis, dict) else None
+    meds = ((analysis or {}).get("fields") or {}).get("medications") or []
+    return DocumentView(
+        id=row.id,
+        original_filename=row.original_filename,
+        format=row.format,
+        pages=tuple(row.pages or ()),
+        analysis=analysis,
+        medications=tuple(m for m in meds if isinstance(m, dict)),
+        created_at=row.created_at,
+    )

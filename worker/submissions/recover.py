@@ -1,0 +1,118 @@
+"""A submission is never stranded: rediscover from the ledger what a killed consumer or watcher left.
+
+huey drops the task a SIGKILLed consumer was running, and a killed watcher forgets what it had not dispatched;
+the ``analysis_backlog`` (10 minutes) and the watcher's re-dispatch (three rescans) would find the work, late.
+This looks only at the submissions still on their way, so it is cheap enough to run at every consumer start
+(:func:`at_startup`) and as the ``submission_backlog`` periodic job (every tick, i.e. each minute):
+
+- ``received`` from the app, whose file is still under its temporary name (a crash between the commit and the
+  rename): the synced temporary file is renamed into place;
+- ``received`` for a while, file in the inbox: ingestion is triggered for it (idempotent);
+- ``received`` for long, file gone and no trace: ``rejected`` (``lost``: the patient is asked to send it again);
+- ``ingested`` for a while: analysis is triggered (idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import threading
+from typing import Any
+
+from models import db
+from models.clock import utcnow
+from models.submissions import INGESTED, RECEIVED, REJECTED, Submission
+from worker.config import Settings
+from worker.periodic import JobContext
+from worker.triggers import Triggers
+
+log = logging.getLogger("mediflux.submissions")
+SETTLE = _dt.timedelta(seconds=5)  # younger work is the live path's: the watcher or the trigger has it
+LOST_AFTER = _dt.timedelta(minutes=15)
+BATCH = 500
+_started = threading.Lock()
+_done_at_start = False
+
+
+def _settle_temp(settings: Settings, sub: Submission) -> bool:
+    """Rename the synced temporary file of an app submission into place; True if the final file is there."""
+    final = settings.inbox / str(sub.inbox_path)
+    if final.exists():
+        return True
+    temp = final.parent / f"{sub.id}.tmp"
+    if not temp.exists():
+        return False
+    os.rename(temp, final)
+    fd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def rediscover(settings: Settings, triggers: Triggers, now: _dt.datetime | None = None) -> dict[str, int]:
+    """One pass over the submissions on their way (see module doc); returns counts."""
+    now = now or utcnow()
+    counts = {"ingest": 0, "analyze": 0, "lost": 0, "renamed": 0}
+    settled = now - SETTLE
+    paths: list[str] = []
+    for sub in (
+        Submission.select()
+        .where((Submission.state == RECEIVED) & (Submission.updated_at <= settled))
+        .order_by(Submission.created_at)
+        .limit(BATCH)
+    ):
+        if sub.inbox_path is None:
+            continue
+        temp_there = (
+            sub.origin == "app" and (settings.inbox / str(sub.inbox_path)).parent.joinpath(f"{sub.id}.tmp").exists()
+        )
+        if _settle_temp(settings, sub):
+            counts["renamed"] += int(temp_there)
+            paths.append(str(settings.inbox / str(sub.inbox_path)))
+        elif sub.updated_at <= now - LOST_AFTER:
+            with db.atomic():
+                counts["lost"] += (
+                    Submission.update(state=REJECTED, reason="lost", updated_at=now, finished_at=now)
+                    .where((Submission.id == sub.id) & (Submission.state == RECEIVED))
+                    .execute()
+                )
+    if paths:
+        triggers.ingest(paths)
+        counts["ingest"] = len(paths)
+    ids = [
+        int(r.document_id or 0)
+        for r in Submission.select(Submission.document)
+        .where((Submission.state == INGESTED) & (Submission.updated_at <= settled) & Submission.document.is_null(False))
+        .order_by(Submission.updated_at)
+        .limit(BATCH)
+    ]
+    if ids:
+        triggers.analyze(sorted(set(ids)))
+        counts["analyze"] = len(set(ids))
+    if any(counts.values()):
+        log.info("submissions rediscovered: %s", counts)
+    return counts
+
+
+def at_startup(settings: Settings, triggers: Triggers) -> None:
+    """Once per process, when the consumer starts (its threads all call it): nothing waits for the next job.
+
+    Unlike the periodic pass it does not wait for work to settle: this process has just started, so nothing of
+    it is in flight."""
+    global _done_at_start
+    with _started:
+        if _done_at_start:
+            return
+        _done_at_start = True
+    try:
+        rediscover(settings, triggers, utcnow() + SETTLE)
+    except Exception as exc:  # noqa: BLE001 — the periodic job runs it again
+        log.warning("submission rediscovery at start failed: %s", type(exc).__name__)
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """The ``submission_backlog`` periodic job."""
+    return rediscover(ctx.settings, ctx.triggers)
