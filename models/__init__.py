@@ -6,6 +6,18 @@ Knows nothing of huey, tasks or the CLI. Bind with
 """
 
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
+from models.bdpm import (
+    BdpmAvis,
+    BdpmComposition,
+    BdpmCondition,
+    BdpmFileState,
+    BdpmGenerique,
+    BdpmLienCt,
+    BdpmPresentation,
+    BdpmSpecialite,
+    BdpmState,
+    BdpmVersion,
+)
 from models.cache import ApiCache, ApiCacheStats, ApiRateLimit
 from models.documents import Document
 from models.ingest import IngestDuplicate
@@ -32,6 +44,16 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
+    BdpmState,
+    BdpmVersion,
+    BdpmFileState,
+    BdpmSpecialite,
+    BdpmPresentation,
+    BdpmComposition,
+    BdpmGenerique,
+    BdpmCondition,
+    BdpmAvis,
+    BdpmLienCt,
 )
 
 __all__ = [
@@ -40,6 +62,16 @@ __all__ = [
     "ApiCacheStats",
     "ApiRateLimit",
     "BaseModel",
+    "BdpmAvis",
+    "BdpmComposition",
+    "BdpmCondition",
+    "BdpmFileState",
+    "BdpmGenerique",
+    "BdpmLienCt",
+    "BdpmPresentation",
+    "BdpmSpecialite",
+    "BdpmState",
+    "BdpmVersion",
     "CarePathway",
     "Document",
     "ErasureRequest",

@@ -112,6 +112,9 @@ def env(home: Path, database_url: str) -> dict[str, str]:
             "MEDIFLUX_HOME": str(home),
             "MEDIFLUX_DATABASE_URL": database_url,
             "MEDIFLUX_QUEUE_NAME": "t" + uuid.uuid4().hex[:10],
+            # The BDPM mirror's job runs in every consumer while the mirror is empty: never the real site in tests
+            # (port 9, discard: refused at once); the mirror's own tests point it at their local server.
+            "MEDIFLUX_BDPM_FILES_URL": "http://127.0.0.1:9/",
         }
     )
     return e

@@ -55,7 +55,8 @@ def test_healthy_install_with_a_real_consumer(env, database, home):
         assert checks["wal"]["status"] == ("ok" if settings.database_is_sqlite else "skip")
         human = run_cli(e, "doctor")
         assert human.returncode == 0 and human.stdout.strip().endswith("healthy")
-        assert len(human.stdout.strip().splitlines()) == len(checks) - 1 + 1
+        lines = [x for x in human.stdout.strip().splitlines() if not x.startswith("      fix: ")]
+        assert len(lines) == len(checks) - 1 + 1  # warnings (the BDPM mirror is empty here) add their fix lines
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)

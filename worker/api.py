@@ -39,6 +39,7 @@ from worker.appdata.errors import (
     UserExists,
 )
 from worker.appdata.views import Decision, DocumentSummary, Pathway, Profile, QueryRecord, as_json
+from worker.bdpm import store as bdpm_store
 from worker.config import Settings
 from worker.runtime import bootstrap
 
@@ -164,6 +165,10 @@ class DataAPI(_Handle):
     def list_documents(self, user_id: str, document_type: str | None = None, limit: int = 50) -> list[DocumentSummary]:
         return self._call(records.list_documents, user_id, document_type, limit)
 
+    def get_medicine(self, code: str) -> dict[str, Any] | None:
+        """The medicine with this CIS, or of the box with this CIP13/CIP7, from the local BDPM mirror (docs/bdpm.md)."""
+        return self._call(_medicine, code)
+
 
 class AsyncDataAPI(_Handle):
     """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
@@ -244,6 +249,13 @@ class AsyncDataAPI(_Handle):
         self, user_id: str, document_type: str | None = None, limit: int = 50
     ) -> list[DocumentSummary]:
         return await self._call(records.list_documents, user_id, document_type, limit)
+
+    async def get_medicine(self, code: str) -> dict[str, Any] | None:
+        return await self._call(_medicine, code)
+
+
+def _medicine(backend: Backend, code: str) -> dict[str, Any] | None:
+    return bdpm_store.get_medicine(backend.database, code)
 
 
 def open_api(settings: Settings | None = None) -> DataAPI:

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from models.database import sqlite_path
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
-from worker.upstreams import UPSTREAMS, Upstream
+from worker.upstreams import UPSTREAMS, Bounds, Upstream
+from worker.upstreams.bdpm import BDPM_FILES
 
 PREFIX = "MEDIFLUX_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -116,6 +117,8 @@ class Settings:
     ingest_grace_seconds: float = 5.0
     watch_poll_quiet_seconds: float = 5.0
     api_durable: bool = True
+    bdpm_files_url: str = "https://base-donnees-publique.medicaments.gouv.fr/download/file/"  # the mirror's source
+    bdpm_sync_every: float = DAY  # seconds between bdpm_sync runs
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -315,7 +318,18 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
         watch_poll_quiet_seconds=_float(env, "WATCH_POLL_QUIET_SECONDS", 5.0, 0.0, 3600.0),
         api_durable=_bool(env, "API_DURABLE", True),
+        bdpm_files_url=_files_base(_url(env, BDPM_FILES.url_variable, BDPM_FILES.default_url, HTTP_SCHEMES)),
+        bdpm_sync_every=_seconds(env, BDPM_FILES.sync_variable, *_bounds(BDPM_FILES.sync_default)),
     )
+
+
+def _files_base(url: str) -> str:
+    """A base URL file names are appended to: it ends with ``/``."""
+    return url if url.endswith("/") else url + "/"
+
+
+def _bounds(b: Bounds) -> tuple[float, float, float]:
+    return b.default, b.lo, b.hi
 
 
 def _retention(env: Mapping[str, str]) -> RetentionPolicies:

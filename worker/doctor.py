@@ -27,6 +27,7 @@ from models import JobRun, Lease, PeriodicJob, db, migrator
 from models.clock import utcnow
 from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
 from worker import heartbeat, opstate
+from worker.bdpm.health import mirror_check
 from worker.config import PREFIX, Settings, UpstreamSettings
 from worker.errors import error_type, safe_error
 
@@ -382,7 +383,7 @@ def run_checks(
     reached, database = open_checked(settings)
     checks.append(reached)
     if database is None:
-        skipped = ("migrations", "wal", "consumer", "watcher", "jobs", "cache")
+        skipped = ("migrations", "wal", "consumer", "watcher", "jobs", "cache", "bdpm")
         checks += [Check(n, SKIP, "database unreachable") for n in skipped]
     else:
         checks += [check_migrations(database), check_wal(settings, database)]
@@ -391,6 +392,7 @@ def run_checks(
             ("watcher", lambda: check_watcher(settings, opstate.processes(settings, now))),
             ("jobs", lambda: check_jobs(opstate.periodic_jobs(None, now))),
             ("cache", lambda: check_cache(opstate.cache_health((), now))),
+            ("bdpm", lambda: Check("bdpm", *mirror_check(db, _dt.timedelta(seconds=settings.bdpm_sync_every), now))),
         ):
             checks.append(_guarded(name, check))
     checks.append(check_queue(settings))

@@ -59,6 +59,7 @@ class JobSpec:
     lease: _dt.timedelta = _dt.timedelta(minutes=30)
     time_budget: _dt.timedelta = _dt.timedelta(minutes=5)
     retry_after: _dt.timedelta = _dt.timedelta(minutes=2)
+    due_at_start: Callable[[], bool] | None = None  # when true at start-up, the job is due at once
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def _owner() -> str:
 
 
 def sync_jobs(specs: Mapping[str, JobSpec]) -> None:
-    """Make sure every job has a row (new jobs are due at once); keep intervals in step."""
+    """Make sure every job has a row (new jobs are due at once); keep intervals in step; make a job whose
+    ``due_at_start`` holds due now (the BDPM sync while the mirror is empty)."""
     now = utcnow()
     with db.atomic():
         existing = {j.name: j for j in PeriodicJob.select()}
@@ -88,6 +90,13 @@ def sync_jobs(specs: Mapping[str, JobSpec]) -> None:
                 ).on_conflict_ignore().execute()
             elif row.interval_seconds != seconds:
                 PeriodicJob.update(interval_seconds=seconds).where(PeriodicJob.name == spec.name).execute()
+    for spec in specs.values():
+        if spec.due_at_start is not None and spec.due_at_start():
+            PeriodicJob.update(next_due_at=now).where(
+                (PeriodicJob.name == spec.name)
+                & (PeriodicJob.next_due_at > now)
+                & (PeriodicJob.claimed_until.is_null() | (PeriodicJob.claimed_until < now))
+            ).execute()
 
 
 def due_jobs(specs: Mapping[str, JobSpec], now: _dt.datetime | None = None) -> list[str]:

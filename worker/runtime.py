@@ -26,7 +26,7 @@ from worker.config import Settings, exit_on_config_error, load_settings
 from worker.logsetup import configure_logging
 from worker.periodic import JobSpec, sync_jobs
 from worker.queue import build_huey
-from worker.schedule import PERIODIC_JOBS
+from worker.schedule import jobs_for
 from worker.triggers import NO_QUEUE, Triggers
 
 log = logging.getLogger("mediflux.runtime")
@@ -42,7 +42,7 @@ class Runtime:
         self.settings = settings
         self.database = database
         self.migrated = migrated
-        self.jobs: Mapping[str, JobSpec] = PERIODIC_JOBS
+        self.jobs: Mapping[str, JobSpec] = jobs_for(settings)
         self.triggers: Triggers = NO_QUEUE
         self._huey_lock = threading.Lock()
         cache.configure(settings, self.triggers)
@@ -74,19 +74,19 @@ def bootstrap(settings: Settings | None = None, migrate: bool = True) -> Runtime
     with _lock:
         if _current is not None and _current.settings == settings:
             if migrate and not _current.migrated:
-                _migrate(_current.database)
+                _migrate(_current.database, _current.jobs)
                 _current.migrated = True
             return _current
         configure_logging(settings)
         prepare_home(settings)
         database = open_database(settings.database_url)
         if migrate:
-            _migrate(database)
+            _migrate(database, jobs_for(settings))
         _current = Runtime(settings, database, migrate)
         return _current
 
 
-def _migrate(database: peewee.Database) -> None:
+def _migrate(database: peewee.Database, jobs: Mapping[str, JobSpec]) -> None:
     migrator.upgrade(database)
     with database.connection_context():
-        sync_jobs(PERIODIC_JOBS)
+        sync_jobs(jobs)

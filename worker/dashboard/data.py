@@ -21,6 +21,7 @@ from models.clock import utcnow
 from models.json_paths import json_text
 from models.rows import dicts, tuples
 from worker import opstate
+from worker.bdpm.status import mirror_status
 from worker.config import Settings
 from worker.dashboard import quarantine
 from worker.errors import error_type
@@ -159,6 +160,11 @@ AUDIT_COLUMNS = (
     "complete",
     "duration_ms",
 )
+
+
+def bdpm(settings: Settings) -> dict[str, Any]:
+    """The local BDPM mirror's state (worker.bdpm.status, as `mediflux bdpm status`)."""
+    return mirror_status(db, _dt.timedelta(seconds=settings.bdpm_sync_every))
 
 
 def retention_audit(limit: int = 100) -> dict[str, Any]:

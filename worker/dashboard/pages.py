@@ -21,6 +21,7 @@ NAV = (
     ("/cache", "Cache"),
     ("/jobs", "Periodic jobs"),
     ("/retention", "Retention"),
+    ("/bdpm", "BDPM mirror"),
 )
 
 STYLE = """

@@ -23,6 +23,7 @@ from huey import Huey
 
 from worker.config import Settings
 from worker.dashboard import actions, data, pages
+from worker.dashboard.bdpm import bdpm_page
 
 log = logging.getLogger("mediflux.dashboard")
 HOST = "127.0.0.1"
@@ -54,6 +55,7 @@ class DashboardApp:
             "/cache": ("Cache", lambda: pages.cache_page(data.cache())),
             "/jobs": ("Periodic jobs", lambda: pages.jobs_page(data.jobs(), self.actions_on)),
             "/retention": ("Retention audit", lambda: pages.retention_page(data.retention_audit())),
+            "/bdpm": ("BDPM mirror", lambda: bdpm_page(data.bdpm(settings))),
         }
 
     @property

@@ -6,6 +6,7 @@ result to cache. The cached data is the ``data`` object (e.g. ``{"medicaments": 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from worker.upstreams.base import DAY, Bounds, HttpRequest, SinglePage, Upstream, expect_dict
@@ -88,4 +89,27 @@ BDPM = Upstream(
     ttl=Bounds(DAY, 60, 90 * DAY),  # no published refresh frequency: daily is a sound default
     stale=Bounds(7 * DAY, 0, 365 * DAY),
     rate=Bounds(10.0, 0.01, 1000),
+)
+
+
+@dataclass(frozen=True)
+class FilesMirror:
+    """BDPM's other door: the official tab-separated files, mirrored locally (worker/bdpm/, docs/bdpm.md).
+
+    The default BDPM source: with zero configuration the mirror serves lookups; the GraphQL source above
+    is used instead only when its ``BDPM_URL`` is set. ``url_variable`` is the base URL the file names
+    are appended to; ``sync_variable`` how often the ``bdpm_sync`` job runs.
+    """
+
+    url_variable: str
+    default_url: str
+    sync_variable: str
+    sync_default: Bounds  # seconds between syncs
+
+
+BDPM_FILES = FilesMirror(
+    url_variable="BDPM_FILES_URL",
+    default_url="https://base-donnees-publique.medicaments.gouv.fr/download/file/",
+    sync_variable="BDPM_SYNC_EVERY",
+    sync_default=Bounds(DAY, 60, 30 * DAY),  # published about monthly; community mirrors poll daily
 )

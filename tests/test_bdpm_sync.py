@@ -1,0 +1,231 @@
+"""Syncing the mirror from a real HTTP server on 127.0.0.1 that serves the official files, faults included.
+
+A reader thread queries throughout every sync and must never see an empty mirror (once one version is live)
+nor a mixed one (rows of a version other than the one the pointer names, or a version only partly loaded).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from models import db
+from models.bdpm import BdpmVersion
+from tests.bdpm_data import reference_folder, subset
+from tests.bdpm_server import BdpmSite
+from worker.bdpm import store, versions
+from worker.bdpm.status import mirror_status
+from worker.bdpm.sync import sync
+from worker.config import Settings, load_settings
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return reference_folder(tmp_path_factory.mktemp("bdpm-ref"))
+
+
+@pytest.fixture(scope="module")
+def small(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = subset(reference, tmp_path_factory.mktemp("bdpm-small"), specialities=150)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def site(small: dict[str, bytes]) -> Iterator[BdpmSite]:
+    with BdpmSite(small) as s:
+        yield s
+
+
+def _settings(env: dict[str, str], site: BdpmSite) -> Settings:
+    return load_settings({**env, "MEDIFLUX_BDPM_FILES_URL": site.url})
+
+
+class Reader(threading.Thread):
+    """Reads the mirror as the app would, as fast as it can, and notes anything empty or mixed."""
+
+    def __init__(self, known_cis: str) -> None:
+        super().__init__(daemon=True)
+        self.known_cis = known_cis
+        self.stop = threading.Event()
+        self.reads = 0
+        self.seen: set[int] = set()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        expected: dict[int, dict[str, int]] = {}
+        try:
+            while not self.stop.is_set():
+                version = store.current_version(db)
+                if version is None:
+                    self.errors.append("empty mirror")
+                    continue
+                if version not in expected:
+                    expected[version] = dict(BdpmVersion.get_by_id(version).counts)
+                counts = store.version_counts(db, version)
+                if counts != expected[version]:
+                    self.errors.append(f"version {version}: {counts} != {expected[version]}")
+                found = store.get_by_cis(db, self.known_cis, version)
+                if found is None or found["mirror_version"] != version or not found["substances"]:
+                    self.errors.append(f"version {version}: {self.known_cis} missing or partial")
+                self.seen.add(version)
+                self.reads += 1
+        finally:
+            db.close()
+
+
+@contextmanager
+def reading(known_cis: str) -> Iterator[Reader]:
+    reader = Reader(known_cis)
+    reader.start()
+    try:
+        yield reader
+    finally:
+        reader.stop.set()
+        reader.join(30)
+    assert reader.reads > 0 and not reader.errors, reader.errors[:5]
+
+
+def _first_cis(files: dict[str, bytes]) -> str:
+    return files["CIS_bdpm.txt"].split(b"\t", 1)[0].decode()
+
+
+def test_full_reference_snapshot_then_304(database, env, reference: Path) -> None:
+    with BdpmSite.from_folder(reference) as site:
+        settings = _settings(env, site)
+        first = sync(settings)
+        assert first.outcome == "updated", first.problems
+        assert sum(store.version_counts(db, first.version).values()) == 127144
+        assert first.files["CIS_CIP_bdpm.txt"]["line_ends"] == "lf"
+        assert first.files["CIS_bdpm.txt"]["line_ends"] == "crlf"
+        assert first.files["CIS_bdpm.txt"]["encoding"] == "utf-8"
+        with reading(_first_cis(site.files)):
+            again = sync(settings)
+        assert again.outcome == "unchanged" and again.version == first.version
+        assert [s for _, s in site.statuses[-8:]] == [304] * 8
+    state = mirror_status(db)
+    assert state["version"] == first.version and state["last_outcome"] == "unchanged" and not state["empty"]
+    assert {f["name"]: f["rows"] for f in state["files"]}["CIS_COMPO_bdpm.txt"] == 30594
+
+
+@pytest.mark.parametrize(("codec", "newline"), [("latin-1", b"\n"), ("utf-8", b"\r\n")], ids=["latin1-lf", "utf8-crlf"])
+def test_re_encoded_copies_give_the_same_mirror(database, env, site: BdpmSite, codec: str, newline: bytes) -> None:
+    settings = _settings(env, site)
+    original = sync(settings)
+    cis = _first_cis(site.files)
+    before = store.get_by_cis(db, cis)
+    for name, data in list(site.files.items()):
+        text = data.decode("utf-8").replace("\u2019", "'").replace("\u0153", "oe").replace("\u2264", "<=")
+        text = text.replace("\u2265", ">=").replace("\u00b5", "u")
+        body = text.replace("\r\n", "\n").encode(codec, errors="strict").replace(b"\n", newline)
+        site.files[name] = body
+    with reading(cis):
+        result = sync(settings)
+    assert result.outcome == "updated", result.problems
+    expected = {"latin-1": {"latin-1", "ascii"}, "utf-8": {"utf-8", "ascii"}}[codec]
+    assert {f["encoding"] for f in result.files.values()} <= expected
+    assert {f["line_ends"] for f in result.files.values()} == {"lf" if newline == b"\n" else "crlf"}
+    after = store.get_by_cis(db, cis)
+    assert before is not None and after is not None
+    assert after["denomination"] == before["denomination"] and after["mirror_version"] == result.version
+    assert result.previous == original.version
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "words"),
+    [
+        ("truncated", "rejected", "in the live version"),
+        ("html", "failed", "HTML page"),
+        ("500", "failed", "HTTP 500"),
+        ("reset", "failed", "connection reset"),
+    ],
+)
+def test_a_bad_download_keeps_the_old_version(
+    database, env, site: BdpmSite, fault: str, outcome: str, words: str
+) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    assert good.outcome == "updated"
+    site.files["CIS_COMPO_bdpm.txt"] += (
+        b"60002283\tcomprim\xc3\xa9\t42215\tANASTROZOLE\t2 mg\tun comprim\xc3\xa9\tSA\t2\t\r\n"
+    )
+    site.inject("CIS_COMPO_bdpm.txt", *[fault] * (2 if fault in ("500", "reset") else 1))  # every attempt fails
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == outcome and any(words in p for p in bad.problems), bad.problems
+    assert store.current_version(db) == good.version
+    state = mirror_status(db)
+    assert state["last_outcome"] == outcome and words in state["last_error"]
+    assert state["last_success_at"] is not None
+    assert not (settings.home / "bdpm" / "incoming" / "CIS_COMPO_bdpm.txt.part").exists()
+    retry = sync(settings)  # the fault is gone: the new file is fetched and goes live
+    assert retry.outcome == "updated" and retry.previous == good.version
+
+
+def test_one_reset_is_retried(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    site.inject("CIS_bdpm.txt", "reset")
+    result = sync(settings)
+    assert result.outcome == "updated" and site.calls["CIS_bdpm.txt"] == 2
+
+
+def test_thirty_percent_missing_is_rejected(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    lines = site.files["CIS_CPD_bdpm.txt"].splitlines(keepends=True)
+    site.files["CIS_CPD_bdpm.txt"] = b"".join(lines[: int(len(lines) * 0.7)])
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == "rejected"
+    assert any("CIS_CPD_bdpm.txt" in p and "at most -20%" in p for p in bad.problems), bad.problems
+    assert store.current_version(db) == good.version
+    assert BdpmVersion.select().where(BdpmVersion.state == "rejected").count() == 1
+    assert store.version_counts(db, good.version + 1)["conditions"] == 0  # the shadow rows are gone
+
+
+def test_a_new_version_with_rows_added_and_removed(database, env, site: BdpmSite, reference: Path) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    specs = site.files["CIS_bdpm.txt"].splitlines(keepends=True)
+    removed = specs[0].split(b"\t", 1)[0].decode()
+    kept = specs[1].split(b"\t", 1)[0].decode()
+    extra = (reference / "CIS_bdpm.txt").read_bytes().splitlines(keepends=True)[-5:]
+    added = extra[0].split(b"\t", 1)[0].decode()
+    site.files["CIS_bdpm.txt"] = b"".join(specs[1:] + extra)
+    for name in ("CIS_COMPO_bdpm.txt",):
+        rows = [r for r in site.files[name].splitlines(keepends=True) if not r.startswith(removed.encode())]
+        new = [
+            r
+            for r in (reference / name).read_bytes().splitlines(keepends=True)
+            if r.split(b"\t")[0] in {e.split(b"\t", 1)[0] for e in extra}
+        ]
+        site.files[name] = b"".join(rows + new)
+    with reading(kept) as reader:
+        result = sync(settings)
+    assert result.outcome == "updated", result.problems
+    assert reader.seen <= {good.version, result.version}
+    assert store.get_by_cis(db, removed) is None and store.get_by_cis(db, added) is not None
+    assert store.get_by_cis(db, removed, version=good.version) is not None  # the previous version is kept
+    assert versions.live_versions(db) == (result.version, good.version)
+    assert any("CIS_bdpm.txt: +4 rows" in n for n in result.notes)
+    assert [s for n, s in site.statuses[-8:] if n != "CIS_bdpm.txt" and n != "CIS_COMPO_bdpm.txt"] == [304] * 6
+
+
+def test_force_refetches_and_builds_a_version(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    first = sync(settings)
+    forced = sync(settings, force=True)
+    assert forced.outcome == "updated" and forced.version == first.version + 1
+    assert all(s == 200 for _, s in site.statuses[-8:])
+
+
+def test_an_empty_mirror_with_the_site_down_fails_and_says_why(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    site.inject("CIS_bdpm.txt", "500", "500")
+    result = sync(settings)
+    assert result.outcome == "failed" and site.calls["CIS_CIP_bdpm.txt"] == 0  # stopped at the first required file
+    state = mirror_status(db)
+    assert state["empty"] and state["last_outcome"] == "failed" and "HTTP 500" in state["last_error"]

@@ -1,0 +1,114 @@
+"""``mediflux bdpm``: the local BDPM mirror — sync it, show its state, look a medicine up (docs/bdpm.md)."""
+
+from __future__ import annotations
+
+import click
+
+from models import db
+from worker.bdpm import store
+from worker.bdpm.status import mirror_status
+from worker.bdpm.sync import sync
+from worker.cli.context import local_runtime
+from worker.cli.output import echo_json, echo_table
+
+
+@click.group(name="bdpm")
+def bdpm_group() -> None:
+    """The local BDPM mirror (official files, synced in the background): sync, status, search, get."""
+
+
+@bdpm_group.command(name="sync")
+@click.option(
+    "--force", is_flag=True, help="Download every file again (no conditional request) and build a new version."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def sync_command(force: bool, as_json: bool) -> None:
+    """Sync the mirror now from MEDIFLUX_BDPM_FILES_URL: download, verify, swap. A failed or suspicious sync
+    keeps the current version and says why (exit code 1)."""
+    runtime = local_runtime()
+    result = sync(runtime.settings, force=force)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        head = {"updated": f"version {result.version} is live", "unchanged": f"version {result.version}, unchanged"}
+        click.echo(f"bdpm sync: {result.outcome}" + (f" — {head[result.outcome]}" if result.outcome in head else ""))
+        for name, info in result.files.items():
+            rows = (
+                f", {info['rows']} rows, {info['bad_rows']} bad, {info['encoding']}/{info['line_ends']}"
+                if "rows" in info
+                else ""
+            )
+            click.echo(f"  {name}: {info.get('download')}{rows}")
+        for note in result.notes:
+            click.echo(f"  note: {note}")
+    if result.outcome not in ("updated", "unchanged"):
+        kept = "the current version stays" if result.previous is not None else "the mirror stays empty"
+        raise click.ClickException(f"{result.outcome}: {result.error or 'see above'} ({kept})")
+
+
+@bdpm_group.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+def status_command(as_json: bool) -> None:
+    """Version, rows, bad rows and encoding per file, the last sync and its error, when the next is due."""
+    runtime = local_runtime()
+    state = mirror_status(db, runtime.jobs["bdpm_sync"].interval if "bdpm_sync" in runtime.jobs else None)
+    if as_json:
+        echo_json(state)
+        return
+    if state["empty"]:
+        click.echo("mirror: empty (no sync has succeeded yet)")
+    else:
+        stale = " — STALE" if state["stale"] else ""
+        click.echo(f"mirror: version {state['version']}, {state['rows']} rows, loaded {state['loaded_at']}{stale}")
+    click.echo(
+        f"last sync: {state['last_outcome'] or 'never'} at {state['last_attempt_at'] or '-'}; "
+        f"last good: {state['last_success_at'] or '-'}; next due: {state['next_due_at'] or '-'}"
+    )
+    if state["last_error"]:
+        click.echo(f"last error: {state['last_error']}")
+    echo_table(
+        ("file", "rows", "bad", "encoding", "line ends"),
+        [(f["name"], f["rows"], f["bad_rows"], f["encoding"], f["line_ends"]) for f in state["files"]],
+    )
+
+
+@bdpm_group.command(name="get")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print the medicament as JSON.")
+def get_command(code: str, as_json: bool) -> None:
+    """The medicament with this CIS (8 digits) or of the box with this CIP13 / CIP7 (13 or 7 digits)."""
+    local_runtime()
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) not in (7, 8, 13):
+        raise click.BadParameter("a CIS has 8 digits, a CIP 7 or 13", param_hint="CIS_OR_CIP")
+    found = store.get_medicine(db, code)
+    if found is None:
+        empty = store.current_version(db) is None
+        raise click.ClickException(
+            "the BDPM mirror is empty: run `mediflux bdpm sync`" if empty else f"no medicine {code}"
+        )
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(f"{found['CIS']}  {found['denomination']}")
+    for label, key in (("form", "forme_pharmaceutique"), ("state", "etat_commercialisation")):
+        if found.get(key):
+            click.echo(f"  {label}: {found[key]}")
+    if found.get("voies_administration"):
+        click.echo(f"  routes: {', '.join(found['voies_administration'])}")
+    for s in found.get("substances", []):
+        click.echo(f"  substance: {s['denominations'][0]} {s['dosage_substance'] or ''} ({s['nature_composant']})")
+    if found.get("groupe_generique"):
+        click.echo(
+            f"  generic group: {found['groupe_generique']['libelle']} ({found['groupe_generique']['type_libelle']})"
+        )
+    for c in found.get("conditions_prescription", []):
+        click.echo(f"  condition: {c}")
+    boxes = [found["presentation"]] if "presentation" in found else found.get("presentations", [])
+    for p in boxes:
+        click.echo(
+            f"  box {p['CIP13']}: {p['libelle']} {p['taux_remboursement'] or ''} {p['prix_avec_honoraires'] or ''}"
+        )
+
+
+# `mediflux bdpm search TEXT` (name matching) is added here by the matching work.
