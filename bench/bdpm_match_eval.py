@@ -92,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=Path, default=LINES)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
-    parser.add_argument("--database", help="build the index from this synced mirror instead of the snapshot")
+    parser.add_argument("--database", help="build the index from this synced mirror (a database URL), not the snapshot")
     parser.add_argument("--errors", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -102,6 +102,20 @@ HAND = {
 }
 
 
+def plain(row: Any) -> dict[str, Any]:
+    """An index row as a plain dict (this script reads the raw fields with rules of its own)."""
+    return {
+        "cis": row.cis,
+        "denomination": row.denomination,
+        "form": row.forme_pharmaceutique,
+        "marketed": row.etat_commercialisation == "Commercialisée",
+        "substances": [
+            {"name": s.name, "dosage": s.dosage, "nature": s.nature, "link": s.link} for s in row.substances
+        ],
+        "group_label": row.groupe_generique,
+    }
+
+
 def fold(text: str) -> str:
     text = text.replace("µ", "u").replace("μ", "u")
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
@@ -120,6 +134,7 @@ def dose_mg(text: str) -> tuple[float, ...]:
     """Doses in a base unit, by this script's own reading (mass → mg, UI, %)."""
     units = {"g": 1000, "mg": 1, "microgrammes": 0.001, "microgramme": 0.001, "ug": 0.001, "ui": 1, "%": 1}
     out = []
+    text = re.sub(r"pour cent", "%", text, flags=re.IGNORECASE)
     for value, unit in re.findall(
         r"(\d+(?:[ .]\d{3})*(?:,\d+)?) ?(microgrammes?|ug|mg|g|ui|u\.i\.|%)(?![a-z])", fold(text)
     ):
@@ -234,7 +249,7 @@ def write_form(form: str, rng: random.Random) -> str:
 
 def build(seed: int, sources: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    rows = bdpm_reference.index_rows()
+    rows = tuple(plain(r) for r in bdpm_reference.index_rows())
     by_name: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     by_dci: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     by_dci_words: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)

@@ -1,62 +1,59 @@
-"""Test/bench scaffolding: the real BDPM reference snapshot as name-index rows (no worker code involved).
+"""The reference BDPM snapshot as name-index rows, read by the mirror's parser (no database: fast for tests).
 
-The mirror's own parser and store produce the same shape (``worker.bdpm.store.index_rows``); this reader
-exists so the matcher's evaluation does not depend on a synced database. It reads the files as they are
-(UTF-8 here) and keeps only what the matcher needs.
+``index_rows()`` joins the parsed files exactly as :func:`worker.bdpm.store.index_rows` joins the tables
+(``tests/test_bdpm_match.py`` checks both give the same index on a synced subset). Used by the matcher's
+tests and by bench/bdpm_match_eval.py and bench/make_bdpm_eval.py.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from collections import defaultdict
+import tempfile
 from pathlib import Path
-from typing import Any
 
-REFERENCE = Path(
-    os.environ.get("MEDIFLUX_BDPM_REFERENCE", Path(__file__).resolve().parents[2] / "shared/reference/bdpm")
-)
-if not REFERENCE.is_dir():  # worktrees sit one level deeper than the main checkout
-    REFERENCE = Path("/work/shared/reference/bdpm")
+from tests.bdpm_data import reference_folder
+from worker.bdpm.parse import Snapshot, parse_folder
+from worker.bdpm.store import IndexRow, IndexSubstance
 
-
-def _rows(name: str) -> list[list[str]]:
-    text = (REFERENCE / name).read_text(encoding="utf-8")
-    return [line.rstrip("\r").split("\t") for line in text.split("\n") if line.strip()]
+CACHE = Path(tempfile.gettempdir()) / "mediflux-bdpm-reference"
 
 
-@functools.cache
-def index_rows() -> tuple[dict[str, Any], ...]:
-    """One dict per CIS: cis, denomination, form, routes, marketed, substances, group_id/label/type."""
-    substances: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in _rows("CIS_COMPO_bdpm.txt"):
-        substances[r[0]].append({"name": r[3], "dosage": r[4], "nature": r[6], "link": r[7]})
-    groups: dict[str, tuple[str, str, int]] = {}
-    for r in _rows("CIS_GENER_bdpm.txt"):
-        groups[r[2]] = (r[0], r[1], int(r[3]))
+def rows_of(snap: Snapshot) -> tuple[IndexRow, ...]:
+    """The index rows of a parsed snapshot, in CIS order (first generic group by id, like the store)."""
+    substances: dict[str, list[IndexSubstance]] = {}
+    for c in snap.records("CIS_COMPO_bdpm.txt"):
+        substances.setdefault(c.cis, []).append(
+            IndexSubstance(
+                c.denomination_substance, c.dosage_substance, c.reference_dosage, c.nature_composant, c.numero_liaison
+            )
+        )
+    groups: dict[str, tuple[int, str, int]] = {}
+    for g in sorted(snap.records("CIS_GENER_bdpm.txt"), key=lambda g: g.groupe_id):
+        groups.setdefault(g.cis, (g.groupe_id, g.libelle, g.type_generique))
     out = []
-    for r in _rows("CIS_bdpm.txt"):
-        group = groups.get(r[0])
+    for s in sorted(snap.records("CIS_bdpm.txt"), key=lambda s: s.cis):
+        group = groups.get(s.cis)
         out.append(
-            {
-                "cis": r[0],
-                "denomination": r[1],
-                "form": r[2],
-                "routes": [x for x in r[3].split(";") if x],
-                "marketed": r[6] == "Commercialisée",
-                "substances": substances.get(r[0], []),
-                "group_id": group[0] if group else None,
-                "group_label": group[1] if group else None,
-                "group_type": group[2] if group else None,
-            }
+            IndexRow(
+                cis=s.cis,
+                denomination=s.denomination,
+                forme_pharmaceutique=s.forme_pharmaceutique,
+                voies_administration=tuple(s.voies_administration),
+                etat_commercialisation=s.etat_commercialisation,
+                substances=tuple(substances.get(s.cis, ())),
+                groupe_id=group[0] if group else None,
+                groupe_generique=group[1] if group else None,
+                type_generique=group[2] if group else None,
+            )
         )
     return tuple(out)
 
 
 @functools.cache
-def presentations() -> dict[str, list[str]]:
-    """CIS → its CIP13 codes (for the evaluation's presentation checks)."""
-    out: dict[str, list[str]] = defaultdict(list)
-    for r in _rows("CIS_CIP_bdpm.txt"):
-        out[r[0]].append(r[6])
-    return dict(out)
+def snapshot() -> Snapshot:
+    return parse_folder(reference_folder(CACHE), ["CIS_bdpm.txt", "CIS_COMPO_bdpm.txt", "CIS_GENER_bdpm.txt"])
+
+
+@functools.cache
+def index_rows() -> tuple[IndexRow, ...]:
+    return rows_of(snapshot())

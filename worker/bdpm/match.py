@@ -22,17 +22,19 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
+from worker.bdpm.records import GENERIC_TYPES
 from worker.bdpm.wording import (
     SALTS,
     UNITS,
     Line,
     doses,
+    fold,
     form_stems,
     printed_numbers,
     read_line,
@@ -42,6 +44,9 @@ from worker.bdpm.wording import (
     substance_name,
 )
 
+if TYPE_CHECKING:
+    from worker.bdpm.store import IndexRow
+
 # A top candidate at or above this score is taken as the line's speciality (docs/benchmarks.md: the trade-off).
 THRESHOLD = 0.8
 STRENGTH_MISSING = 0.92  # the line gives no strength: the name alone is less certain
@@ -49,11 +54,10 @@ STRENGTH_BARE = 0.97  # a bare number equal to a printed strength (``Doliprane 1
 STRENGTH_WRONG = 0.6  # the product is named but with another strength: below the threshold
 STRENGTH_COMPO = 0.99  # the dose is the substance's (``SPASFON, comprimé enrobé``), not printed in the name
 STRENGTH_UNSAID = 0.78  # no strength on the line and the name has several: which one is not known
-FORM_WRONG = 0.85
+FORM_WRONG = 0.8  # another form than the line says: below the threshold however good the name
 PREFIX_WEIGHT = 0.97  # ``ASPEGIC`` for ``ASPEGIC ADULTES``: slightly below an exact brand
 KEY_CUTOFF = 62.0
 KEYS_PER_QUERY = 40
-GENERIC_TYPES = {0: "princeps", 1: "generic", 2: "complementary", 4: "substitutable"}
 _FIRST_WORD_STOP = SALTS | {"acide", "vitamine", "solution", "eau", "extrait"}
 
 
@@ -123,44 +127,40 @@ def _group_dci(label: str | None) -> list[str]:
     return [w for w in words if w not in SALTS and w not in UNITS]
 
 
-def _substances(row: Mapping[str, Any]) -> tuple[str, ...]:
+def _substances(row: IndexRow) -> tuple[str, ...]:
     """Active substance names, the therapeutic fraction (FT) preferred over its salt (SA), salts dropped."""
     by_link: dict[str, tuple[str, str]] = {}
-    for sub in row.get("substances") or []:
-        link = str(sub.get("link") or sub.get("name"))
-        nature = str(sub.get("nature") or "SA")
-        if link not in by_link or nature == "FT":
-            by_link[link] = (nature, substance_name(str(sub.get("name") or "")))
+    for sub in row.substances:
+        link = str(sub.name if sub.link is None else sub.link)
+        if link not in by_link or sub.nature == "FT":
+            by_link[link] = (sub.nature, substance_name(sub.name))
     return tuple(dict.fromkeys(name for _n, name in by_link.values() if name))
 
 
-def _speciality(row: Mapping[str, Any]) -> Speciality:
-    denomination = str(row.get("denomination") or "")
-    fixed = repair(denomination)
+def _speciality(row: IndexRow) -> Speciality:
+    fixed = repair(row.denomination)
     head, tail = _split_head(fixed)
     own = doses(head)
     ordered = bool(own)
+    dosages = [repair(sub.dosage or "") for sub in row.substances]
     if not own:
-        own = tuple(d for sub in row.get("substances") or [] for d in doses(repair(str(sub.get("dosage") or ""))))
-    printed = printed_numbers(head) or frozenset(
-        n for sub in row.get("substances") or [] for n in printed_numbers(repair(str(sub.get("dosage") or "")))
-    )
-    forms = form_stems(str(row.get("form") or "")) | form_stems(tail)
-    form_words = re.findall(r"[a-z]+", repair(str(row.get("form") or "")))
-    group_type = row.get("group_type")
+        own = tuple(d for dosage in dosages for d in doses(dosage))
+    printed = printed_numbers(head) or frozenset(n for dosage in dosages for n in printed_numbers(dosage))
+    form = row.forme_pharmaceutique or ""
+    form_words = re.findall(r"[a-z]+", repair(form))
     return Speciality(
-        cis=str(row["cis"]),
-        denomination=denomination,
-        form=str(row.get("form") or ""),
-        routes=tuple(row.get("routes") or ()),
-        marketed=bool(row.get("marketed", True)),
-        group_id=None if row.get("group_id") is None else str(row["group_id"]),
-        group_label=row.get("group_label"),
-        group_type=None if group_type is None else int(group_type),
+        cis=row.cis,
+        denomination=row.denomination,
+        form=form,
+        routes=tuple(row.voies_administration),
+        marketed=fold(row.etat_commercialisation or "") == "commercialisee",
+        group_id=None if row.groupe_id is None else str(row.groupe_id),
+        group_label=row.groupe_generique,
+        group_type=row.type_generique,
         doses=own if ordered else (),
         dose_set=frozenset(own),
         printed=printed,
-        forms=forms,
+        forms=form_stems(form) | form_stems(tail) | form_stems(head),  # ``ASPEGIC INJECTABLE 500 mg/5 ml``
         primary_form=stem(form_words[0]) if form_words else "",
         words=frozenset(re.findall(r"[a-z]+", fixed)),
         substances=_substances(row),
@@ -170,7 +170,7 @@ def _speciality(row: Mapping[str, Any]) -> Speciality:
 class NameIndex:
     """The in-memory index of one mirror version; :meth:`search` is thread-safe (read-only after build)."""
 
-    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, rows: Iterable[IndexRow]) -> None:
         self.specialities = sorted((_speciality(r) for r in rows), key=lambda s: s.cis)
         postings: dict[str, dict[int, tuple[float, str]]] = defaultdict(dict)
 
@@ -269,7 +269,8 @@ class NameIndex:
             group = {
                 "id": spec.group_id,
                 "label": spec.group_label,
-                "type": GENERIC_TYPES.get(spec.group_type or 0, str(spec.group_type)),
+                "type": spec.group_type,
+                "type_label": GENERIC_TYPES.get(spec.group_type or 0),
             }
         return Candidate(
             cis=spec.cis,

@@ -121,7 +121,11 @@ def fold(text: str) -> str:
     return (text if text.isascii() else text.translate(_FOLD)).lower()
 
 
+_GLUED_RUN = re.compile(  # ``ARROW2O MG``: a number glued after a word, before its unit
+    r"(?<=[a-z])(?=[0-9])[0-9oil|]+(?:[.,][0-9oil|]+)?(?= ?(?:mg|ug|mcg|ml|g|microgrammes?|%)(?![a-z]{3}))"
+)
 _AS_LETTER = str.maketrans("0158|", "olsbl")
+_AS_DIGIT = str.maketrans("oil|", "0111")
 _UNIT_MISREAD = re.compile(r"(?<=[0-9oil| ])(?:rng|rnq|mmg|mq)(?![a-z])")  # ``l5Orng``, ``250 mmg``
 _MICRO = re.compile(r"m[il1|]cr[o0]gramm?[a-z]*")
 _PERCENT = re.compile(r"\bpour ?cent\b")
@@ -136,7 +140,7 @@ _GLUED_UNIT = re.compile(r"(?<=\d )(mg|ug|mcg|ml|ui)(?=[a-z])")  # ``0,25mgcp``
 
 def _leading(m: re.Match[str]) -> str:
     word = m.group(1)
-    if word.startswith(("mg", "ml", "mcg", "ug", "ui", "micro", "g")) or any(word.startswith(f) for f in _FORM_HEADS):
+    if word.startswith(("mg", "ml", "mcg", "ug", "ui", "micro")) or any(word.startswith(f) for f in _FORM_HEADS):
         return m.group()
     return m.group().translate(_AS_LETTER)
 
@@ -154,7 +158,8 @@ def repair(text: str) -> str:
     text = _MICRO.sub("microgrammes", _UNIT_MISREAD.sub("mg", fold(text)))
     text = _PERCENT.sub("%", text)
     text = _LONE_ONE.sub("1", text)
-    text = _LOOKALIKE_RUN.sub(lambda m: m.group().translate(str.maketrans("oil|", "0111")), text)
+    text = _LOOKALIKE_RUN.sub(lambda m: m.group().translate(_AS_DIGIT), text)
+    text = _GLUED_RUN.sub(lambda m: " " + m.group().translate(_AS_DIGIT), text)
     text = _INNER.sub(lambda m: m.group().translate(_AS_LETTER), text)
     text = _LEADING.sub(_leading, text)
     text = _TRAILING.sub(_trailing, text)
