@@ -75,7 +75,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 _FORM_HEADS = tuple(w for w in FORM_WORDS if len(w) >= 2)
-_LONG_FORM_WORDS = [w for w in FORM_WORDS if len(w) >= 6]
+_LONG_FORM_WORDS = [w for w in FORM_WORDS if len(w) >= 4 and FORM_WORDS[w]]
 # Words that carry no identity on a prescription line.
 NOISE = _words(
     "de du des d l le la les en pour a au aux et par avec sans boite boites bte b fl flacon x qsp unite unites "
@@ -233,7 +233,7 @@ def form_word(token: str) -> tuple[str, ...] | None:
     token = token.replace("rn", "m")
     if token in FORM_WORDS:
         return FORM_WORDS[token]
-    if len(token) >= 6:
+    if len(token) >= 5:
         best = process.extractOne(token, _LONG_FORM_WORDS, scorer=fuzz.ratio, score_cutoff=80)
         if best:
             return FORM_WORDS[best[0]]
