@@ -1,14 +1,15 @@
 """A local stand-in for the official BDPM download site: ThreadingHTTPServer on 127.0.0.1 serving files by name.
 
 ``GET /download/file/<name>`` answers the bytes set in ``files`` with an ``ETag`` (their SHA-256) and a
-``Last-Modified``, and 304 to a matching ``If-None-Match``. Faults are queued per file and consumed one
-per request: ``html`` (an error page with status 200), ``500``, ``404``, ``reset`` (the full length announced,
-half the body sent, then a TCP reset), ``truncated`` (half the file, with a matching length: upstream's own
-file is cut). Used by the mirror's tests and bench/bdpm_sync_bench.py.
+``Last-Modified``, and 304 to a matching ``If-None-Match`` (``gzip = True`` compresses answers). Faults are
+queued per file and consumed one per request: ``html`` (an error page with status 200), ``500``, ``404``,
+``reset`` (the full length announced, half the body sent, then a TCP reset), ``truncated`` (half the file,
+with a matching length: upstream's own file is cut). Used by the mirror's tests and bench/bdpm_sync_bench.py.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import socket
 import struct
@@ -29,6 +30,7 @@ class BdpmSite:
         self.faults: dict[str, list[str]] = defaultdict(list)
         self.calls: Counter[str] = Counter()
         self.statuses: list[tuple[str, int]] = []
+        self.gzip = False  # True: answer gzip-encoded bodies to clients that accept them
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
@@ -111,6 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.close()
                 self.close_connection = True
                 status = -1
+            elif site.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+                self._answer(200, gzip.compress(body), {**headers, "Content-Encoding": "gzip"})
             else:
                 self._answer(200, body, headers)
         with site.lock:

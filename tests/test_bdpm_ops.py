@@ -129,21 +129,22 @@ def test_a_failed_sync_job_is_recorded_and_retried_soon(database, site_env: dict
     periodic.sync_jobs(jobs)
     site.inject("CIS_bdpm.txt", "500", "500")
     outcome = periodic.run_job(jobs["bdpm_sync"], settings)
-    assert not outcome.ran or (not outcome.ok and "HTTP 500" in (outcome.error or ""))
+    assert outcome.ran and not outcome.ok and "HTTP 500" in (outcome.error or "")
     row = PeriodicJob.get(PeriodicJob.name == "bdpm_sync")
     assert row.consecutive_failures == 1 and row.next_due_at < utcnow() + dt.timedelta(minutes=10)
 
 
 def test_a_real_consumer_fills_an_empty_mirror_at_start(database, site_env: dict[str, str], home: Path) -> None:
-    log = open(home / "consumer.log", "w")
-    proc = subprocess.Popen(procfile_command("worker"), env=site_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        version = wait_for(lambda: store.current_version(db), timeout=60, message="the consumer's first sync")
-        assert store.version_counts(db, version)["specialites"] == 120
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=40)
-        log.close()
+    with open(home / "consumer.log", "w") as log:
+        proc = subprocess.Popen(
+            procfile_command("worker"), env=site_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            version = wait_for(lambda: store.current_version(db), timeout=60, message="the consumer's first sync")
+            assert store.version_counts(db, version)["specialites"] == 120
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=40)
 
 
 def test_doctor_reports_empty_stale_and_refused(database, site_env: dict[str, str], site: BdpmSite) -> None:

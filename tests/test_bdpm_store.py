@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -102,12 +101,3 @@ def test_swap_keeps_the_previous_version_and_prune_the_older(database, small: Sn
     assert store.version_counts(database, ids[0])["specialites"] == 0
     assert store.version_counts(database, ids[1])["specialites"] == 200
     assert store.get_by_cis(database, small.records("CIS_bdpm.txt")[0].cis, version=ids[1]) is not None
-
-
-def test_reference_snapshot_loads_whole(database, tmp_path: Path) -> None:
-    snap = parse_folder(reference_folder(tmp_path / "ref"))
-    version = _load(database, snap)
-    check = verify(database, version, None)
-    assert check.ok, check.problems
-    assert sum(check.counts.values()) == snap.total_rows == 127144
-    assert 0.2 < check.orphans["generiques"] < 0.22  # withdrawn specialities stay in their generic groups

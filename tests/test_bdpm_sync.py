@@ -102,6 +102,8 @@ def test_full_reference_snapshot_then_304(database, env, reference: Path) -> Non
         assert first.files["CIS_CIP_bdpm.txt"]["line_ends"] == "lf"
         assert first.files["CIS_bdpm.txt"]["line_ends"] == "crlf"
         assert first.files["CIS_bdpm.txt"]["encoding"] == "utf-8"
+        checks = BdpmVersion.get_by_id(first.version).report["checks"]
+        assert 0.2 < checks["orphans"]["generiques"] < 0.22  # withdrawn specialities stay in their generic groups
         with reading(_first_cis(site.files)):
             again = sync(settings)
         assert again.outcome == "unchanged" and again.version == first.version
@@ -229,3 +231,16 @@ def test_an_empty_mirror_with_the_site_down_fails_and_says_why(database, env, si
     assert result.outcome == "failed" and site.calls["CIS_CIP_bdpm.txt"] == 0  # stopped at the first required file
     state = mirror_status(db)
     assert state["empty"] and state["last_outcome"] == "failed" and "HTTP 500" in state["last_error"]
+
+
+def test_gzip_answers_and_the_size_cap(database, env, site: BdpmSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.bdpm import download
+
+    settings = _settings(env, site)
+    site.gzip = True
+    zipped = sync(settings)
+    assert zipped.outcome == "updated" and zipped.files["CIS_bdpm.txt"]["rows"] == 150
+    monkeypatch.setattr(download, "MAX_FILE_BYTES", 4096)
+    capped = sync(settings, force=True)
+    assert capped.outcome == "failed" and any("cap" in p for p in capped.problems), capped.problems
+    assert store.current_version(db) == zipped.version

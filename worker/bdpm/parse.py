@@ -116,7 +116,7 @@ def detect_encoding(data: bytes) -> Encoding:
         pass
     else:
         return Encoding("utf-8", "utf-8")
-    if len(_UTF8_MULTIBYTE.findall(data)) > 0 and _looks_mostly_utf8(data):
+    if _UTF8_MULTIBYTE.search(data) and _looks_mostly_utf8(data):
         return Encoding("mixed", "utf-8", note="mostly UTF-8 with lines in an 8-bit encoding (counted as bad rows)")
     c1 = set(_C1.findall(data))
     if not c1:

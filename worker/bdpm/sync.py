@@ -16,6 +16,7 @@ import datetime as _dt
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from worker.periodic import JobContext
 
 log = logging.getLogger("mediflux.bdpm")
 LEASE = "bdpm:sync"
-LEASE_TTL = _dt.timedelta(minutes=30)
+LEASE_TTL = _dt.timedelta(minutes=15)  # renewed after each file and each step, so a dead sync frees it soon
 BAD_ROW_LIMIT = 0.05  # a file with more bad rows than this is not loaded
 
 
@@ -85,11 +86,18 @@ def _validators() -> dict[str, Validators]:
 
 
 def _download(
-    settings: Settings, live: Path, staging: Path, force: bool, known: dict[str, Validators], result: SyncResult
+    settings: Settings,
+    live: Path,
+    staging: Path,
+    force: bool,
+    known: dict[str, Validators],
+    result: SyncResult,
+    renew: Callable[[], None],
 ) -> dict[str, Fetched]:
     fetched: dict[str, Fetched] = {}
     with download.client() as client:
         for spec in FILES:
+            renew()
             try:
                 got = download.fetch(
                     client,
@@ -184,7 +192,7 @@ def sync(settings: Settings, *, force: bool = False, shrink_guard: float | None 
     if not leases.acquire(LEASE, holder, LEASE_TTL):
         return SyncResult("busy", notes=["another sync is running"])
     try:
-        result = _sync_locked(settings, force, shrink_guard)
+        result = _sync_locked(settings, force, shrink_guard, lambda: _renew(holder))
     finally:
         leases.release(LEASE, holder)
     result.duration_s = time.monotonic() - t0
@@ -192,7 +200,12 @@ def sync(settings: Settings, *, force: bool = False, shrink_guard: float | None 
     return result
 
 
-def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) -> SyncResult:
+def _renew(holder: str) -> None:
+    if not leases.renew(LEASE, holder, LEASE_TTL):
+        raise RuntimeError("the bdpm:sync lease was lost (the sync took too long)")
+
+
+def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, renew: Callable[[], None]) -> SyncResult:
     now = utcnow()
     live, staging = folders(settings)
     shutil.rmtree(staging, ignore_errors=True)
@@ -203,7 +216,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
     t = time.monotonic()
     known = _validators()
     try:
-        fetched = _download(settings, live, staging, force, known, result)
+        fetched = _download(settings, live, staging, force, known, result, renew)
     except (OSError, httpx.HTTPError) as exc:
         result.problems.append(f"download: {safe_error(exc)}")
         fetched = {}
@@ -216,8 +229,10 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
         _remember(fetched, live, now)
         versions.record_outcome(db, "unchanged")
         return result
+    renew()
     snapshot = _parse(fetched, result)
     t = result.mark("parse", t)
+    renew()
     if result.problems:
         result.outcome = "rejected"
         versions.record_outcome(db, "rejected", result.error)
@@ -226,6 +241,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None) ->
     try:
         counts = store.load(db, version, snapshot)
         t = result.mark("load", t)
+        renew()
         before, before_orphans = _previous_checks(current)
         guard = {} if shrink_guard is None else {"shrink_guard": shrink_guard}
         check = verify(db, version, before, before_orphans, **guard)
