@@ -157,7 +157,15 @@ def test_analysis_matches_on_the_mirror_and_rematches_after_a_sync(database, set
 def test_cli_search_and_data_api(database, env: dict[str, str], products: Snapshot) -> None:
     empty = run_cli(env, "bdpm", "search", "Xanax 0,25 mg cp")
     assert empty.returncode == 1 and "mirror is empty" in empty.stderr
-    _publish(database, products)
+    pending = _ordonnance(name="pending")
+    runner.analyze_document(pending)
+    assert Document.get_by_id(pending).analysis["bdpm_status"] == "pending"
+    version = _publish(database, products)
+    db.close()
+    again = run_cli(env, "reanalyze", "--bdpm-stale", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == {"selected": 1, "rematched": 1, "mirror_version": version}
+    assert Document.get_by_id(pending).analysis["bdpm_status"] == "done"
     db.close()
     out = run_cli(env, "bdpm", "search", "Xanax 0,25 mg cp", "--limit", "3", "--json")
     assert out.returncode == 0, out.stderr
