@@ -203,7 +203,11 @@ def rematch(ids: list[int]) -> int:
         Document.id.in_(ids)
     ):
         analysis = dict(doc.analysis or {})
-        mirror.match_all(analysis, db, live, _pages(doc), now)
+        try:
+            mirror.match_all(analysis, db, live, _pages(doc), now)
+        except Exception as exc:  # noqa: BLE001 — one odd analysis must not stall the others
+            log.warning("BDPM re-match of document %s failed: %s", doc.id, type(exc).__name__)
+            analysis = {**(doc.analysis or {}), "bdpm_version": live[0], "bdpm_error": type(exc).__name__}
         _save(doc.id, analysis)
         done += 1
     return done
