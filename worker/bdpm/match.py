@@ -58,6 +58,7 @@ FORM_WRONG = 0.8  # another form than the line says: below the threshold however
 PREFIX_WEIGHT = 0.97  # ``ASPEGIC`` for ``ASPEGIC ADULTES``: slightly below an exact brand
 KEY_CUTOFF = 62.0
 KEYS_PER_QUERY = 40
+KEY_SPREAD = 20.0  # similarity points below the best key still looked at
 _FIRST_WORD_STOP = SALTS | {"acide", "vitamine", "solution", "eau", "extrait"}
 
 
@@ -251,7 +252,10 @@ class NameIndex:
                 query, keys, scorer=fuzz.ratio, limit=KEYS_PER_QUERY, score_cutoff=KEY_CUTOFF
             ):
                 found[ids[j]] = similarity
-        return sorted(found.items(), key=lambda kv: -kv[1])[:KEYS_PER_QUERY]
+        ranked = sorted(found.items(), key=lambda kv: -kv[1])[:KEYS_PER_QUERY]
+        # keys far below the best one cannot give a top candidate: every other factor only lowers a score
+        floor = (ranked[0][1] - KEY_SPREAD) if ranked else 0.0
+        return [(k, sim) for k, sim in ranked if sim >= floor]
 
     def _rank(self, spec: Speciality) -> tuple[Any, ...]:
         return (
