@@ -43,6 +43,7 @@ from worker.appdata.errors import (
     UserExists,
 )
 from worker.appdata.views import Decision, Document, DocumentSummary, Pathway, Profile, QueryRecord, Submission, as_json
+from worker.bdpm import lookup as bdpm_lookup
 from worker.bdpm import store as bdpm_store
 from worker.config import Settings
 from worker.runtime import bootstrap
@@ -203,6 +204,10 @@ class DataAPI(_Handle):
     def get_document(self, user_id: str, document_id: int, **access: Any) -> Document:
         return self._call(documents.get_document, user_id, document_id)
 
+    def search_medicines(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Specialities matching a prescription line ("Xanax 0,25 mg cp"), best first, with scores (docs/bdpm.md)."""
+        return self._call(_search, text, limit)
+
 
 class AsyncDataAPI(_Handle):
     """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
@@ -316,9 +321,20 @@ class AsyncDataAPI(_Handle):
     async def get_medicine(self, code: str) -> dict[str, Any] | None:
         return await self._call(_medicine, code)
 
+    async def search_medicines(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
+        return await self._call(_search, text, limit)
+
 
 def _medicine(backend: Backend, code: str) -> dict[str, Any] | None:
     return bdpm_store.get_medicine(backend.database, code)
+
+
+def _search(backend: Backend, text: str, limit: int) -> list[dict[str, Any]]:
+    if not isinstance(text, str) or len(text) > 500:
+        raise InvalidInput("text", "a prescription line of at most 500 characters")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise InvalidInput("limit", "a whole number from 1 to 100")
+    return bdpm_lookup.search(backend.database, text, limit)
 
 
 def open_api(settings: Settings | None = None) -> DataAPI:

@@ -1,4 +1,5 @@
-"""The ``analysis_backlog`` periodic job: analyse what was missed and retry pending BDPM matches."""
+"""The ``analysis_backlog`` periodic job: analyse what was missed, retry pending BDPM matches, and re-match
+documents matched against an older mirror version (a sync changed the data)."""
 
 from __future__ import annotations
 
@@ -23,4 +24,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
         retried += n
         if n < BATCH:
             break
-    return {"analysed": analysed, "bdpm_retried": retried}
+    rematched = 0
+    while ctx.time_left() > 5:
+        n = runner.rematch_stale(BATCH)
+        rematched += n
+        if n < BATCH:
+            break
+    return {"analysed": analysed, "bdpm_retried": retried, "bdpm_rematched": rematched}

@@ -24,6 +24,7 @@ from typing import Any
 from worker.analysis.text import edit_distance, fold
 
 BdpmLookup = Callable[[str], list[dict[str, Any]]]
+LineMatcher = Callable[[dict[str, Any]], dict[str, Any]]  # one medication field → its ``bdpm`` result
 
 
 class BdpmUnavailable(Exception):
@@ -95,7 +96,7 @@ def _form_ok(form: str | None, candidate: dict[str, Any]) -> bool:
     return not want or want[0] in have.split() or (want[0] == "cp" and "comprime" in have)
 
 
-def _presentation(candidate: dict[str, Any], quantity: str | None) -> dict[str, Any] | None:
+def presentation(candidate: dict[str, Any], quantity: str | None) -> dict[str, Any] | None:
     presentations = candidate.get("presentations") or []
     if len(presentations) == 1:
         chosen = presentations[0]
@@ -135,7 +136,7 @@ def match(
         "score": score,
         "cis": chosen.get("CIS"),
         "denomination": chosen.get("denomination"),
-        "presentation": _presentation(chosen, quantity),
+        "presentation": presentation(chosen, quantity),
     }
 
 
@@ -159,15 +160,25 @@ def match_line(med: dict[str, Any], lookup: BdpmLookup) -> dict[str, Any]:
     return result
 
 
-def match_all(analysis: dict[str, Any], lookup: BdpmLookup, now: _dt.datetime, only_pending: bool = False) -> None:
-    """Fill ``bdpm`` on every medication of ``analysis`` (in place) and the document-level ``bdpm_status``."""
+def match_all(
+    analysis: dict[str, Any],
+    lookup: BdpmLookup,
+    now: _dt.datetime,
+    only_pending: bool = False,
+    line_matcher: LineMatcher | None = None,
+) -> None:
+    """Fill ``bdpm`` on every medication of ``analysis`` (in place) and the document-level ``bdpm_status``.
+
+    Each line goes through ``line_matcher`` (the mirror's, worker/analysis/mirror.py) or, without one, through
+    :func:`match_line` over ``lookup`` (the GraphQL source through the API cache)."""
+    matcher = line_matcher or (lambda med: match_line(med, lookup))
     meds = (analysis.get("fields") or {}).get("medications") or []
     for med in meds:
         previous = med.get("bdpm") or {}
         if only_pending and previous.get("status") != "pending":
             continue
         try:
-            med["bdpm"] = match_line(med, lookup)
+            med["bdpm"] = matcher(med)
         except BdpmUnavailable:
             attempts = int(previous.get("attempts", 0)) + 1
             delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)

@@ -20,9 +20,11 @@ from models import Document, db
 from models.clock import utcnow
 from models.json_paths import json_text
 from worker import cache, memory
-from worker.analysis import medications
+from worker.analysis import medications, mirror
 from worker.analysis.medications import BdpmLookup
 from worker.analysis.pipeline import EXTRACTOR_VERSION, analyze_text
+from worker.bdpm import lookup as bdpm_lookup
+from worker.bdpm import store as bdpm_store
 from worker.errors import safe_error
 from worker.logsetup import doc_extra, short_id
 from worker.submissions import ledger
@@ -48,8 +50,25 @@ def cache_lookup(term: str) -> list[dict[str, Any]]:
 
 
 def default_lookup() -> BdpmLookup:
-    """The BDPM lookup the worker uses: the API cache (see docs/analysis.md and docs/cache.md)."""
+    """The GraphQL source through the API cache: used while the mirror is empty (see docs/analysis.md)."""
     return cache_lookup
+
+
+def match_medications(
+    analysis: dict[str, Any],
+    pages: list[dict[str, Any]],
+    lookup: BdpmLookup | None,
+    now: _dt.datetime,
+    only_pending: bool = False,
+) -> None:
+    """Match the medications: on the local mirror when it has data (the default), else through ``lookup``
+    (the GraphQL source via the cache; ``pending`` when that has nothing either). An injected ``lookup`` wins."""
+    live = bdpm_lookup.current_index(db) if lookup is None else None
+    if live is not None:
+        mirror.match_all(analysis, db, live, pages, now, only_pending)
+        return
+    medications.match_all(analysis, lookup or default_lookup(), now, only_pending)
+    analysis["bdpm_version"] = None
 
 
 def _pages(doc: Document) -> list[dict[str, Any]]:
@@ -72,7 +91,7 @@ def analyze_document(document_id: int, lookup: BdpmLookup | None = None) -> dict
     hint = (doc.meta or {}).get("document_type_hint")
     analysis = analyze_text(_pages(doc), hint=hint if isinstance(hint, str) else None, today=now.date())
     analysis["analyzed_at"] = now.isoformat()
-    medications.match_all(analysis, lookup or default_lookup(), now)
+    match_medications(analysis, _pages(doc), lookup, now)
     _save(document_id, analysis)
     log.info(
         "analysed document %s [%s]: %s",
@@ -144,7 +163,7 @@ def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> i
     """Retry BDPM matching for documents whose pending medications are due; returns documents retried."""
     now = utcnow()
     query = (
-        Document.select(Document.id, Document.analysis)
+        Document.select(Document.id, Document.analysis, Document.pages, Document.text)
         .where(
             (json_text(Document.analysis, "bdpm_status") == "pending")
             & (json_text(Document.analysis, "bdpm_retry_after") <= now.isoformat())
@@ -155,10 +174,55 @@ def retry_medication_matching(limit: int, lookup: BdpmLookup | None = None) -> i
     done = 0
     for doc in query:
         analysis = dict(doc.analysis)
-        medications.match_all(analysis, lookup or default_lookup(), now, only_pending=True)
+        match_medications(analysis, _pages(doc), lookup, now, only_pending=True)
         _save(doc.id, analysis)
         done += 1
     return done
+
+
+def _bdpm_version() -> peewee.ColumnBase:
+    return peewee.Cast(json_text(Document.analysis, "bdpm_version"), "INTEGER")
+
+
+def select_bdpm_stale(version: int) -> peewee.ModelSelect[Document]:
+    """Documents with medications matched against another mirror version, another source, or still pending."""
+    return (
+        Document.select(Document.id)
+        .where(
+            json_text(Document.analysis, "bdpm_status").in_(["done", "pending"])
+            & (json_text(Document.analysis, "bdpm_version").is_null() | (_bdpm_version() != version))
+        )
+        .order_by(Document.id)
+    )
+
+
+def rematch(ids: list[int]) -> int:
+    """Match the medications of these documents again on the live mirror (extraction is kept); how many."""
+    live = bdpm_lookup.current_index(db)
+    if live is None:
+        return 0
+    now = utcnow()
+    done = 0
+    for doc in Document.select(Document.id, Document.analysis, Document.pages, Document.text).where(
+        Document.id.in_(ids)
+    ):
+        analysis = dict(doc.analysis or {})
+        try:
+            mirror.match_all(analysis, db, live, _pages(doc), now)
+        except Exception as exc:  # noqa: BLE001 — one odd analysis must not stall the others
+            log.warning("BDPM re-match of document %s failed: %s", doc.id, type(exc).__name__)
+            analysis = {**(doc.analysis or {}), "bdpm_version": live[0], "bdpm_error": type(exc).__name__}
+        _save(doc.id, analysis)
+        done += 1
+    return done
+
+
+def rematch_stale(limit: int) -> int:
+    """After a sync that changed the mirror: re-match up to ``limit`` stale documents; how many."""
+    version = bdpm_store.current_version(db)
+    if version is None:
+        return 0
+    return rematch([row.id for row in select_bdpm_stale(version).limit(limit)])
 
 
 def select_for_reanalysis(

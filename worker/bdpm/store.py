@@ -230,6 +230,7 @@ class IndexSubstance:
     dosage: str
     reference: str
     nature: str  # SA or FT
+    link: int | None = None  # numero_liaison: pairs a salt (SA) with its therapeutic fraction (FT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,13 +251,13 @@ class IndexRow:
 def index_rows(db: Database, version: int) -> Iterator[IndexRow]:
     """Every speciality of ``version`` (in CIS order) with its substances, dosages and generic group."""
     substances: dict[str, list[IndexSubstance]] = {}
-    for cis, name, dosage, ref, nature in _rows(
+    for cis, name, dosage, ref, nature, link in _rows(
         db,
-        "SELECT cis, denomination_substance, dosage_substance, reference_dosage, nature_composant "
+        "SELECT cis, denomination_substance, dosage_substance, reference_dosage, nature_composant, numero_liaison "
         "FROM bdpm_compositions WHERE version = ? ORDER BY id",
         (version,),
     ):
-        substances.setdefault(cis, []).append(IndexSubstance(name, dosage, ref, nature))
+        substances.setdefault(cis, []).append(IndexSubstance(name, dosage, ref, nature, link))
     groups: dict[str, tuple[int, str, int]] = {}
     for cis, gid, label, kind in _rows(
         db,

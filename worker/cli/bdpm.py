@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from models import db
-from worker.bdpm import store
+from worker.bdpm import lookup, store
 from worker.bdpm.status import mirror_status
 from worker.bdpm.sync import sync
 from worker.cli.context import local_runtime
@@ -111,4 +113,28 @@ def get_command(code: str, as_json: bool) -> None:
         )
 
 
-# `mediflux bdpm search TEXT` (name matching) is added here by the matching work.
+@bdpm_group.command(name="search")
+@click.argument("text")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="Candidates to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the candidates as JSON.")
+def search_command(text: str, limit: int, as_json: bool) -> None:
+    """Specialities matching a prescription line ("Xanax 0,25 mg cp sécable", "AMOXICILLINE 1g"), best first,
+    with their score (matched: at or above the threshold) and generic group."""
+    local_runtime()
+    if store.current_version(db) is None:
+        raise click.ClickException("the BDPM mirror is empty: run `mediflux bdpm sync`")
+    found = lookup.search(db, text, limit)
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo("no candidate")
+    echo_table(
+        ("CIS", "score", "matched", "denomination", "generic group"),
+        [(c["cis"], f"{c['score']:.2f}", "yes" if c["matched"] else "no", c["denomination"], _group(c)) for c in found],
+    )
+
+
+def _group(candidate: dict[str, Any]) -> str:
+    group = candidate.get("generic_group")
+    return "" if not group else f"{group['id']} ({group['type_label']})"
