@@ -260,3 +260,27 @@ def test_dashboard_lists_submissions_by_state_without_names(api, quick):
     assert subs["by_state"]["analysed"] == 1 and subs["by_state"]["rejected"] == 1
     html = pages.documents_page({**data.documents(quick), "submissions": subs}, actions=False)
     assert "latest-submissions" in html and "u-secret" not in html and "Dupont" not in html
+
+
+def test_concurrent_submits_of_the_same_bytes_make_one_submission(database, quick):
+    async def main():
+        api = AsyncDataAPI.from_settings(quick)
+        try:
+            subs = await asyncio.gather(*(api.submit_document("u-1", canonical(), f"{i}.json") for i in range(10)))
+        finally:
+            await api.close()
+        return subs
+
+    subs = asyncio.run(main())
+    assert len({s.id for s in subs}) == 1
+    assert Submission.select().count() == 1 and len(inbox_files(quick)) == 1
+    sync = DataAPI.from_settings(quick)
+    try:
+        threads = [threading.Thread(target=sync.submit_document, args=("u-2", canonical(), "x.json")) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sync.close()
+    assert Submission.select().where(Submission.user_id == "u-2").count() == 1 and len(inbox_files(quick)) == 2
