@@ -284,3 +284,11 @@ def test_concurrent_submits_of_the_same_bytes_make_one_submission(database, quic
     finally:
         sync.close()
     assert Submission.select().where(Submission.user_id == "u-2").count() == 1 and len(inbox_files(quick)) == 2
+
+
+def test_a_hand_drop_of_submitted_bytes_in_the_same_batch_is_a_duplicate(api, quick):
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    (quick.inbox / "u-1" / "copy.json").write_bytes(canonical())
+    process(quick)
+    states = sorted((s.state, s.id == sub.id) for s in api.list_submissions("u-1"))
+    assert states == [("analysed", True), ("duplicate", False)]

@@ -63,7 +63,7 @@ def pending_for(landings: Sequence[Landing]) -> dict[str, Submission]:
             .order_by(Submission.created_at)
         ):
             by_key.setdefault((row.user_id, row.sha256), row)
-        taken: set[str] = set()
+        taken = {sub.id for sub in found.values()}  # one landing per submission
         for x in rest:
             match = by_key.get((x.user_id, x.sha256))
             if match is not None and match.id not in taken:
