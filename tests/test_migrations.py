@@ -154,7 +154,8 @@ def test_0006_per_owner_key_keeps_rows_and_owners_and_goes_down(settings, home):
     refused(None, "ccc")  # twice without an owner
     with pytest.raises(RuntimeError, match="several owners"):
         migrator.downgrade(database)  # dropping one owner's copy is not a schema step
-    assert "0006_owner_sha256" not in migrator.pending(database) and "documents_sha256_no_user" in _index_names(database)
+    assert "0006_owner_sha256" not in migrator.pending(database)  # later migrations may still be pending
+    assert "documents_sha256_no_user" in _index_names(database)
     database.execute_sql(
         "DELETE FROM documents WHERE sha256 = 'aaa' AND "
         "(user_id IS NULL OR user_id <> (SELECT id FROM users WHERE user_id = 'u-a'))"
