@@ -260,3 +260,36 @@ def test_dashboard_lists_submissions_by_state_without_names(api, quick):
     assert subs["by_state"]["analysed"] == 1 and subs["by_state"]["rejected"] == 1
     html = pages.documents_page({**data.documents(quick), "submissions": subs}, actions=False)
     assert "latest-submissions" in html and "u-secret" not in html and "Dupont" not in html
+
+
+def test_concurrent_submits_of_the_same_bytes_make_one_submission(database, quick):
+    async def main():
+        api = AsyncDataAPI.from_settings(quick)
+        try:
+            subs = await asyncio.gather(*(api.submit_document("u-1", canonical(), f"{i}.json") for i in range(10)))
+        finally:
+            await api.close()
+        return subs
+
+    subs = asyncio.run(main())
+    assert len({s.id for s in subs}) == 1
+    assert Submission.select().count() == 1 and len(inbox_files(quick)) == 1
+    sync = DataAPI.from_settings(quick)
+    try:
+        threads = [threading.Thread(target=sync.submit_document, args=("u-2", canonical(), "x.json")) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sync.close()
+    assert Submission.select().where(Submission.user_id == "u-2").count() == 1 and len(inbox_files(quick)) == 2
+
+
+def test_a_hand_drop_of_submitted_bytes_in_the_same_batch_is_a_duplicate(api, quick):
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    (quick.inbox / "u-1" / "copy.json").write_bytes(canonical())
+    process(quick)
+    subs = api.list_submissions("u-1")
+    assert sorted(s.state for s in subs) == ["analysed", "duplicate"]  # which one is first depends on the batch order
+    assert len(subs) == 2 and sub.id in {s.id for s in subs} and subs[0].document_id == subs[1].document_id

@@ -65,6 +65,7 @@ _WRITES = frozenset(
         records.store_pathway,
         records.record_decision,
         documents.submit_document,
+        documents.record,
     }
 )
 
@@ -293,8 +294,25 @@ class AsyncDataAPI(_Handle):
     async def submit_document(
         self, user_id: str, data: documents.Data, filename: str, *, content_type: str | None = None
     ) -> Submission:
+        """As :meth:`DataAPI.submit_document`; reading, writing and fsyncs run in a thread, never on the loop."""
         inbox, limit = self._inbox()
-        return await self._call(documents.submit_document, inbox, limit, user_id, data, filename, content_type)
+        p = await asyncio.to_thread(documents.prepare, inbox, limit, user_id, data, filename, content_type)
+        existing = await self._call(documents.first_submission, user_id, p.sha256)
+        if existing is not None:
+            return existing
+        await asyncio.to_thread(documents.write_temp, inbox, p)
+        try:
+            recorded = await self._call(documents.record, p)
+        except BaseException:
+            await asyncio.to_thread(documents.discard_temp, inbox, p)
+            raise
+        if recorded is None:  # the same bytes submitted concurrently: that one is the first
+            await asyncio.to_thread(documents.discard_temp, inbox, p)
+            first = await self._call(documents.first_submission, user_id, p.sha256)
+            assert first is not None
+            return first
+        await asyncio.to_thread(documents.publish, inbox, p)
+        return recorded
 
     async def document_status(self, user_id: str, submission_id: str, **access: Any) -> Submission:
         return await self._call(documents.document_status, user_id, submission_id)

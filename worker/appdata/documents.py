@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,15 +100,22 @@ def _write_temp(folder_fd: int, name: str, raw: bytes) -> None:
         os.close(fd)
 
 
-def _first(b: Backend, user_id: str, sha256: str) -> Any:
-    query = Submission.select().where((Submission.user_id == user_id) & (Submission.sha256 == sha256))
-    return b.first(query.order_by(Submission.created_at, Submission.id))
+@dataclass(frozen=True)
+class Prepared:
+    """A submission checked and read, not yet written: what the next steps need."""
+
+    user_id: str
+    filename: str
+    content_type: str | None
+    raw: bytes
+    found: str
+    sha256: str
+    id: str
+    final: str
 
 
-def submit_document(
-    b: Backend, inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str, content_type: str | None
-) -> SubmissionView:
-    """Write the file into the user's inbox folder and record its submission (idempotent per user and SHA-256)."""
+def prepare(inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str, content_type: str | None) -> Prepared:
+    """Every check of a submission, before anything is written (no database: an async caller runs it in a thread)."""
     validate.user_id(user_id)
     validate.text("filename", filename, 255)
     if "\x00" in filename:
@@ -119,43 +127,94 @@ def submit_document(
     found = head_type(raw[:8192])
     if found not in TEXT_TYPES:
         raise UnsupportedType(found)
-    sha256 = hashlib.sha256(raw).hexdigest()
-    existing = _first(b, user_id, sha256)
-    if existing is not None:
-        return view(b, existing)
     sid = ledger.new_id()
-    final = _final_name(sid, filename, found)
-    folder = _folder_fd(inbox, user_id)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    return Prepared(user_id, filename, content_type, raw, found, sha256, sid, _final_name(sid, filename, found))
+
+
+def first_submission(b: Backend, user_id: str, sha256: str) -> SubmissionView | None:
+    """The user's first submission of these bytes, if any (idempotency per user and SHA-256)."""
+    query = Submission.select().where((Submission.user_id == user_id) & (Submission.sha256 == sha256))
+    row = b.first(query.order_by(Submission.created_at, Submission.id))
+    return view(b, row) if row is not None else None
+
+
+def write_temp(inbox: Path, p: Prepared) -> None:
+    """``<inbox>/<user>/<id>.tmp``, written and fsynced (the watcher ignores ``*.tmp``)."""
+    folder = _folder_fd(inbox, p.user_id)
     try:
-        _write_temp(folder, temp_name(sid), raw)
-        now = utcnow()
-        try:
-            with b.database.atomic():
-                Submission.insert(
-                    id=sid,
-                    user_id=user_id,
-                    origin="app",
-                    filename=filename,
-                    declared_type=content_type,
-                    sniffed_type=found,
-                    sha256=sha256,
-                    size=len(raw),
-                    inbox_path=f"{user_id}/{final}",
-                    state="received",
-                    created_at=now,
-                    updated_at=now,
-                ).execute(b.database)
-        except peewee.IntegrityError:  # the same bytes submitted concurrently: that one is the first
-            os.unlink(temp_name(sid), dir_fd=folder)
-            return view(b, _first(b, user_id, sha256))
-        except BaseException:
-            os.unlink(temp_name(sid), dir_fd=folder)
-            raise
-        os.rename(temp_name(sid), final, src_dir_fd=folder, dst_dir_fd=folder)
-        os.fsync(folder)  # the new name is durable (worker/fsync.py's rule, through the descriptor)
+        _write_temp(folder, temp_name(p.id), p.raw)
     finally:
         os.close(folder)
-    return view(b, _get(b, user_id, sid))
+
+
+def discard_temp(inbox: Path, p: Prepared) -> None:
+    folder = _folder_fd(inbox, p.user_id)
+    try:
+        os.unlink(temp_name(p.id), dir_fd=folder)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(folder)
+
+
+def publish(inbox: Path, p: Prepared) -> None:
+    """Rename the temporary file to its final name and fsync the folder (worker/fsync.py's rule, by descriptor)."""
+    folder = _folder_fd(inbox, p.user_id)
+    try:
+        os.rename(temp_name(p.id), p.final, src_dir_fd=folder, dst_dir_fd=folder)
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def record(b: Backend, p: Prepared) -> SubmissionView | None:
+    """Commit the submission row (``received``); None when the same bytes were just submitted concurrently."""
+    now = utcnow()
+    try:
+        with b.database.atomic():
+            Submission.insert(
+                id=p.id,
+                user_id=p.user_id,
+                origin="app",
+                filename=p.filename,
+                declared_type=p.content_type,
+                sniffed_type=p.found,
+                sha256=p.sha256,
+                size=len(p.raw),
+                inbox_path=f"{p.user_id}/{p.final}",
+                state="received",
+                created_at=now,
+                updated_at=now,
+            ).execute(b.database)
+    except peewee.IntegrityError:  # the partial unique index: that other submission is the first
+        return None
+    return view(b, _get(b, p.user_id, p.id))
+
+
+def submit_document(
+    b: Backend, inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str, content_type: str | None
+) -> SubmissionView:
+    """Write the file into the user's inbox folder and record its submission (idempotent per user and SHA-256).
+
+    The steps in order (the async API runs the file steps in a thread, the database steps on its pool)."""
+    p = prepare(inbox, max_bytes, user_id, data, filename, content_type)
+    existing = first_submission(b, user_id, p.sha256)
+    if existing is not None:
+        return existing
+    write_temp(inbox, p)
+    try:
+        recorded = record(b, p)
+    except BaseException:
+        discard_temp(inbox, p)
+        raise
+    if recorded is None:
+        discard_temp(inbox, p)
+        first = first_submission(b, user_id, p.sha256)
+        assert first is not None  # the row that won the unique index
+        return first
+    publish(inbox, p)
+    return recorded
 
 
 def summary(analysis: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import peewee
 
+from models.durability import CommitNotDurable
 from worker import metrics, quarantine
 from worker.config import Settings
 from worker.dirfd import Changed, Place
@@ -87,7 +88,7 @@ def _record_rejection(
     sha = hashlib.sha256(landed.data).hexdigest() if landed else None
     try:
         ledger.record_rejected(rel, user_id, sha, len(landed.data) if landed else None, reason)
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+    except (peewee.OperationalError, peewee.InterfaceError, CommitNotDurable) as exc:
         report.retry.append(path)
         report.count("database_unavailable")
         log.warning("could not record the rejection of %s: %s", ref(path), type(exc).__name__)

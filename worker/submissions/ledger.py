@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from models import db
 from models.clock import utcnow
+from models.durability import durable_atomic
 from models.submissions import ANALYSED, DUPLICATE, FINAL, INGESTED, OCR, PENDING, RECEIVED, REJECTED, Submission
 from worker.submissions.reasons import reason_code
 from worker.webhooks.outbox import enqueue as announce
@@ -64,7 +65,7 @@ def pending_for(landings: Sequence[Landing]) -> dict[str, Submission]:
             .order_by(Submission.created_at)
         ):
             by_key.setdefault((row.user_id, row.sha256), row)
-        taken: set[str] = set()
+        taken = {sub.id for sub in found.values()}  # one landing per submission
         for x in rest:
             match = by_key.get((x.user_id, x.sha256))
             if match is not None and match.id not in taken:
@@ -127,11 +128,12 @@ def record_landings(
 def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, size: int | None, reason: str) -> None:
     """The file at ``rel`` can never become a document: its submission is ``rejected`` with ``reason``.
 
-    Committed before the file moves to quarantine. Recorded once: a file left in the inbox by a crash after this
+    Committed durably before the file moves to quarantine (the move is synced: so is the state that explains it).
+    Recorded once: a file left in the inbox by a crash after this
     commit is quarantined again at the next pass, and finds its rejection already recorded.
     """
     now = utcnow()
-    with db.atomic():
+    with durable_atomic(db):
         sub = None
         if rel is not None:
             sub = (
