@@ -114,9 +114,9 @@ def test_limits_are_checked_before_anything_is_written(api, quick, tmp_path):
     with pytest.raises(FileTooLarge) as err:
         tiny.submit_document("u-1", b"x" * (1024 * 1024 + 1), "big.txt")
     assert err.value.code == "file_too_large"
-    png = tmp_path / "scan.png"
-    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
-    for data, kwargs in ((png, {}), (b"%PDF-1.7\n", {}), (b"bonjour", {"content_type": "image/jpeg"})):
+    gif = tmp_path / "scan.gif"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 100)
+    for data, kwargs in ((gif, {}), (b"PK\x03\x04zip", {}), (b"bonjour", {"content_type": "image/jpeg"})):
         with pytest.raises(UnsupportedType) as err:
             api.submit_document("u-1", data, "scan", **kwargs)
         assert err.value.code == "unsupported_type"
@@ -293,3 +293,38 @@ def test_a_hand_drop_of_submitted_bytes_in_the_same_batch_is_a_duplicate(api, qu
     subs = api.list_submissions("u-1")
     assert sorted(s.state for s in subs) == ["analysed", "duplicate"]  # which one is first depends on the batch order
     assert len(subs) == 2 and sub.id in {s.id for s in subs} and subs[0].document_id == subs[1].document_id
+
+
+def test_an_uploaded_photo_goes_through_the_ocr_stage(api, quick):
+    """Images and PDFs are submitted like OCR results; the OCR stage moves the submission to ``ocr`` when it
+    takes the file, then ingestion's commit to ``ingested`` and the analysis to ``analysed``."""
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.ocr import stage
+
+    fx.require_tesseract()
+    sub = api.submit_document("u-1", fx.encode(fx.page_image(), "PNG"), "ordonnance.json", content_type="image/png")
+    [path] = inbox_files(quick)
+    assert sub.state == "received" and path.name == f"{sub.id}.png"  # a photo keeps its kind's extension
+    triggers = RecordingTriggers()
+    ingest_paths([str(path)], quick, triggers)
+    assert triggers.ocred == [[str(path)]] and api.document_status("u-1", sub.id).state == "received"
+    seen = []
+    real_mark = ledger.mark_ocr_at
+
+    def mark(rel):
+        taken = real_mark(rel)
+        seen.append(api.document_status("u-1", sub.id).state)
+        return taken
+
+    stage.ledger.mark_ocr_at = mark
+    try:
+        report = stage.ocr_paths([str(path)], quick, triggers)
+    finally:
+        stage.ledger.mark_ocr_at = real_mark
+    assert seen == ["ocr"]
+    ingested = api.document_status("u-1", sub.id)
+    assert ingested.state == "ingested" and ingested.document_id == report.stored[0]
+    runner.analyze_batch(report.stored, no_lookup)
+    done = api.wait_for_document("u-1", sub.id, timeout=5)
+    assert done.state == "analysed" and "Paracétamol" in api.get_document("u-1", done.document_id).pages[0]["text"]

@@ -27,10 +27,15 @@ from worker.appdata.errors import FileTooLarge, InvalidInput, UnknownDocument, U
 from worker.appdata.views import Document as DocumentView
 from worker.appdata.views import Submission as SubmissionView
 from worker.ingest.sniff import head_type, hint_from_name
+from worker.ocr.sniff import EXTENSIONS as MEDIA_EXTENSIONS
+from worker.ocr.sniff import KINDS as MEDIA_KINDS
 from worker.submissions import ledger, reasons
 
-TEXT_TYPES = ("json", "hocr", "alto", "tsv", "text", "markup")  # what ingestion takes (OCR formats: issue 17)
-_EXT = {"json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "tsv": ".tsv", "text": ".txt", "markup": ""}
+TEXT_TYPES = ("json", "hocr", "alto", "tsv", "text", "markup")  # what ingestion reads as text
+ACCEPTED = TEXT_TYPES + MEDIA_KINDS  # and images and PDFs, which the OCR stage reads
+_EXT = {"json": ".json", "hocr": ".hocr", "alto": ".alto.xml", "tsv": ".tsv", "text": ".txt", "markup": ""} | {
+    kind: "." + ext for kind, ext in MEDIA_EXTENSIONS.items()
+}
 _HINT_EXT = {"json": ".json", "hocr": ".hocr", "xml": ".xml", "alto": ".alto.xml", "tsv": ".tsv", "text": ".txt"}
 _BINARY_DECLARED = ("image/", "application/pdf")
 Data = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
@@ -67,7 +72,7 @@ def _read(data: Data, limit: int) -> bytes:
 def _final_name(submission_id: str, filename: str, found: str) -> str:
     """``<id><ext>``: the app's extension when it names a format ingestion knows (so a mismatch is caught),
     else the one of the type the content announces. The app's file name itself is never on disk."""
-    hint = hint_from_name(filename)
+    hint = None if found in MEDIA_KINDS else hint_from_name(filename)  # an image's extension is its kind's
     return submission_id + (_HINT_EXT[hint] if hint else _EXT[found])
 
 
@@ -121,12 +126,12 @@ def prepare(inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str
     if "\x00" in filename:
         raise InvalidInput("filename", "NUL character")
     validate.text("content_type", content_type, 128, required=False)
-    if content_type and content_type.lower().startswith(_BINARY_DECLARED):
-        raise UnsupportedType(content_type.split(";")[0].strip().lower())
     raw = _read(data, max_bytes)
     found = head_type(raw[:8192])
-    if found not in TEXT_TYPES:
+    if found not in ACCEPTED:
         raise UnsupportedType(found)
+    if content_type and content_type.lower().startswith(_BINARY_DECLARED) and found not in MEDIA_KINDS:
+        raise UnsupportedType(content_type.split(";")[0].strip().lower())  # declared an image, is not one
     sid = ledger.new_id()
     sha256 = hashlib.sha256(raw).hexdigest()
     return Prepared(user_id, filename, content_type, raw, found, sha256, sid, _final_name(sid, filename, found))

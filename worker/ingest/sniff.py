@@ -13,6 +13,7 @@ import codecs
 import re
 
 from worker.ingest.parsed import ParseError
+from worker.ocr.sniff import media_kind
 
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
 _HINTS = {
@@ -86,31 +87,26 @@ def sniff(text: str, hint: str | None) -> str:
 
 
 # Binary formats recognised by their first bytes (what the OCR stage will take; refused until it lands).
-_MAGIC = (
-    (b"%PDF-", "pdf"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
+_MAGIC = (  # binary files no stage takes (images and PDFs: worker.ocr.sniff.media_kind)
     (b"GIF8", "gif"),
     (b"PK\x03\x04", "zip"),
 )
 
 
 def head_type(head: bytes) -> str:
-    """The type the first bytes of a file announce, without parsing it: a text format ("json", "hocr", "alto",
-    "tsv", "text", or "markup" for other markup), else a binary one ("pdf", "png", "webp", "binary"…).
+    """The type the first bytes of a file announce, without parsing it: an OCR stage input (``media_kind``:
+    "png", "jpeg", "tiff", "webp", "heif", "pdf"), a text format ("json", "hocr", "alto", "tsv", "text", or
+    "markup" for other markup), else another binary one ("gif", "zip", "binary").
 
     Used at submission time to refuse what ingestion can never take before anything is written; a text file
     that later fails to parse is rejected by ingestion, with its reason.
     """
+    kind = media_kind(head)  # the OCR stage's inputs: one rule (worker.ocr.sniff)
+    if kind is not None:
+        return kind
     for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        return "heic"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = head[:_SNIFF_CHARS].decode("utf-16", errors="ignore")
     else:

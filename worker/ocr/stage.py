@@ -28,6 +28,7 @@ from worker.ingest.owner import owner_of
 from worker.ingest.parsed import ParsedDocument
 from worker.ingest.report import IngestReport
 from worker.ocr import workspace
+from worker.submissions import ledger
 from worker.ocr.assemble import assemble
 from worker.ocr.run import OcrRefused, run_child
 from worker.ocr.sniff import HEAD_BYTES, media_kind
@@ -133,6 +134,7 @@ def ocr_file(path: str, settings: Settings, triggers: Triggers = NO_QUEUE) -> In
         if kind is None:  # replaced by another kind of file since it was routed here: ingestion's
             dirs.close()
             return ingest_batch([path], settings, triggers)
+        ledger.mark_ocr_at(landed.rel)  # a submitted upload is now being OCRed (``received`` → ``ocr``)
         _ocr_landed(path, landed, kind, settings, triggers, report)
     return report
 
