@@ -5,6 +5,7 @@ Knows nothing of huey, tasks or the CLI. Bind with
 ``models.migrator.upgrade(database)``.
 """
 
+from models.access import AccessLog
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
 from models.cache import ApiCache, ApiCacheStats, ApiRateLimit
 from models.documents import Document
@@ -32,10 +33,12 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
+    AccessLog,
 )
 
 __all__ = [
     "ALL_MODELS",
+    "AccessLog",
     "ApiCache",
     "ApiCacheStats",
     "ApiRateLimit",

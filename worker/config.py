@@ -17,6 +17,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from models.database import sqlite_path
+from worker.access.labels import InvalidLabel, check_label
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 from worker.upstreams import UPSTREAMS, Upstream
 
@@ -116,6 +117,9 @@ class Settings:
     ingest_grace_seconds: float = 5.0
     watch_poll_quiet_seconds: float = 5.0
     api_durable: bool = True
+    access_actor: str | None = None  # who reads, when a call names no actor (docs/privacy.md, Access traces)
+    access_purpose: str | None = None  # why, when a call names no purpose
+    access_flush_seconds: float = 1.0  # the data API's traces are inserted together this often (0 = each read)
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -249,6 +253,17 @@ def _token(env: Mapping[str, str], name: str, required: bool) -> str | None:
     return raw
 
 
+def _label(env: Mapping[str, str], name: str) -> str | None:
+    """An access-log actor or purpose (worker.access.labels); None when unset."""
+    raw = (env.get(PREFIX + name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return check_label(name.rsplit("_", 1)[-1].lower(), raw)
+    except InvalidLabel as exc:
+        raise ConfigError(PREFIX + name, exc.problem) from None
+
+
 def _upstream(env: Mapping[str, str], up: Upstream) -> UpstreamSettings:
     """The settings of one upstream, from the variables its declaration names, within its bounds."""
     cap = up.page_cap
@@ -315,6 +330,9 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         ingest_grace_seconds=_float(env, "INGEST_GRACE_SECONDS", 5.0, 0.0, 3600.0),
         watch_poll_quiet_seconds=_float(env, "WATCH_POLL_QUIET_SECONDS", 5.0, 0.0, 3600.0),
         api_durable=_bool(env, "API_DURABLE", True),
+        access_actor=_label(env, "ACCESS_ACTOR"),
+        access_purpose=_label(env, "ACCESS_PURPOSE"),
+        access_flush_seconds=_seconds(env, "ACCESS_FLUSH_SECONDS", 1.0, 0.0, 60.0),
     )
 
 

@@ -39,6 +39,7 @@ class RetentionPolicies:
     cache_revalidate: int = 7  # api_cache rows with an ETag/Last-Modified kept this long past stale_until
     pathways: int = 730  # care pathways and their decisions, from the last decision
     huey_events: int = 14  # huey's task stats (dashboard): operational data, two weeks
+    access_log: int = 183  # access traces (who read a user's data, why): six months, then pruned
     summarize_sessions: bool = True  # fold pruned sessions into session_summaries first
 
     def cutoff(self, category: str, now: _dt.datetime) -> _dt.datetime:
