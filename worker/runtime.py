@@ -21,7 +21,7 @@ from huey import Huey
 
 from models import migrator
 from models.database import open_database
-from worker import cache
+from worker import cache, userkeys
 from worker.config import Settings, exit_on_config_error, load_settings
 from worker.logsetup import configure_logging
 from worker.periodic import JobSpec, sync_jobs
@@ -60,10 +60,11 @@ class Runtime:
 
 
 def prepare_home(settings: Settings) -> None:
-    """Create the data folder (0700) and the inbox; tighten the folder if it already exists."""
+    """Create the data folder (0700), the inbox and the user-key secret; tighten the folder if it already exists."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(settings.home, 0o700)
     settings.inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    userkeys.ensure_secret(settings)
 
 
 def bootstrap(settings: Settings | None = None, migrate: bool = True) -> Runtime:
