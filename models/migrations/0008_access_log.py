@@ -38,7 +38,9 @@ def up(migrator, db):
             f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{MESSAGE}'; END $$"
         )
-        db.execute_sql(f"CREATE TRIGGER {TRIGGER} BEFORE UPDATE ON access_log FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()")
+        db.execute_sql(
+            f"CREATE TRIGGER {TRIGGER} BEFORE UPDATE ON access_log FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()"
+        )
     else:
         db.execute_sql(
             f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} BEFORE UPDATE ON access_log "

@@ -25,9 +25,7 @@ from worker.config import Settings
 from worker.userkeys import user_key
 
 # The resource kinds a trace may name (what was read, never its content).
-RESOURCES = frozenset(
-    {"profile", "queries", "pathways", "documents", "quarantine", "export", "erasure", "access_log"}
-)
+RESOURCES = frozenset({"profile", "queries", "pathways", "documents", "quarantine", "export", "erasure", "access_log"})
 # Channel → (actor, purpose) used when neither the call nor the settings give one.
 CHANNEL_DEFAULTS = {
     "api": ("app", "service"),
@@ -96,7 +94,9 @@ class AccessTrail:
 
     channel = "api"
 
-    def __init__(self, settings: Settings, writer: BufferedWriter, *, actor: str | None = None, purpose: str | None = None):
+    def __init__(
+        self, settings: Settings, writer: BufferedWriter, *, actor: str | None = None, purpose: str | None = None
+    ):
         self.settings = settings
         self.writer = writer
         self.defaults = resolve(settings, self.channel, actor, purpose)
@@ -108,7 +108,8 @@ class AccessTrail:
     ) -> AccessTrail:
         """A trail writing through a one-connection sync pool (never the async pool: the flush runs in a thread)."""
         database = open_pooled_database(
-            settings.database_url, PoolConfig(size=1, acquire_timeout=settings.db_pool_timeout, durable=settings.api_durable)
+            settings.database_url,
+            PoolConfig(size=1, acquire_timeout=settings.db_pool_timeout, durable=settings.api_durable),
         )
         writer = BufferedWriter(database, settings.access_flush_seconds, lock=lock, owns_database=True)
         return cls(settings, writer, actor=actor, purpose=purpose)

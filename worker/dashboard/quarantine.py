@@ -28,6 +28,7 @@ class QuarantineEntry:
     size: int | None
     time: str | None
     orphan: bool = False  # only a sidecar is left: nothing to retry (retention removes it)
+    user_id: str | None = field(default=None, repr=False)  # whose file: never shown, traced in the access log
 
 
 def ref_of(name: str) -> str:
@@ -69,6 +70,7 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
                 size=q.size,
                 time=_time(q),
                 orphan=q.orphan,
+                user_id=q.user_id,
             )
         )
         if len(out) >= limit:

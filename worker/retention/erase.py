@@ -39,6 +39,7 @@ from models import (
 from models.clock import utcnow
 from models.rows import tuples
 from worker import metrics, quarantine
+from worker.access.trail import record_once
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.periodic import JobContext
@@ -158,6 +159,7 @@ def erase_user(settings: Settings, user_id: str, *, chunk: int = DEFAULT_CHUNK) 
     user = User.get_or_none(User.user_id == user_id)
     if user is not None and user.legal_hold:
         raise LegalHoldError("user is under legal hold: erasure refused until the hold is lifted")
+    record_once(settings, db.obj, [user_id], "erasure", channel="erasure", purpose="erasure")  # kept: docs/privacy.md
     request = _start(key)
     counts: dict[str, int] = {k: int(v) for k, v in (request.counts or {}).items()}
     try:

@@ -3,10 +3,12 @@
 ``mediflux export-user USER_ID [--output FILE]``. Format ``mediflux.export/1``:
 the profile, sessions and their summary, documents (text, pages, analysis),
 care pathways with their decisions, cache entries whose params carry the id,
+the access log's traces about the user (who read what kind of data, why, when),
 and the files (inbox, processed copies, quarantine entries with their sidecars)
 with sizes and SHA-256. Files are listed, not embedded: their text is already
 in the documents. The output file is written 0600 through a temporary file and
-a rename, so a full disk leaves no half-written export behind.
+a rename, so a full disk leaves no half-written export behind. Every export is
+itself traced in the access log (resource ``export``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User
+from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, User, db
 from models.clock import utcnow
 from worker import quarantine
+from worker.access import history
+from worker.access.trail import record_once
 from worker.config import Settings
 from worker.retention.erase import cache_rows_of, erased_at
 from worker.retention.paths import user_dir
@@ -74,9 +78,13 @@ def _quarantined(home: Path, entry: quarantine.Entry) -> dict[str, Any]:
     return listed | {"sidecar": entry.sidecar}
 
 
-def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
-    """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is)."""
+def export_user(
+    settings: Settings, user_id: str, *, actor: str | None = None, purpose: str = "right_of_access"
+) -> dict[str, Any]:
+    """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is); traced as read by
+    ``actor`` (default: ``MEDIFLUX_ACCESS_ACTOR``, else ``operator``) for ``purpose``."""
     validate_user_id(user_id)
+    record_once(settings, db.obj, [user_id], "export", channel="cli", actor=actor, purpose=purpose)
     user = User.get_or_none(User.user_id == user_id)
     cache_ids = [i for ids in cache_rows_of(user_id, 500) for i in ids]
     out: dict[str, Any] = {
@@ -97,6 +105,7 @@ def export_user(settings: Settings, user_id: str) -> dict[str, Any]:
         if cache_ids
         else [],
         "files": _files(settings, user_id),
+        "access_log": history.entries(settings, user_id),
     }
     if user is None:
         return out

@@ -19,6 +19,7 @@ from typing import Any
 import peewee
 
 from models import (
+    AccessLog,
     ApiCache,
     CarePathway,
     Document,
@@ -37,9 +38,19 @@ from worker.periodic import JobContext
 from worker.retention import files
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
 from worker.retention.sweep import expired_cache
+from worker.userkeys import user_key
 
 log = logging.getLogger("mediflux.retention.prune")
-CATEGORIES = ("sessions", "documents", "processed", "quarantine", "api_cache", "pathways", "huey_events")
+CATEGORIES = (
+    "sessions",
+    "documents",
+    "processed",
+    "quarantine",
+    "api_cache",
+    "pathways",
+    "huey_events",
+    "access_log",
+)
 # No column list: peewee then resolves ``table.c.<name>`` (typed), which explicit columns turn off.
 HUEY_EVENT = peewee.Table("huey_event")  # columns used: id, ts
 HUEY_INFLIGHT = peewee.Table("huey_inflight")  # columns used: task_id, started
@@ -241,6 +252,16 @@ def _huey_events(run: _Run, result: CategoryResult) -> None:
     result.rows, result.complete = stats.deleted + stale.deleted, stats.complete and stale.complete
 
 
+def _access_log(run: _Run, result: CategoryResult) -> None:
+    """Traces older than the policy go (the only deletion of the append-only log); a held user's stay."""
+    old = AccessLog.at < result.cutoff
+    held = sorted(user_key(run.settings, user_id) for user_id in run.held_ids)
+    if not held:
+        _rows(run, result, AccessLog, old, None)
+        return
+    _rows(run, result, AccessLog, old & AccessLog.user_key.not_in(held), old & AccessLog.user_key.in_(held))
+
+
 _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "sessions": _sessions,
     "documents": _documents,
@@ -249,6 +270,7 @@ _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "api_cache": _api_cache,
     "pathways": _pathways,
     "huey_events": _huey_events,
+    "access_log": _access_log,
 }
 _POLICY = {"api_cache": "cache_revalidate"}
 
