@@ -16,12 +16,21 @@ dropped at the end) the same AsyncDataAPI runs ``get_profile`` (random user of
 Each cell runs ``--ops`` calls (a third of them at concurrency 1) ``--repeat``
 times; the table shows the median of the runs' throughput, p50 and p99 latency.
 Output: a Markdown table on stdout (docs/benchmarks.md) and JSON with ``--json``.
+
+``--access-log`` (paired mode): the cost of the access log instead. The same profile reads (async at 1,
+10 and 100 coroutines, and the sync API in one thread) run on APIs that differ only by their trail:
+``no log`` (none), ``log, buffered`` (the default: traces inserted together every
+MEDIFLUX_ACCESS_FLUSH_SECONDS) and ``log, each read`` (interval 0: the trace inserted before the read
+returns), interleaved within each repeat; inserts (never traced) run with and without the buffered log to
+show the flush's contention with writers. The table gives each mode's median and its ratio to ``no log``;
+at the end every trace is counted (none may be lost by the clean close).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import statistics
@@ -41,10 +50,11 @@ from playhouse.pwasyncio import (
     AsyncSqlitePool,
 )
 
-from models import migrator  # noqa: E402
+from models import AccessLog, migrator  # noqa: E402
 from models.database import open_database  # noqa: E402
-from models.pools import PoolConfig, open_async_database  # noqa: E402
-from worker.api import AsyncDataAPI, DataAPI  # noqa: E402
+from models.pools import PoolConfig, open_async_database, open_pooled_database  # noqa: E402
+from worker.access.trail import AccessTrail  # noqa: E402
+from worker.api import AsyncDataAPI, DataAPI, pool_config  # noqa: E402
 from worker.appdata.backend import Backend  # noqa: E402
 from worker.config import load_settings  # noqa: E402
 
@@ -159,6 +169,106 @@ async def run_backend(url: str, settings, repeat: int, ops: int) -> list[dict]:
     ]
 
 
+ACCESS_MODES = (("no log", None), ("log, buffered", "default"), ("log, each read", 0.0))
+
+
+def _trail(settings, interval, lock=None):
+    if interval is None:
+        return None
+    if interval != "default":
+        settings = dataclasses.replace(settings, access_flush_seconds=interval)
+    return AccessTrail.open(settings, lock=lock)
+
+
+def sync_cell(api: DataAPI, ops: int) -> dict:
+    rng = random.Random(1)
+    latencies = []
+    t0 = time.perf_counter()
+    for _ in range(ops):
+        user = f"b{rng.randrange(USERS)}"
+        s0 = time.perf_counter()
+        api.get_profile(user)
+        latencies.append(time.perf_counter() - s0)
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "ops_s": len(latencies) / wall,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+async def run_access_paired(url: str, settings, repeat: int, ops: int) -> list[dict]:
+    """Profile reads with and without the access log, interleaved (in alternating order) within every repeat.
+
+    Each cell's ratio to ``no log`` is taken per repeat (the two ran back to back, under the same load), then
+    its median over the repeats is reported with the medians of throughput and latency.
+    """
+    config = PoolConfig(size=settings.db_pool_size, acquire_timeout=60)
+    apis, syncs = {}, {}
+    for mode, interval in ACCESS_MODES:
+        apis[mode] = AsyncDataAPI(Backend(open_async_database(url, config), settings.api_max_json_kb * 1024))
+        apis[mode].trail = _trail(settings, interval)
+        syncs[mode] = DataAPI(
+            Backend(open_pooled_database(url, pool_config(settings)), settings.api_max_json_kb * 1024)
+        )
+        syncs[mode].trail = _trail(settings, interval, syncs[mode]._write_lock)
+        await apis[mode].get_profile("b0")  # warm-up: opens the pool (and the trail's thread)
+        syncs[mode].get_profile("b0")
+    traced = 2 * (len(ACCESS_MODES) - 1)
+    cells = [("read", c) for c in CONCURRENCY] + [("read (sync)", 1)] + [("insert", c) for c in CONCURRENCY]
+    runs: dict[tuple, list[dict]] = {}
+    for r in range(repeat):
+        order = list(apis) if r % 2 == 0 else list(reversed(apis))
+        for op, c in cells:
+            n = ops // 3 if c == 1 else ops
+            for mode in order:
+                if op == "insert" and mode == "log, each read":
+                    continue  # inserts are never traced: the buffered mode alone shows the flush's contention
+                if op == "read (sync)":
+                    result = await asyncio.to_thread(sync_cell, syncs[mode], n)
+                else:
+                    result = await cell(apis[mode], op, c, n)
+                runs.setdefault((mode, op, c), []).append(result)
+                if op != "insert" and apis[mode].trail is not None:
+                    traced += n if op == "read (sync)" else max(1, n // c) * c  # what cell() runs
+    for mode in apis:
+        await apis[mode].close()
+        syncs[mode].close()
+    database = open_database(url)
+    with database.connection_context():
+        written = AccessLog.select().count()
+    print(f"traces written: {written} of {traced} reads traced", file=sys.stderr)
+    if written != traced:
+        raise SystemExit(f"lost traces: {traced - written}")
+    out = []
+    for (mode, op, c), rs in runs.items():
+        base = runs[("no log", op, c)]
+        row = {"mode": mode, "op": op, "concurrency": c, **{k: statistics.median(r[k] for r in rs) for k in rs[0]}}
+        row["time_ratio"] = statistics.median(b["ops_s"] / m["ops_s"] for b, m in zip(base, rs))
+        out.append(row)
+    return out
+
+
+def access_table(results: dict) -> str:
+    lines = [
+        "| backend | op | concurrency | no log ops/s | p50 ms | buffered log ops/s | p50 ms | p99 ms "
+        "| time per call ÷ no log | log each read ops/s | time per call ÷ no log |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for backend, rows in results.items():
+        index = {(r["mode"], r["op"], r["concurrency"]): r for r in rows}
+        for op, c in [("read", c) for c in CONCURRENCY] + [("read (sync)", 1)] + [("insert", c) for c in CONCURRENCY]:
+            base, buf = index[("no log", op, c)], index[("log, buffered", op, c)]
+            each = index.get(("log, each read", op, c))
+            tail = f"| {each['ops_s']:,.0f} | {each['time_ratio']:.2f}× |" if each else "| – | – |"
+            lines.append(
+                f"| {backend} | {op} | {c} | {base['ops_s']:,.0f} | {base['p50_ms']:.2f} | {buf['ops_s']:,.0f} "
+                f"| {buf['p50_ms']:.2f} | {buf['p99_ms']:.1f} | **{buf['time_ratio']:.2f}×** " + tail
+            )
+    return "\n".join(lines)
+
+
 def prepare(url: str, home: Path):
     settings = load_settings({"MEDIFLUX_HOME": str(home), "MEDIFLUX_DATABASE_URL": url})
     database = open_database(url)
@@ -185,6 +295,8 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=400)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--access-log", action="store_true", help="paired mode: profile reads with and without it")
+    parser.add_argument("--only", choices=("SQLite", "PostgreSQL"), help="run one backend only")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="app-api-bench-"))
     schema = "bench_" + uuid.uuid4().hex[:10]
@@ -197,13 +309,16 @@ def main() -> None:
             ("SQLite", f"sqlite:///{home / 'bench.db'}"),
             ("PostgreSQL", f"{args.pg}?options=-csearch_path%3D{schema}"),
         ):
+            if args.only and name != args.only:
+                continue
             settings = prepare(url, home)
-            results[name] = asyncio.run(run_backend(url, settings, args.repeat, args.ops))
+            run = run_access_paired if args.access_log else run_backend
+            results[name] = asyncio.run(run(url, settings, args.repeat, args.ops))
     finally:
         admin.connect(reuse_if_open=True)
         admin.execute_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         admin.close()
-    print(table(results))
+    print(access_table(results) if args.access_log else table(results))
     print(f"\n(total {time.monotonic() - t0:.0f} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

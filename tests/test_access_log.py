@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import subprocess
+import sys
 import threading
 
 import peewee
@@ -13,7 +15,7 @@ import pytest
 import time_machine
 
 from models import AccessLog, User
-from tests.conftest import wait_for
+from tests.conftest import ROOT, wait_for
 from worker.api import AsyncDataAPI, DataAPI, InvalidInput, UnknownUser
 from worker.config import ConfigError, load_settings
 from worker.retention import prune
@@ -273,3 +275,25 @@ def test_the_retention_of_traces_is_configurable(database, env):
     assert len(traces()) == 1
     with pytest.raises(ConfigError, match="MEDIFLUX_RETENTION_DAYS"):
         load_settings(env | {"MEDIFLUX_RETENTION_DAYS": "access_log=0"})
+
+
+def test_a_process_that_never_closes_the_api_still_writes_its_traces_at_exit(api, env):
+    _seed(api, "u-1")
+    script = (
+        "from worker.api import DataAPI\n"
+        "from worker.config import load_settings\n"
+        "api = DataAPI.from_settings(load_settings())\n"
+        "for _ in range(50):\n"
+        "    api.get_profile('u-1')\n"
+        "assert api.trail.writer.pending == 50\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env | {"MEDIFLUX_ACCESS_FLUSH_SECONDS": "60", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert AccessLog.select().count() == 50
