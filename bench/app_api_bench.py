@@ -180,22 +180,42 @@ def _trail(settings, interval, lock=None):
     return AccessTrail.open(settings, lock=lock)
 
 
-def sync_cell(api: DataAPI, ops: int) -> dict:
-    rng = random.Random(1)
-    latencies = []
-    t0 = time.perf_counter()
-    for _ in range(ops):
-        user = f"b{rng.randrange(USERS)}"
-        s0 = time.perf_counter()
-        api.get_profile(user)
-        latencies.append(time.perf_counter() - s0)
-    wall = time.perf_counter() - t0
-    latencies.sort()
+def _stats(latencies: list[float]) -> dict:
+    latencies = sorted(latencies)
     return {
-        "ops_s": len(latencies) / wall,
+        "mean_ms": 1000 * statistics.fmean(latencies),
         "p50_ms": 1000 * latencies[len(latencies) // 2],
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
     }
+
+
+async def interleaved_reads(apis: dict, n: int) -> dict[str, dict]:
+    """One coroutine: each user's profile read through every mode in turn (rotating who goes first), so a
+    load spike on the shared machine hits all modes alike; per-call latency per mode."""
+    rng = random.Random(7)
+    latencies: dict[str, list[float]] = {mode: [] for mode in apis}
+    modes = list(apis)
+    for i in range(n):
+        user = f"b{rng.randrange(USERS)}"
+        for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:
+            t0 = time.perf_counter()
+            await apis[mode].get_profile(user)
+            latencies[mode].append(time.perf_counter() - t0)
+    return {mode: _stats(values) for mode, values in latencies.items()}
+
+
+def interleaved_sync_reads(apis: dict, n: int) -> dict[str, dict]:
+    """The same with the sync API, in one thread."""
+    rng = random.Random(8)
+    latencies: dict[str, list[float]] = {mode: [] for mode in apis}
+    modes = list(apis)
+    for i in range(n):
+        user = f"b{rng.randrange(USERS)}"
+        for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:
+            t0 = time.perf_counter()
+            apis[mode].get_profile(user)
+            latencies[mode].append(time.perf_counter() - t0)
+    return {mode: _stats(values) for mode, values in latencies.items()}
 
 
 async def run_access_paired(url: str, settings, repeat: int, ops: int) -> list[dict]:
@@ -216,25 +236,28 @@ async def run_access_paired(url: str, settings, repeat: int, ops: int) -> list[d
         await apis[mode].get_profile("b0")  # warm-up: opens the pool (and the trail's thread)
         syncs[mode].get_profile("b0")
     traced = 2 * (len(ACCESS_MODES) - 1)
-    cells = [("read", c) for c in CONCURRENCY] + [("read (sync)", 1)] + [("insert", c) for c in CONCURRENCY]
+    per_call: dict[str, dict[str, list[dict]]] = {"read, interleaved per call": {}, "sync read, interleaved": {}}
+    cells = [("read", c) for c in CONCURRENCY[1:]] + [("insert", c) for c in CONCURRENCY]
     runs: dict[tuple, list[dict]] = {}
     for r in range(repeat):
+        for name, results in (
+            ("read, interleaved per call", await interleaved_reads(apis, ops // 3)),
+            ("sync read, interleaved", await asyncio.to_thread(interleaved_sync_reads, syncs, ops // 3)),
+        ):
+            for mode, stats in results.items():
+                per_call[name].setdefault(mode, []).append(stats)
+        traced += 2 * (len(ACCESS_MODES) - 1) * (ops // 3)
         order = list(apis) if r % 2 == 0 else list(reversed(apis))
         for op, c in cells:
-            n = ops // 3 if c == 1 else ops
             for mode in order:
                 if op == "insert" and mode == "log, each read":
                     continue  # inserts are never traced: the buffered mode alone shows the flush's contention
-                if op == "read (sync)":
-                    result = await asyncio.to_thread(sync_cell, syncs[mode], n)
-                else:
-                    result = await cell(apis[mode], op, c, n)
-                runs.setdefault((mode, op, c), []).append(result)
-                if op != "insert" and apis[mode].trail is not None:
-                    traced += n if op == "read (sync)" else max(1, n // c) * c  # what cell() runs
+                runs.setdefault((mode, op, c), []).append(await cell(apis[mode], op, c, ops))
+                if op == "read" and apis[mode].trail is not None:
+                    traced += max(1, ops // c) * c  # what cell() runs
     for mode in apis:
         await apis[mode].close()
-        syncs[mode].close()
+        syncs[mode].close()  # the clean close: every buffered trace is written here
     database = open_database(url)
     with database.connection_context():
         written = AccessLog.select().count()
@@ -242,6 +265,14 @@ async def run_access_paired(url: str, settings, repeat: int, ops: int) -> list[d
     if written != traced:
         raise SystemExit(f"lost traces: {traced - written}")
     out = []
+    for name, by_mode in per_call.items():
+        base = by_mode["no log"]
+        for mode, rs in by_mode.items():
+            row = {"mode": mode, "op": name, "concurrency": 1}
+            row |= {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            row["p50_ratio"] = statistics.median(m["p50_ms"] / b["p50_ms"] for b, m in zip(base, rs))
+            row["mean_ratio"] = statistics.median(m["mean_ms"] / b["mean_ms"] for b, m in zip(base, rs))
+            out.append(row)
     for (mode, op, c), rs in runs.items():
         base = runs[("no log", op, c)]
         row = {"mode": mode, "op": op, "concurrency": c, **{k: statistics.median(r[k] for r in rs) for k in rs[0]}}
@@ -252,19 +283,35 @@ async def run_access_paired(url: str, settings, repeat: int, ops: int) -> list[d
 
 def access_table(results: dict) -> str:
     lines = [
-        "| backend | op | concurrency | no log ops/s | p50 ms | buffered log ops/s | p50 ms | p99 ms "
+        "| backend | profile read | no log p50 / mean ms | buffered log p50 / mean ms | ÷ no log (p50, mean) "
+        "| log each read p50 / mean ms | ÷ no log (p50, mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for backend, rows in results.items():
+        index = {(r["mode"], r["op"], r["concurrency"]): r for r in rows}
+        for op in ("read, interleaved per call", "sync read, interleaved"):
+            b, m, e = (index[(mode, op, 1)] for mode, _ in ACCESS_MODES)
+            lines.append(
+                f"| {backend} | {'async, 1 coroutine' if op.startswith('read') else 'sync, 1 thread'} "
+                f"| {b['p50_ms']:.3f} / {b['mean_ms']:.3f} | {m['p50_ms']:.3f} / {m['mean_ms']:.3f} "
+                f"| **{m['p50_ratio']:.2f}×**, {m['mean_ratio']:.2f}× | {e['p50_ms']:.3f} / {e['mean_ms']:.3f} "
+                f"| {e['p50_ratio']:.2f}×, {e['mean_ratio']:.2f}× |"
+            )
+    lines += [
+        "",
+        "| backend | op | coroutines | no log ops/s | p50 ms | buffered log ops/s | p50 ms | p99 ms "
         "| time per call ÷ no log | log each read ops/s | time per call ÷ no log |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for backend, rows in results.items():
         index = {(r["mode"], r["op"], r["concurrency"]): r for r in rows}
-        for op, c in [("read", c) for c in CONCURRENCY] + [("read (sync)", 1)] + [("insert", c) for c in CONCURRENCY]:
+        for op, c in [("read", c) for c in CONCURRENCY[1:]] + [("insert", c) for c in CONCURRENCY]:
             base, buf = index[("no log", op, c)], index[("log, buffered", op, c)]
             each = index.get(("log, each read", op, c))
             tail = f"| {each['ops_s']:,.0f} | {each['time_ratio']:.2f}× |" if each else "| – | – |"
             lines.append(
                 f"| {backend} | {op} | {c} | {base['ops_s']:,.0f} | {base['p50_ms']:.2f} | {buf['ops_s']:,.0f} "
-                f"| {buf['p50_ms']:.2f} | {buf['p99_ms']:.1f} | **{buf['time_ratio']:.2f}×** " + tail
+                f"| {buf['p50_ms']:.2f} | {buf['p99_ms']:.1f} | {buf['time_ratio']:.2f}× " + tail
             )
     return "\n".join(lines)
 
