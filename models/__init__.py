@@ -5,6 +5,7 @@ Knows nothing of huey, tasks or the CLI. Bind with
 ``models.migrator.upgrade(database)``.
 """
 
+from models.access import AccessLog
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
 from models.bdpm import (
     BdpmAvis,
@@ -58,10 +59,12 @@ ALL_MODELS = (
     BdpmLienCt,
     Submission,
     WebhookDelivery,
+    AccessLog,
 )
 
 __all__ = [
     "ALL_MODELS",
+    "AccessLog",
     "ApiCache",
     "ApiCacheStats",
     "ApiRateLimit",

@@ -12,6 +12,10 @@ Every method validates its input first and raises a typed
 large) before anything is written; each write is one transaction. Results are
 frozen dataclasses (:mod:`worker.appdata.views`). Work the app enqueues goes
 through the task functions (``tasks.ingest.ingest_files`` …; docs/app-api.md).
+
+Reads take ``actor`` and ``purpose`` (keywords; defaults from the constructor, else
+``MEDIFLUX_ACCESS_ACTOR`` / ``MEDIFLUX_ACCESS_PURPOSE``, else ``app`` / ``service``) and
+leave a trace in the access log (:mod:`worker.access`): who, why, what kind, the user's key.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Any, TypeVar
 import peewee
 
 from models.pools import PoolConfig, open_async_database, open_pooled_database
-from worker.appdata import documents, profiles, records
+from worker.access.trail import AccessTrail
+from worker.appdata import documents, profiles, records, traced
 from worker.appdata.backend import Backend, ensure_models_bound
 from worker.appdata.errors import (
     DataError,
@@ -80,22 +85,35 @@ def pool_config(settings: Settings) -> PoolConfig:
 
 
 class _Handle:
-    """What both variants share: the backend, and on SQLite the lock writers queue on."""
+    """What both variants share: the backend, on SQLite the lock writers queue on, and the access trail.
+
+    ``trail=None`` reads without leaving traces: only for benchmarks and tests that build the API on a bare
+    backend; :meth:`from_settings` (and so :func:`open_api`) always records.
+    """
 
     open_database: Callable[[str, PoolConfig], peewee.Database]
     new_lock: Callable[[], Any]
+    shares_lock_with_trail: bool
 
-    def __init__(self, backend: Backend, settings: Settings | None = None) -> None:
+    def __init__(self, backend: Backend, settings: Settings | None = None, trail: AccessTrail | None = None) -> None:
         self.backend = backend
         self.settings = settings  # the inbox and file limits of submit_document
         self._write_lock = None if backend.postgres else self.new_lock()
+        self.trail = trail
 
     @classmethod
-    def from_settings(cls: type[H], settings: Settings) -> H:
-        """On an already migrated database (see :func:`open_api` / :func:`open_async_api`)."""
+    def from_settings(cls: type[H], settings: Settings, *, actor: str | None = None, purpose: str | None = None) -> H:
+        """On an already migrated database (see :func:`open_api` / :func:`open_async_api`).
+
+        ``actor``/``purpose``: this API object's defaults for the access log (else the settings').
+        """
         ensure_models_bound(settings.database_url)
         database = cls.open_database(settings.database_url, pool_config(settings))
-        return cls(Backend(database, settings.api_max_json_kb * 1024), settings)
+        handle = cls(Backend(database, settings.api_max_json_kb * 1024), settings)
+        handle.trail = traced.open_trail(
+            settings, actor, purpose, handle._write_lock if cls.shares_lock_with_trail else None
+        )
+        return handle
 
     def _inbox(self) -> tuple[Any, int]:
         if self.settings is None:
@@ -111,6 +129,7 @@ class DataAPI(_Handle):
 
     open_database = staticmethod(open_pooled_database)
     new_lock = staticmethod(threading.Lock)
+    shares_lock_with_trail = True  # the trail's flush thread queues on the same threading lock
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         database = self.backend.database
@@ -124,18 +143,29 @@ class DataAPI(_Handle):
                 if borrowed and not database.in_transaction():
                     database.close()
 
+    def _read(self, fn: Callable[..., T], who: tuple[str | None, str | None], *args: Any, **kwargs: Any) -> T:
+        checked = traced.checked(self.trail, *who)
+        result = self._call(fn, *args, **kwargs)
+        if traced.trace(self.trail, fn, args, result, checked):
+            self.trail.flush()  # type: ignore[union-attr]  # _trace is True only with a trail
+        return result
+
     def close(self) -> None:
-        """Close every pooled connection (at shutdown)."""
+        """Write the waiting access traces, then close every pooled connection (at shutdown)."""
+        if self.trail is not None:
+            self.trail.close()
         self.backend.database.close_all()  # type: ignore[attr-defined]  # playhouse.pool's, untyped
 
     def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
         return self._call(profiles.create_profile, user_id, profile)
 
-    def update_profile(self, user_id: str, patch: dict[str, Any]) -> Profile:
-        return self._call(profiles.update_profile, user_id, patch)
+    def update_profile(
+        self, user_id: str, patch: dict[str, Any], *, actor: str | None = None, purpose: str | None = None
+    ) -> Profile:
+        return self._read(profiles.update_profile, (actor, purpose), user_id, patch)
 
-    def get_profile(self, user_id: str) -> Profile:
-        return self._call(profiles.get_profile, user_id)
+    def get_profile(self, user_id: str, *, actor: str | None = None, purpose: str | None = None) -> Profile:
+        return self._read(profiles.get_profile, (actor, purpose), user_id)
 
     def find_users(
         self,
@@ -145,9 +175,12 @@ class DataAPI(_Handle):
         department: Criteria = None,
         postcode: Criteria = None,
         limit: int = 100,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[Profile]:
-        return self._call(
+        return self._read(
             profiles.find_users,
+            (actor, purpose),
             mutuelle=mutuelle,
             pathology=pathology,
             department=department,
@@ -158,8 +191,16 @@ class DataAPI(_Handle):
     def log_query(self, user_id: str, text: str, intent: str | None = None, result: Any = None) -> QueryRecord:
         return self._call(records.log_query, user_id, text, intent, result)
 
-    def recent_queries(self, user_id: str, limit: int = 20, since: _dt.datetime | None = None) -> list[QueryRecord]:
-        return self._call(records.recent_queries, user_id, limit, since)
+    def recent_queries(
+        self,
+        user_id: str,
+        limit: int = 20,
+        since: _dt.datetime | None = None,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
+    ) -> list[QueryRecord]:
+        return self._read(records.recent_queries, (actor, purpose), user_id, limit, since)
 
     def count_by_intent(self, start: _dt.datetime, end: _dt.datetime) -> dict[str | None, int]:
         return self._call(records.count_by_intent, start, end)
@@ -170,14 +211,32 @@ class DataAPI(_Handle):
     def record_decision(self, user_id: str, pathway_id: int, step: str, decision: dict[str, Any]) -> Decision:
         return self._call(records.record_decision, user_id, pathway_id, step, decision)
 
-    def get_pathway(self, user_id: str, pathway_id: int) -> Pathway:
-        return self._call(records.get_pathway, user_id, pathway_id)
+    def get_pathway(
+        self, user_id: str, pathway_id: int, *, actor: str | None = None, purpose: str | None = None
+    ) -> Pathway:
+        return self._read(records.get_pathway, (actor, purpose), user_id, pathway_id)
 
-    def list_pathways(self, user_id: str, condition: str | None = None, limit: int = 20) -> list[Pathway]:
-        return self._call(records.list_pathways, user_id, condition, limit)
+    def list_pathways(
+        self,
+        user_id: str,
+        condition: str | None = None,
+        limit: int = 20,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
+    ) -> list[Pathway]:
+        return self._read(records.list_pathways, (actor, purpose), user_id, condition, limit)
 
-    def list_documents(self, user_id: str, document_type: str | None = None, limit: int = 50) -> list[DocumentSummary]:
-        return self._call(records.list_documents, user_id, document_type, limit)
+    def list_documents(
+        self,
+        user_id: str,
+        document_type: str | None = None,
+        limit: int = 50,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
+    ) -> list[DocumentSummary]:
+        return self._read(records.list_documents, (actor, purpose), user_id, document_type, limit)
 
     def get_medicine(self, code: str) -> dict[str, Any] | None:
         """The medicine with this CIS, or of the box with this CIP13/CIP7, from the local BDPM mirror (docs/bdpm.md)."""
@@ -190,20 +249,36 @@ class DataAPI(_Handle):
         inbox, limit = self._inbox()
         return self._call(documents.submit_document, inbox, limit, user_id, data, filename, content_type)
 
-    def document_status(self, user_id: str, submission_id: str, **access: Any) -> Submission:
-        return self._call(documents.document_status, user_id, submission_id)
+    def document_status(
+        self, user_id: str, submission_id: str, *, actor: str | None = None, purpose: str | None = None
+    ) -> Submission:
+        return self._read(documents.document_status, (actor, purpose), user_id, submission_id)
 
-    def wait_for_document(self, user_id: str, submission_id: str, timeout: float, **access: Any) -> Submission:
-        """The submission at its first final state, or as it is when ``timeout`` (seconds) has passed."""
-        return waiting.wait_sync(lambda: self.document_status(user_id, submission_id), timeout)
+    def wait_for_document(
+        self, user_id: str, submission_id: str, timeout: float, *, actor: str | None = None, purpose: str | None = None
+    ) -> Submission:
+        """The submission at its first final state, or as it is when ``timeout`` (seconds) has passed (one access
+        trace, for the first look; the polls after it are not traced)."""
+        first = self.document_status(user_id, submission_id, actor=actor, purpose=purpose)
+        if first.final or timeout <= 0:
+            return first
+        return waiting.wait_sync(lambda: self._call(documents.document_status, user_id, submission_id), timeout)
 
     def list_submissions(
-        self, user_id: str, state: str | None = None, limit: int = 50, **access: Any
+        self,
+        user_id: str,
+        state: str | None = None,
+        limit: int = 50,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[Submission]:
-        return self._call(documents.list_submissions, user_id, state, limit)
+        return self._read(documents.list_submissions, (actor, purpose), user_id, state, limit)
 
-    def get_document(self, user_id: str, document_id: int, **access: Any) -> Document:
-        return self._call(documents.get_document, user_id, document_id)
+    def get_document(
+        self, user_id: str, document_id: int, *, actor: str | None = None, purpose: str | None = None
+    ) -> Document:
+        return self._read(documents.get_document, (actor, purpose), user_id, document_id)
 
     def search_medicines(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
         """Specialities matching a prescription line ("Xanax 0,25 mg cp"), best first, with scores (docs/bdpm.md)."""
@@ -220,6 +295,7 @@ class AsyncDataAPI(_Handle):
     open_database = staticmethod(open_async_database)
     new_lock = staticmethod(asyncio.Lock)
     _waiters: waiting.AsyncWaiters[Submission] | None = None
+    shares_lock_with_trail = False  # an asyncio lock cannot be taken from the trail's thread
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         # run/aclose/close_pool are pwasyncio's: playhouse is untyped, so the type checker only sees peewee.Database.
@@ -232,18 +308,29 @@ class AsyncDataAPI(_Handle):
             if borrowed and not database.in_transaction():
                 await database.aclose()  # type: ignore[attr-defined]
 
+    async def _read(self, fn: Callable[..., T], who: tuple[str | None, str | None], *args: Any, **kwargs: Any) -> T:
+        checked = traced.checked(self.trail, *who)
+        result = await self._call(fn, *args, **kwargs)
+        if traced.trace(self.trail, fn, args, result, checked):
+            await asyncio.to_thread(self.trail.flush)  # type: ignore[union-attr]  # never blocks the loop
+        return result
+
     async def close(self) -> None:
-        """Close the pool (at shutdown)."""
+        """Write the waiting access traces, then close the pool (at shutdown)."""
+        if self.trail is not None:
+            await asyncio.to_thread(self.trail.close)
         await self.backend.database.close_pool()  # type: ignore[attr-defined]  # pwasyncio's, untyped
 
     async def create_profile(self, user_id: str, profile: dict[str, Any] | None = None) -> Profile:
         return await self._call(profiles.create_profile, user_id, profile)
 
-    async def update_profile(self, user_id: str, patch: dict[str, Any]) -> Profile:
-        return await self._call(profiles.update_profile, user_id, patch)
+    async def update_profile(
+        self, user_id: str, patch: dict[str, Any], *, actor: str | None = None, purpose: str | None = None
+    ) -> Profile:
+        return await self._read(profiles.update_profile, (actor, purpose), user_id, patch)
 
-    async def get_profile(self, user_id: str) -> Profile:
-        return await self._call(profiles.get_profile, user_id)
+    async def get_profile(self, user_id: str, *, actor: str | None = None, purpose: str | None = None) -> Profile:
+        return await self._read(profiles.get_profile, (actor, purpose), user_id)
 
     async def find_users(
         self,
@@ -253,9 +340,12 @@ class AsyncDataAPI(_Handle):
         department: Criteria = None,
         postcode: Criteria = None,
         limit: int = 100,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[Profile]:
-        return await self._call(
+        return await self._read(
             profiles.find_users,
+            (actor, purpose),
             mutuelle=mutuelle,
             pathology=pathology,
             department=department,
@@ -267,9 +357,15 @@ class AsyncDataAPI(_Handle):
         return await self._call(records.log_query, user_id, text, intent, result)
 
     async def recent_queries(
-        self, user_id: str, limit: int = 20, since: _dt.datetime | None = None
+        self,
+        user_id: str,
+        limit: int = 20,
+        since: _dt.datetime | None = None,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[QueryRecord]:
-        return await self._call(records.recent_queries, user_id, limit, since)
+        return await self._read(records.recent_queries, (actor, purpose), user_id, limit, since)
 
     async def count_by_intent(self, start: _dt.datetime, end: _dt.datetime) -> dict[str | None, int]:
         return await self._call(records.count_by_intent, start, end)
@@ -280,16 +376,32 @@ class AsyncDataAPI(_Handle):
     async def record_decision(self, user_id: str, pathway_id: int, step: str, decision: dict[str, Any]) -> Decision:
         return await self._call(records.record_decision, user_id, pathway_id, step, decision)
 
-    async def get_pathway(self, user_id: str, pathway_id: int) -> Pathway:
-        return await self._call(records.get_pathway, user_id, pathway_id)
+    async def get_pathway(
+        self, user_id: str, pathway_id: int, *, actor: str | None = None, purpose: str | None = None
+    ) -> Pathway:
+        return await self._read(records.get_pathway, (actor, purpose), user_id, pathway_id)
 
-    async def list_pathways(self, user_id: str, condition: str | None = None, limit: int = 20) -> list[Pathway]:
-        return await self._call(records.list_pathways, user_id, condition, limit)
+    async def list_pathways(
+        self,
+        user_id: str,
+        condition: str | None = None,
+        limit: int = 20,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
+    ) -> list[Pathway]:
+        return await self._read(records.list_pathways, (actor, purpose), user_id, condition, limit)
 
     async def list_documents(
-        self, user_id: str, document_type: str | None = None, limit: int = 50
+        self,
+        user_id: str,
+        document_type: str | None = None,
+        limit: int = 50,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[DocumentSummary]:
-        return await self._call(records.list_documents, user_id, document_type, limit)
+        return await self._read(records.list_documents, (actor, purpose), user_id, document_type, limit)
 
     async def submit_document(
         self, user_id: str, data: documents.Data, filename: str, *, content_type: str | None = None
@@ -314,27 +426,40 @@ class AsyncDataAPI(_Handle):
         await asyncio.to_thread(documents.publish, inbox, p)
         return recorded
 
-    async def document_status(self, user_id: str, submission_id: str, **access: Any) -> Submission:
-        return await self._call(documents.document_status, user_id, submission_id)
+    async def document_status(
+        self, user_id: str, submission_id: str, *, actor: str | None = None, purpose: str | None = None
+    ) -> Submission:
+        return await self._read(documents.document_status, (actor, purpose), user_id, submission_id)
 
-    async def wait_for_document(self, user_id: str, submission_id: str, timeout: float, **access: Any) -> Submission:
+    async def wait_for_document(
+        self, user_id: str, submission_id: str, timeout: float, *, actor: str | None = None, purpose: str | None = None
+    ) -> Submission:
         """The submission at its first final state, or as it is after ``timeout`` seconds. Every waiter of this
-        API shares one poll (one query per interval for all of them): no thread, no query per waiter."""
-        current = await self.document_status(user_id, submission_id)
+        API shares one poll (one query per interval for all of them): no thread, no query per waiter. One
+        access trace, for the first look."""
+        current = await self.document_status(user_id, submission_id, actor=actor, purpose=purpose)
         if current.final or timeout <= 0:
             return current
         if self._waiters is None:
             self._waiters = waiting.AsyncWaiters(lambda ids: self._call(documents.final_views, ids))
         done = await self._waiters.wait(submission_id, timeout)
-        return done if done is not None else await self.document_status(user_id, submission_id)
+        return done if done is not None else await self._call(documents.document_status, user_id, submission_id)
 
     async def list_submissions(
-        self, user_id: str, state: str | None = None, limit: int = 50, **access: Any
+        self,
+        user_id: str,
+        state: str | None = None,
+        limit: int = 50,
+        *,
+        actor: str | None = None,
+        purpose: str | None = None,
     ) -> list[Submission]:
-        return await self._call(documents.list_submissions, user_id, state, limit)
+        return await self._read(documents.list_submissions, (actor, purpose), user_id, state, limit)
 
-    async def get_document(self, user_id: str, document_id: int, **access: Any) -> Document:
-        return await self._call(documents.get_document, user_id, document_id)
+    async def get_document(
+        self, user_id: str, document_id: int, *, actor: str | None = None, purpose: str | None = None
+    ) -> Document:
+        return await self._read(documents.get_document, (actor, purpose), user_id, document_id)
 
     async def get_medicine(self, code: str) -> dict[str, Any] | None:
         return await self._call(_medicine, code)

@@ -19,6 +19,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from models.database import sqlite_path
+from worker.access.labels import InvalidLabel, check_label
 from worker.retention.policies import PolicyError, RetentionPolicies, load_policies
 from worker.upstreams import UPSTREAMS, Bounds, Upstream
 from worker.upstreams.bdpm import BDPM_FILES
@@ -136,6 +137,9 @@ class Settings:
     webhook_secret: bytes = field(default=b"", repr=False)
     webhook_allow_private: bool = False
     webhook_timeout: float = 10.0
+    access_actor: str | None = None  # who reads, when a call names no actor (docs/privacy.md, Access traces)
+    access_purpose: str | None = None  # why, when a call names no purpose
+    access_flush_seconds: float = 1.0  # the data API's traces are inserted together this often (0 = each read)
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -295,6 +299,17 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
+def _label(env: Mapping[str, str], name: str) -> str | None:
+    """An access-log actor or purpose (worker.access.labels); None when unset."""
+    raw = (env.get(PREFIX + name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return check_label(name.rsplit("_", 1)[-1].lower(), raw)
+    except InvalidLabel as exc:
+        raise ConfigError(PREFIX + name, exc.problem) from None
+
+
 def _upstream(env: Mapping[str, str], up: Upstream) -> UpstreamSettings:
     """The settings of one upstream, from the variables its declaration names, within its bounds.
 
@@ -383,6 +398,9 @@ def load_settings(env: Mapping[str, str] | None = None, upstreams: Iterable[Upst
         webhook_secret=_webhook_secret(env),
         webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
         webhook_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0, 0.1, 60.0),
+        access_actor=_label(env, "ACCESS_ACTOR"),
+        access_purpose=_label(env, "ACCESS_PURPOSE"),
+        access_flush_seconds=_seconds(env, "ACCESS_FLUSH_SECONDS", 1.0, 0.0, 60.0),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from worker import __version__
+from worker.cli.access import access_log
 from worker.cli.bdpm import bdpm_group
 from worker.cli.cache import cache_group
 from worker.cli.copydb import copy_db
@@ -45,3 +46,4 @@ main.add_command(watch)
 main.add_command(quarantine)
 main.add_command(bdpm_group)
 main.add_command(ocr)
+main.add_command(access_log)

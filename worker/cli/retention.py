@@ -14,6 +14,7 @@ import click
 import peewee
 
 from models.clock import utcnow
+from worker.cli import access as access_options
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 from worker.cli.params import user_id as user_id_param
@@ -132,21 +133,24 @@ def erase_user(user_id: str, batch_size: int, as_json: bool) -> None:
 
 @click.command("export-user")
 @click.argument("user_id", callback=user_id_param)
+@access_options.ACTOR
+@access_options.purpose_option("right_of_access")
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the JSON here (0600, atomically) instead of standard output.",
 )
-def export_user(user_id: str, output: Path | None) -> None:
-    """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md)."""
+def export_user(user_id: str, actor: str | None, purpose: str, output: Path | None) -> None:
+    """Write everything held about USER_ID as JSON (right of access; format in docs/retention.md).
+    The export is recorded in the access log (who: --actor, why: --purpose)."""
     runtime = local_runtime()
     try:
         huey = runtime.huey  # building it may create the queue's tables (SQLite), which a full disk refuses
     except (sqlite3.Error, peewee.DatabaseError, OSError) as exc:
         click.echo(f"queue not read ({safe_error(exc)}): the export's queue section is null", err=True)
         huey = None
-    data = export.export_user(runtime.settings, user_id, huey)
+    data = export.export_user(runtime.settings, user_id, huey, actor=actor, purpose=purpose)
     if output is None:
         echo_json(data)
         return

@@ -16,7 +16,7 @@ import peewee
 from huey import Huey
 from huey.contrib import stats as huey_stats
 
-from models import Document, JobRun, RetentionAudit, Submission, db
+from models import Document, JobRun, RetentionAudit, Submission, User, db
 from models.clock import utcnow
 from models.json_paths import json_text
 from models.rows import dicts, tuples
@@ -91,15 +91,22 @@ def documents(settings: Settings, now: _dt.datetime | None = None) -> dict[str, 
         (t or "not analysed"): n
         for t, n in tuples(Document.select(doc_type, peewee.fn.COUNT(Document.id)).group_by(doc_type))
     }
+    latest = latest_documents()
+    entries = quarantine.list_entries(settings)
     return {
         "total": Document.select().count(),
         "hours": [(start + _dt.timedelta(hours=i)).strftime("%H:00") for i in range(24)],
         "per_hour": per_hour,
         "by_type": dict(sorted(by_type.items())),
         "by_status": opstate.documents_by_status(),
-        "latest": latest_documents(),
-        "quarantine": quarantine.list_entries(settings),
+        "latest": latest,
+        "quarantine": entries,
         "submissions": submissions(),
+        # Whose data the page shows (never rendered): the server traces these reads in the access log.
+        "shown": {
+            "documents": [d["owner"] for d in latest if d["owner"]],
+            "quarantine": [e.user_id for e in entries if e.user_id],
+        },
     }
 
 
@@ -127,7 +134,8 @@ def submissions(limit: int = 20) -> dict[str, Any]:
 
 
 def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
-    """The newest documents by id and sha256 prefix (never file name, owner or text)."""
+    """The newest documents by id and sha256 prefix (never file name, owner or text; ``owner`` is for the
+    access log only)."""
     doc_type = json_text(Document.analysis, "document_type")
     query = (
         Document.select(
@@ -137,7 +145,9 @@ def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
             Document.status,
             Document.created_at,
             doc_type.alias("doc_type"),
+            User.user_id.alias("owner"),
         )
+        .join(User, peewee.JOIN.LEFT_OUTER, on=(Document.user == User.id))
         .order_by(Document.id.desc())
         .limit(limit)
     )
@@ -149,6 +159,7 @@ def latest_documents(limit: int = 20) -> list[dict[str, Any]]:
             "status": r["status"],
             "type": r["doc_type"] or "not analysed",
             "stored": r["created_at"].isoformat(),
+            "owner": r["owner"],
         }
         for r in dicts(query)
     ]

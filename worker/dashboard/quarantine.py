@@ -27,6 +27,7 @@ class QuarantineEntry:
     size: int | None
     time: str | None
     orphan: bool = False  # only a sidecar is left: nothing to retry (retention removes it)
+    user_id: str | None = field(default=None, repr=False)  # whose file: never shown, traced in the access log
 
 
 def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
@@ -44,6 +45,7 @@ def list_entries(settings: Settings, limit: int = 200) -> list[QuarantineEntry]:
                 size=row["size"],
                 time=row["quarantined_at"],
                 orphan=row["orphan"],
+                user_id=q.user_id,
             )
         )
         if len(out) >= limit:

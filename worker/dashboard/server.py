@@ -22,6 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import peewee
 from huey import Huey
 
+from worker.access.trail import record_once
 from worker.config import Settings
 from worker.dashboard import actions, data, pages
 from worker.dashboard.bdpm import bdpm_page
@@ -55,12 +56,20 @@ class DashboardApp:
         self.huey = huey
         self.routes: dict[str, tuple[str, Callable[[], str]]] = {
             "/": ("Overview", lambda: pages.overview_page(data.overview(settings, huey), self.actions_on)),
-            "/documents": ("Documents", lambda: pages.documents_page(data.documents(settings), self.actions_on)),
+            "/documents": ("Documents", self._documents_page),
             "/cache": ("Cache", lambda: pages.cache_page(data.cache())),
             "/jobs": ("Periodic jobs", lambda: pages.jobs_page(data.jobs(), self.actions_on)),
             "/retention": ("Retention audit", lambda: pages.retention_page(data.retention_audit())),
             "/bdpm": ("BDPM mirror", lambda: bdpm_page(data.bdpm(settings))),
         }
+
+    def _documents_page(self) -> str:
+        """The documents page, whose rows belong to users: each user shown is traced (access log)."""
+        shown = data.documents(self.settings)
+        body = pages.documents_page(shown, self.actions_on)
+        for resource, user_ids in shown["shown"].items():
+            record_once(self.settings, self.database, user_ids, resource, channel="dashboard")
+        return body
 
     @property
     def actions_on(self) -> bool:

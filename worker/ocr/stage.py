@@ -28,11 +28,11 @@ from worker.ingest.owner import owner_of
 from worker.ingest.parsed import ParsedDocument
 from worker.ingest.report import IngestReport
 from worker.ocr import workspace
-from worker.submissions import ledger
 from worker.ocr.assemble import assemble
 from worker.ocr.run import OcrRefused, run_child
 from worker.ocr.sniff import HEAD_BYTES, media_kind
 from worker.ocr.tesseract import TesseractMissing
+from worker.submissions import ledger
 from worker.triggers import NO_QUEUE, Triggers
 
 log = logging.getLogger("mediflux.ocr")

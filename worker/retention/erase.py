@@ -45,6 +45,7 @@ from models import (
 from models.clock import utcnow
 from models.rows import tuples
 from worker import metrics, quarantine, queuescrub, userkeys
+from worker.access.trail import record_once
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.ingest import tokens
@@ -244,6 +245,7 @@ def erase_user(settings: Settings, user_id: str, *, chunk: int = DEFAULT_CHUNK, 
     Raises InvalidUserId (nothing touched) or LegalHoldError (nothing touched).
     """
     key, user = _check(settings, user_id)
+    record_once(settings, db.obj, [user_id], "erasure", channel="erasure", purpose="erasure")  # kept: docs/privacy.md
     rewrap_legacy_keys(settings)
     request = _start(settings, user_id, key)
     counts: dict[str, int] = {k: int(v) for k, v in (request.counts or {}).items()}

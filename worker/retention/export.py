@@ -4,12 +4,14 @@
 the profile, sessions and their summary, documents (text, pages, analysis),
 care pathways with their decisions, cache entries whose params carry the id,
 the files (inbox, processed copies, quarantine entries with their sidecars)
-with sizes and SHA-256, and the queue's waiting tasks that concern the user
-(named by id, path or an opaque key of one of their inbox files). Files are
-listed, not embedded: their text is already in the documents. Logs never hold
-user ids, file names or text (docs/privacy.md), so there is nothing to list
-there. The output file is written 0600 through a temporary file and a rename,
-so a full disk leaves no half-written export behind.
+with sizes and SHA-256, the queue's waiting tasks that concern the user
+(named by id, path or an opaque key of one of their inbox files), and the
+access log's traces about the user (who read what kind of data, why, when).
+Files are listed, not embedded: their text is already in the documents. Logs
+never hold user ids, file names or text (docs/privacy.md), so there is nothing
+to list there. The output file is written 0600 through a temporary file and a
+rename, so a full disk leaves no half-written export behind. Every export is
+itself traced in the access log (resource ``export``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 
 from huey import Huey
 
-from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, Submission, User
+from models import ApiCache, CarePathway, Document, PathwayDecision, QuerySession, SessionSummary, Submission, User, db
 from models.clock import utcnow
 from models.rows import tuples
 from worker import quarantine, queuescrub
+from worker.access import history
+from worker.access.trail import record_once
 from worker.config import Settings
 from worker.retention import files
 from worker.retention.erase import cache_rows_of, erased_at, inbox_keys
@@ -106,10 +110,19 @@ def _quarantined(home: Path, entry: quarantine.Entry) -> dict[str, Any]:
     return listed | {"sidecar": entry.sidecar}
 
 
-def export_user(settings: Settings, user_id: str, huey: Huey | None = None) -> dict[str, Any]:
+def export_user(
+    settings: Settings,
+    user_id: str,
+    huey: Huey | None = None,
+    *,
+    actor: str | None = None,
+    purpose: str = "right_of_access",
+) -> dict[str, Any]:
     """Everything held about ``user_id`` (empty lists and ``found: false`` when nothing is); the queue's
-    waiting tasks when ``huey`` is given (``queue`` is None otherwise)."""
+    waiting tasks when ``huey`` is given (``queue`` is None otherwise). Traced as read by ``actor`` (default:
+    ``MEDIFLUX_ACCESS_ACTOR``, else ``operator``) for ``purpose``."""
     validate_user_id(user_id)
+    record_once(settings, db.obj, [user_id], "export", channel="cli", actor=actor, purpose=purpose)
     user = User.get_or_none(User.user_id == user_id)
     cache_ids = [i for ids in cache_rows_of(user_id, 500) for i in ids]
     out: dict[str, Any] = {
@@ -146,6 +159,7 @@ def export_user(settings: Settings, user_id: str, huey: Huey | None = None) -> d
             }
             for s in Submission.select().where(Submission.user_id == user_id).order_by(Submission.created_at)
         ],
+        "access_log": history.entries(settings, user_id),
     }
     if user is None:
         return out

@@ -39,6 +39,7 @@ class RetentionPolicies:
     cache_revalidate: int = 7  # api_cache rows with an ETag/Last-Modified kept this long past stale_until
     pathways: int = 730  # care pathways and their decisions, from the last decision
     huey_events: int = 14  # huey's task stats (dashboard): operational data, two weeks
+    access_log: int = 183  # access traces (who read a user's data, why): six months, then pruned
     summarize_sessions: bool = True  # fold pruned sessions into session_summaries first
     submissions: int = 365  # finished submissions (the app's receipts): a year of history
     webhooks: int = 30  # webhook deliveries (ids and outcome only), from when they were delivered or given up

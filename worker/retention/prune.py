@@ -19,6 +19,7 @@ from typing import Any
 import peewee
 
 from models import (
+    AccessLog,
     ApiCache,
     CarePathway,
     Document,
@@ -40,6 +41,7 @@ from worker.periodic import JobContext
 from worker.retention import files
 from worker.retention.chunks import DEFAULT_CHUNK, delete_chunked, out_of_time
 from worker.retention.sweep import expired_cache
+from worker.userkeys import user_key
 
 log = logging.getLogger("mediflux.retention.prune")
 CATEGORIES = (
@@ -52,6 +54,7 @@ CATEGORIES = (
     "huey_events",
     "submissions",
     "webhooks",
+    "access_log",
 )
 # No column list: peewee then resolves ``table.c.<name>`` (typed), which explicit columns turn off.
 HUEY_EVENT = peewee.Table("huey_event")  # columns used: id, ts
@@ -266,6 +269,16 @@ def _webhooks(run: _Run, result: CategoryResult) -> None:
     _rows(run, result, WebhookDelivery, WebhookDelivery.finished_at < result.cutoff, None)
 
 
+def _access_log(run: _Run, result: CategoryResult) -> None:
+    """Traces older than the policy go (the only deletion of the append-only log); a held user's stay."""
+    old = AccessLog.at < result.cutoff
+    held = sorted(user_key(run.settings, user_id) for user_id in run.held_ids)
+    if not held:
+        _rows(run, result, AccessLog, old, None)
+        return
+    _rows(run, result, AccessLog, old & AccessLog.user_key.not_in(held), old & AccessLog.user_key.in_(held))
+
+
 _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "sessions": _sessions,
     "documents": _documents,
@@ -276,6 +289,7 @@ _APPLY: dict[str, Callable[[_Run, CategoryResult], None]] = {
     "huey_events": _huey_events,
     "submissions": _submissions,
     "webhooks": _webhooks,
+    "access_log": _access_log,
 }
 _POLICY = {"api_cache": "cache_revalidate"}
 
