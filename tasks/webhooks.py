@@ -12,6 +12,7 @@ import threading
 from huey import Huey
 from huey.api import TaskWrapper
 
+from tasks.guard import contained
 from worker.runtime import Runtime
 from worker.webhooks import deliver
 
@@ -20,6 +21,7 @@ log = logging.getLogger("mediflux.tasks.webhooks")
 
 def register(huey: Huey, runtime: Runtime) -> TaskWrapper:
     @huey.task()
+    @contained
     def deliver_webhook(delivery_id: int) -> str:
         """Attempt one delivery (an id only: no payload in the queue); schedule the retry if it failed."""
         outcome = deliver.attempt(runtime.settings, delivery_id)

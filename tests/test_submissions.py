@@ -328,3 +328,20 @@ def test_an_uploaded_photo_goes_through_the_ocr_stage(api, quick):
     runner.analyze_batch(report.stored, no_lookup)
     done = api.wait_for_document("u-1", sub.id, timeout=5)
     assert done.state == "analysed" and "Paracétamol" in api.get_document("u-1", done.document_id).pages[0]["text"]
+
+
+def test_no_nir_in_clear_in_a_submission(api, quick):
+    """A file name with a NIR: refused from the app (like every NIR in the data API), stored masked in the
+    submission of a file dropped by hand."""
+    nir = "1 85 03 75 123 456 41"  # key 41 for 1850375123456
+    with pytest.raises(InvalidInput):
+        api.submit_document("u-1", canonical(), f"DUPONT Jean {nir}.json")
+    sub = api.submit_document("u-1", canonical(), "ordonnance.json")
+    (quick.inbox / "u-1").mkdir(parents=True, exist_ok=True)
+    (quick.inbox / "u-1" / f"Compte rendu {nir.replace(' ', '')}.txt").write_text("Compte rendu sans NIR\n")
+    process(quick)
+    rows = [(s.filename, s.inbox_path) for s in Submission.select()]
+    assert len(rows) == 2 and api.document_status("u-1", sub.id).state == "analysed"
+    for filename, inbox_path in rows:
+        for value in (filename, inbox_path):
+            assert "123 456" not in value and "123456" not in value, value

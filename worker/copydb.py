@@ -142,7 +142,10 @@ def _reset_sequences(target: peewee.Database, models: list[type[peewee.Model]]) 
     if not is_postgres(target):
         return  # SQLite's AUTOINCREMENT-free rowids follow MAX(id) by themselves
     for model in models:
-        table, pk = model._meta.table_name, _primary_key(model).column_name
+        key = _primary_key(model)
+        if not isinstance(key, peewee.AutoField):
+            continue  # no sequence behind it (the submissions' opaque text ids)
+        table, pk = model._meta.table_name, key.column_name
         target.execute_sql(
             f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE((SELECT MAX("{pk}") FROM "{table}"), 0) + 1,'
             " false)",

@@ -26,7 +26,9 @@ from worker.config import Settings
 from worker.userkeys import user_key
 
 # The resource kinds a trace may name (what was read, never its content).
-RESOURCES = frozenset({"profile", "queries", "pathways", "documents", "quarantine", "export", "erasure", "access_log"})
+RESOURCES = frozenset(
+    {"profile", "queries", "pathways", "documents", "submissions", "quarantine", "export", "erasure", "access_log"}
+)
 # Channel → (actor, purpose) used when neither the call nor the settings give one.
 CHANNEL_DEFAULTS = {
     "api": ("app", "service"),

@@ -29,6 +29,7 @@ from worker.appdata.views import Submission as SubmissionView
 from worker.ingest.sniff import head_type, hint_from_name
 from worker.ocr.sniff import EXTENSIONS as MEDIA_EXTENSIONS
 from worker.ocr.sniff import KINDS as MEDIA_KINDS
+from worker.privacy import mask_text
 from worker.submissions import ledger, reasons
 
 TEXT_TYPES = ("json", "hocr", "alto", "tsv", "text", "markup")  # what ingestion reads as text
@@ -134,7 +135,8 @@ def prepare(inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str
         raise UnsupportedType(content_type.split(";")[0].strip().lower())  # declared an image, is not one
     sid = ledger.new_id()
     sha256 = hashlib.sha256(raw).hexdigest()
-    return Prepared(user_id, filename, content_type, raw, found, sha256, sid, _final_name(sid, filename, found))
+    final = _final_name(sid, filename, found)
+    return Prepared(user_id, mask_text(filename), content_type, raw, found, sha256, sid, final)  # no NIR kept
 
 
 def first_submission(b: Backend, user_id: str, sha256: str) -> SubmissionView | None:

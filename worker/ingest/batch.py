@@ -170,7 +170,7 @@ def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
 
 
 def _landing(item: _Ready) -> ledger.Landing:
-    return ledger.Landing(item.landed.rel, item.user_id, item.sha256, len(item.landed.data))
+    return ledger.Landing(ledger.where(item.landed.rel), item.user_id, item.sha256, len(item.landed.data))
 
 
 def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
@@ -215,7 +215,7 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 continue
             existing[key] = (None, {})
             doc = item.doc
-            sub = submitted.get(item.landed.rel)
+            sub = submitted.get(ledger.where(item.landed.rel))
             rows.append(
                 (
                     owner,

@@ -19,6 +19,7 @@ from models import db
 from models.clock import utcnow
 from models.durability import durable_atomic
 from models.submissions import ANALYSED, DUPLICATE, FINAL, INGESTED, OCR, PENDING, RECEIVED, REJECTED, Submission
+from worker.privacy import mask_text
 from worker.submissions.reasons import reason_code
 from worker.webhooks.outbox import enqueue as announce
 
@@ -30,9 +31,16 @@ def new_id() -> str:
     return secrets.token_urlsafe(ID_BYTES)
 
 
+def where(rel: str) -> str:
+    """How a landing place is stored and matched: NIRs masked (a hand-dropped file's name may carry one; an
+    uploaded file's name is its submission id, which has none)."""
+    return mask_text(rel)
+
+
 @dataclass(frozen=True)
 class Landing:
-    """A file ingestion has read: where it landed (relative to the inbox), its owner, content hash and size."""
+    """A file ingestion has read: where it landed (relative to the inbox, :func:`where`), its owner, content
+    hash and size."""
 
     rel: str
     user_id: str | None
@@ -133,6 +141,7 @@ def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, si
     commit is quarantined again at the next pass, and finds its rejection already recorded.
     """
     now = utcnow()
+    rel = None if rel is None else where(rel)
     with durable_atomic(db):
         sub = None
         if rel is not None:
@@ -197,7 +206,7 @@ def mark_ocr_at(rel: str) -> bool:
     """:func:`mark_ocr` for the pending submission of the file at ``rel`` (relative to the inbox)."""
     return bool(
         Submission.update(state=OCR, updated_at=utcnow())
-        .where((Submission.inbox_path == rel) & (Submission.state == RECEIVED))
+        .where((Submission.inbox_path == where(rel)) & (Submission.state == RECEIVED))
         .execute()
     )
 
@@ -214,4 +223,5 @@ __all__ = [
     "record_analysed",
     "record_landings",
     "record_rejected",
+    "where",
 ]
