@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -131,12 +132,13 @@ def degrade(img: Image.Image, rng: random.Random, level: float) -> tuple[Image.I
     }
 
 
-def run_tesseract(images: list[Path], base: Path) -> None:
+def run_tesseract(images: list[Path], base: Path, outputs: tuple[str, ...] = ("hocr", "tsv", "alto", "txt")) -> None:
+    """Tesseract (French, one thread) over the page images, writing ``base`` + each output's suffix."""
     listing = base.with_suffix(".list")
     listing.write_text("\n".join(str(p) for p in images) + "\n")
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     subprocess.run(
-        ["tesseract", str(listing), str(base), "-l", "fra", "--psm", "3", "hocr", "tsv", "alto", "txt"],
+        ["tesseract", str(listing), str(base), "-l", "fra", "--psm", "3", *outputs],
         check=True,
         capture_output=True,
         env=env,
@@ -205,6 +207,15 @@ def build_one(job: dict, out: Path) -> dict:
     return truth
 
 
+def build_corpus(jobs: list[dict], out: Path, build: Callable[[dict, Path], dict], workers: int) -> None:
+    """Build every job on ``workers`` threads and write their truths to ``out/labels.json`` (keyed by job id)."""
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda j: build(j, out), jobs))
+    labels = {j["id"]: r for j, r in zip(jobs, results)}
+    (out / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1, sort_keys=True))
+    print(f"{len(labels)} documents written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "tests" / "corpus" / "analysis"))
@@ -225,11 +236,7 @@ def main() -> None:
                     "seed": master.randrange(2**32),
                 }
             )
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda j: build_one(j, out), jobs))
-    labels = {j["id"]: r for j, r in zip(jobs, results)}
-    (out / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1, sort_keys=True))
-    print(f"{len(labels)} documents written to {out}")
+    build_corpus(jobs, out, build_one, args.jobs)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,10 @@ the build is reproducible (same seed, same files).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageFilter
@@ -28,7 +25,7 @@ from PIL import Image, ImageChops, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from corpus_content import BUILDERS
-from make_analysis_corpus import A4, FONTS, degrade, font_path, render_page
+from make_analysis_corpus import A4, FONTS, build_corpus, degrade, font_path, render_page, run_tesseract
 
 from tests.ocr_fixtures import pdf as text_pdf
 
@@ -147,18 +144,11 @@ def build_one(job: dict, out: Path) -> dict:
         uploads = [_stack(uploads)]
     _save(uploads, variant, out / name, [_plain(p) for p in pages])
     with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "pages.txt"
         paths = []
         for i, im in enumerate(upright):
             paths.append(Path(tmp) / f"p{i}.png")
             im.save(paths[-1], dpi=(200, 200))
-        listing.write_text("\n".join(map(str, paths)) + "\n")
-        subprocess.run(
-            ["tesseract", str(listing), str(Path(tmp) / "ocr"), "-l", "fra", "--psm", "3", "hocr"],
-            check=True,
-            capture_output=True,
-            env=dict(os.environ, OMP_THREAD_LIMIT="1"),
-        )
+        run_tesseract(paths, Path(tmp) / "ocr", ("hocr",))
         (out / (job["id"] + ".hocr")).write_bytes((Path(tmp) / "ocr.hocr").read_bytes())
     return truth | {"file": name, "hocr_file": job["id"] + ".hocr", "format": variant, "pages": len(pages)}
 
@@ -195,11 +185,7 @@ def main() -> None:
                     "seed": master.randrange(2**32),
                 }
             )
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda j: build_one(j, out), jobs))
-    labels = {j["id"]: r for j, r in zip(jobs, results)}
-    (out / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=1, sort_keys=True))
-    print(f"{len(labels)} documents written to {out}")
+    build_corpus(jobs, out, build_one, args.jobs)
 
 
 if __name__ == "__main__":

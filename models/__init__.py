@@ -7,6 +7,7 @@ Knows nothing of huey, tasks or the CLI. Bind with
 
 from models.access import AccessLog
 from models.base import BaseModel, Json, UTCDateTimeField, db, is_postgres
+from models.bdpm import MODELS as BDPM_MODELS
 from models.bdpm import (
     BdpmAvis,
     BdpmComposition,
@@ -31,7 +32,7 @@ from models.submissions import Submission
 from models.users import QuerySession, User
 from models.webhooks import WebhookDelivery
 
-ALL_MODELS = (
+ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     QuerySession,
     ApiCache,
@@ -47,16 +48,7 @@ ALL_MODELS = (
     ApiCacheStats,
     ApiRateLimit,
     IngestDuplicate,
-    BdpmState,
-    BdpmVersion,
-    BdpmFileState,
-    BdpmSpecialite,
-    BdpmPresentation,
-    BdpmComposition,
-    BdpmGenerique,
-    BdpmCondition,
-    BdpmAvis,
-    BdpmLienCt,
+    *BDPM_MODELS,  # the mirror's tables, in their own module's order
     Submission,
     WebhookDelivery,
     AccessLog,

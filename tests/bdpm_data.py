@@ -41,3 +41,8 @@ def subset(source: Path, dest: Path, specialities: int = 300) -> Path:
     links = (source / "HAS_LiensPageCT_bdpm.txt").read_bytes().splitlines(keepends=True)
     (dest / "HAS_LiensPageCT_bdpm.txt").write_bytes(b"".join(x for x in links if x.split(b"\t")[0] in dossiers))
     return dest
+
+
+def subset_files(source: Path, dest: Path, specialities: int = 300) -> dict[str, bytes]:
+    """:func:`subset`'s files as ``{name: bytes}``: what a :class:`tests.bdpm_server.BdpmSite` serves."""
+    return {p.name: p.read_bytes() for p in subset(source, dest, specialities).iterdir()}

@@ -153,6 +153,19 @@ def run_cli(
     )
 
 
+def enqueue(env: dict[str, str], call: str, timeout: float = 60) -> None:
+    """Enqueue as the app does, from its own process: ``tasks.connect().triggers.<call>`` in a subprocess."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import tasks; tasks.connect().triggers.{call}"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def procfile_command(name: str) -> list[str]:
     """The argv of a Procfile line, with console scripts resolved in this interpreter's venv."""
     for line in (ROOT / "Procfile").read_text().splitlines():

@@ -7,8 +7,11 @@ Used by the ingestion tests and by bench/ingest_bench.py.
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -80,3 +83,28 @@ def sqlite_inbox_settings(tmp_path: Path, **env: str) -> Iterator:
         yield settings
     finally:
         db.close()
+
+
+@contextmanager
+def fetch_trap() -> Iterator[tuple[str, list[str]]]:
+    """A server on 127.0.0.1 that notes every GET's path (and answers an entity declaration): point a document's
+    DTD, stylesheet or image at its base URL, and any fetch a parser makes shows up in the list."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY x "fetched">')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,7 @@
 """Small real inputs for the OCR tests: rendered French text as PNG/JPEG/TIFF/WebP/HEIC, hand-built PDFs.
 
 Kept small (a few hundred pixels at ~150 dpi) so each real Tesseract run takes well under a second.
+The OCR test modules import the two fixtures at the end (``needs_tesseract``, ``database_url``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import io
 import struct
 import zlib
 
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -182,3 +184,13 @@ def require_tesseract() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: .ci/run should have installed them)")
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def needs_tesseract():
+    require_tesseract()
+
+
+@pytest.fixture
+def database_url(home):  # the OCR path is the same on both backends (ingestion's storage is tested on both)
+    return f"sqlite:///{home / 'mediflux.db'}"

@@ -15,7 +15,7 @@ import time_machine
 
 from models import Document
 from models.clock import utcnow
-from tests.conftest import ROOT, _clean_env, procfile_command, run_cli, wait_for
+from tests.conftest import ROOT, _clean_env, enqueue, procfile_command, run_cli, wait_for
 from worker.analysis import EXTRACTOR_VERSION, backlog, runner
 from worker.analysis.medications import BdpmUnavailable
 from worker.periodic import JobContext
@@ -117,15 +117,7 @@ def test_reanalyze_cli_filters_and_reports(database, env):
 
 def test_task_runs_in_a_real_consumer(database, env):
     ids = [_store(ORDO, "t1"), _store(CARTE, "t2")]
-    enqueue = subprocess.run(
-        [sys.executable, "-c", f"import tasks; tasks.connect().triggers.analyze({ids + [999999]})"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert enqueue.returncode == 0, enqueue.stderr
+    enqueue(env, f"analyze({ids + [999999]})")
     consumer = subprocess.Popen(
         procfile_command("worker"),
         env=env,

@@ -17,7 +17,7 @@ import pytest
 
 from models import PeriodicJob, db
 from models.clock import utcnow
-from tests.bdpm_data import reference_folder, subset
+from tests.bdpm_data import reference_folder, subset_files
 from tests.bdpm_server import BdpmSite
 from tests.conftest import ROOT, procfile_command, run_cli, wait_for
 from worker import doctor, periodic
@@ -32,8 +32,7 @@ from worker.schedule import PERIODIC_JOBS, jobs_for
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     ref = reference_folder(tmp_path_factory.mktemp("bdpm-ref"))
-    folder = subset(ref, tmp_path_factory.mktemp("bdpm-small"), specialities=120)
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    return subset_files(ref, tmp_path_factory.mktemp("bdpm-small"), specialities=120)
 
 
 @pytest.fixture

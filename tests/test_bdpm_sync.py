@@ -15,7 +15,7 @@ import pytest
 
 from models import db
 from models.bdpm import BdpmVersion
-from tests.bdpm_data import reference_folder, subset
+from tests.bdpm_data import reference_folder, subset_files
 from tests.bdpm_server import BdpmSite
 from worker.bdpm import store, versions
 from worker.bdpm.status import mirror_status
@@ -30,8 +30,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def small(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    folder = subset(reference, tmp_path_factory.mktemp("bdpm-small"), specialities=150)
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    return subset_files(reference, tmp_path_factory.mktemp("bdpm-small"), specialities=150)
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ import datetime as dt
 import re
 import signal
 import subprocess
-import sys
 
 import pytest
 from huey.contrib.stats import HueyEvent
 
 from models import JobRun, PeriodicJob
 from models.clock import utcnow
-from tests.conftest import ROOT, procfile_command, wait_for
+from tests.conftest import ROOT, enqueue, procfile_command, wait_for
 
 
 @pytest.fixture
@@ -43,15 +42,7 @@ def test_procfile_worker_runs_tasks_and_periodic_jobs_and_stops_on_sigterm(datab
         )
         # The app enqueues a task (a separate process); the consumer picks it up.
         PeriodicJob.update(next_due_at=utcnow() - dt.timedelta(hours=1)).execute()
-        enqueue = subprocess.run(
-            [sys.executable, "-c", "import tasks; tasks.connect().triggers.run_job('housekeeping')"],
-            env=consumer_env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert enqueue.returncode == 0, enqueue.stderr
+        enqueue(consumer_env, "run_job('housekeeping')")
         wait_for(
             lambda: JobRun.select().where(JobRun.job == "housekeeping").count() == 2,
             timeout=10,

@@ -22,7 +22,7 @@ from huey.contrib.stats import HueyEvent
 
 from models import ErasureRequest, JobRun, PeriodicJob, User
 from models.clock import utcnow
-from tests.conftest import IN_CI, ROOT, procfile_command, wait_for
+from tests.conftest import IN_CI, ROOT, enqueue, procfile_command, wait_for
 from tests.upstreams.fixtures import (  # noqa: F401 — fixtures
     _counts_stay_in_their_test,
     annuaire,
@@ -188,15 +188,7 @@ def test_the_consumer_logs_no_name_when_its_tasks_fail(database, env, home):
                 message="the named file ingested and analysed by the consumer",
             )
             wait_for(lambda: "could not remove" in log_path.read_text(), timeout=30, message="the removal failure")
-            enqueue = subprocess.run(
-                [sys.executable, "-c", f"import tasks; tasks.connect().triggers.erase_user({USER!r})"],
-                env=consumer_env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert enqueue.returncode == 0, enqueue.stderr
+            enqueue(consumer_env, f"erase_user({USER!r})")
             wait_for(lambda: "Unhandled exception in task" in log_path.read_text(), timeout=30, message="task failure")
             with database.bind_ctx([HueyEvent]):
                 wait_for(

@@ -6,17 +6,15 @@ Google Vision converters, eScriptorium and national libraries' ALTO; expected.js
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from models import Document
-from tests.ingest_fixtures import as_html, corpus_files, sqlite_inbox_settings
+from tests.ingest_fixtures import as_html, corpus_files, fetch_trap, sqlite_inbox_settings
 from worker.ingest import ingest_batch
 from worker.ingest.parse import parse_document
 from worker.ingest.parsed import ParseError
@@ -207,22 +205,7 @@ def test_malformed_html_of_megabytes_is_read_in_one_pass(junk):
 
 
 def test_html_hocr_fetches_nothing():
-    hits = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY x "fetched">')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with fetch_trap() as (url, hits):
         doc = (
             f'<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN" "{url}/html4.dtd"><html><head>'
             f'<link rel="stylesheet" href="{url}/s.css"><script src="{url}/s.js"></script>'
@@ -232,9 +215,6 @@ def test_html_hocr_fetches_nothing():
         assert parse_document(doc.encode(), "x.hocr").pages[0].text == "café"
         with pytest.raises(ParseError):
             parse_document(doc.replace("caf&eacute;", "&x;").encode(), "x.hocr")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert hits == []
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest_fixtures import corpus_files, one_per_format, variant
+from tests.ingest_fixtures import corpus_files, fetch_trap, one_per_format, variant
 from worker.ingest.parsed import ParseError
 from worker.ingest.parse import parse_document
 from worker.ingest.sniff import hint_from_name
@@ -228,32 +228,12 @@ def test_xml_entities_are_refused_before_and_after_the_prolog(payload, reason):
 
 def test_xml_external_dtd_is_never_fetched():
     """The DOCTYPE of every hOCR file names a DTD by URL: neither parsing step may fetch it."""
-    import http.server
-    import threading
-
-    hits = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY x "fetched">')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/x.dtd"
+    with fetch_trap() as (base, hits):
+        url = base + "/x.dtd"
         doc = HOCR_TWO_PAGES.replace("http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd", url)
         assert parse_document(doc.encode(), "x.hocr").pages[0].text.startswith("Dr")
         with pytest.raises(ParseError):
             parse_document(doc.replace("Lyon", "&x;").encode(), "x.hocr")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert hits == []
 
 

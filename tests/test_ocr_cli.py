@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from models import Document
 from tests import ocr_fixtures as fx
 from tests.conftest import run_cli
-
-
-@pytest.fixture(autouse=True)
-def _tesseract():
-    fx.require_tesseract()
-
-
-@pytest.fixture
-def database_url(home):
-    return f"sqlite:///{home / 'mediflux.db'}"
+from tests.ocr_fixtures import database_url, needs_tesseract  # noqa: F401  (fixtures)
 
 
 def test_ingest_now_ocrs_images_and_pdfs_from_outside_the_inbox(database, env, tmp_path, home):

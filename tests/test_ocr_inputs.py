@@ -15,6 +15,7 @@ from PIL import Image
 
 from models import Document
 from tests import ocr_fixtures as fx
+from tests.ocr_fixtures import database_url, needs_tesseract  # noqa: F401  (fixtures)
 from tests.recording import RecordingTriggers
 from worker import quarantine
 from worker.ingest import ingest_batch
@@ -22,16 +23,6 @@ from worker.ingest.hocr import parse_hocr
 from worker.ocr import tesseract
 from worker.ocr.sniff import media_kind
 from worker.ocr.stage import ocr_paths
-
-
-@pytest.fixture(autouse=True)
-def _tesseract():
-    fx.require_tesseract()
-
-
-@pytest.fixture
-def database_url(home):  # the OCR path is the same on both backends (ingestion's storage is tested on both)
-    return f"sqlite:///{home / 'mediflux.db'}"
 
 
 @pytest.fixture

@@ -13,21 +13,12 @@ import time_machine
 
 from models import Document
 from tests import ocr_fixtures as fx
+from tests.ocr_fixtures import database_url, needs_tesseract  # noqa: F401  (fixtures)
 from worker.ingest import ingest_batch
 from worker.ocr import run as ocr_run
 from worker.ocr import workspace
 from worker.ocr.stage import ocr_paths
 from worker.retention import erase, prune
-
-
-@pytest.fixture(autouse=True)
-def _tesseract():
-    fx.require_tesseract()
-
-
-@pytest.fixture
-def database_url(home):
-    return f"sqlite:///{home / 'mediflux.db'}"
 
 
 @pytest.fixture

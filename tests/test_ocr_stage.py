@@ -11,26 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import time_machine
 
 from models import Document
 from tests import ocr_fixtures as fx
 from tests.conftest import ROOT, run_cli, wait_for
+from tests.ocr_fixtures import database_url, needs_tesseract  # noqa: F401  (fixtures)
 from tests.recording import RecordingTriggers
 from tests.test_ingest_processes import Proc
 from worker.ocr import stage, workspace
 from worker.queue import PRIORITY_ANALYSIS, PRIORITY_INGEST, PRIORITY_OCR, read_sqlite_file
-
-
-@pytest.fixture(autouse=True)
-def _tesseract():
-    fx.require_tesseract()
-
-
-@pytest.fixture
-def database_url(home):
-    return f"sqlite:///{home / 'mediflux.db'}"
 
 
 def _ocr_processes(home: Path) -> list[str]:

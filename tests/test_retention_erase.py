@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from models import ErasureRequest, QuerySession, User
-from tests.conftest import ROOT, run_cli, wait_for
+from tests.conftest import ROOT, enqueue, run_cli, wait_for
 from tests.retention_data import UTC, counts_of, make_user, raw_contains
 from worker import periodic
 from worker.retention import erase, export
@@ -216,15 +216,7 @@ def test_erase_user_task_in_a_real_consumer(database, settings, env, home):
     log = open(home / "consumer.log", "w")
     proc = subprocess.Popen(procfile_command("worker"), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        enqueue = subprocess.run(
-            [sys.executable, "-c", "import tasks; tasks.connect().triggers.erase_user('u-task')"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert enqueue.returncode == 0, enqueue.stderr
+        enqueue(env, "erase_user('u-task')")
         wait_for(
             lambda: ErasureRequest.select().where(ErasureRequest.state == "done").count() == 1,
             timeout=30,

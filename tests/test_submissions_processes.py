@@ -13,19 +13,10 @@ import pytest
 from models import Document, Submission
 from models.submissions import FINAL
 from tests.conftest import wait_for
-from tests.test_ingest_processes import Proc
+from tests.test_ingest_processes import Proc, proc_env  # noqa: F401  (fixture)
 from worker.api import DataAPI
 from worker.config import load_settings
 from worker.submissions import reasons
-
-
-@pytest.fixture
-def proc_env(env):
-    return env | {
-        "MEDIFLUX_WATCH_RESCAN_SECONDS": "2",
-        "MEDIFLUX_WATCH_LEASE_SECONDS": "3",
-        "MEDIFLUX_INGEST_GRACE_SECONDS": "1",
-    }
 
 
 @pytest.fixture

@@ -21,18 +21,13 @@ leave a trace in the access log (:mod:`worker.access`): who, why, what kind, the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import peewee
-
-from models.pools import PoolConfig, open_async_database, open_pooled_database
-from worker.access.trail import AccessTrail
-from worker.appdata import documents, profiles, records, traced
-from worker.appdata.backend import Backend, ensure_models_bound
+from models.pools import open_async_database, open_pooled_database
+from worker.appdata import documents, handle, profiles, records, traced
 from worker.appdata.errors import (
     DataError,
     FileTooLarge,
@@ -47,84 +42,14 @@ from worker.appdata.errors import (
     UnsupportedType,
     UserExists,
 )
+from worker.appdata.handle import Criteria, Handle, T, pool_config
 from worker.appdata.views import Decision, Document, DocumentSummary, Pathway, Profile, QueryRecord, Submission, as_json
-from worker.bdpm import lookup as bdpm_lookup
-from worker.bdpm import store as bdpm_store
 from worker.config import Settings
 from worker.runtime import bootstrap
 from worker.submissions import waiting
 
-T = TypeVar("T")
-H = TypeVar("H", bound="_Handle")
-Criteria = str | None
 
-
-# Functions that write. On SQLite (one writer at a time per file) a process queues its own writers on a lock
-# instead of letting them poll SQLite's busy handler, whose sleeps (up to 100 ms each) make the tail latency of
-# concurrent inserts many times worse (docs/benchmarks.md); readers never wait on it.
-_WRITES = frozenset(
-    {
-        profiles.create_profile,
-        profiles.update_profile,
-        records.log_query,
-        records.store_pathway,
-        records.record_decision,
-        documents.submit_document,
-        documents.record,
-    }
-)
-
-
-def pool_config(settings: Settings) -> PoolConfig:
-    return PoolConfig(
-        size=settings.db_pool_size,
-        acquire_timeout=settings.db_pool_timeout,
-        recycle_seconds=settings.db_pool_recycle,
-        durable=settings.api_durable,
-    )
-
-
-class _Handle:
-    """What both variants share: the backend, on SQLite the lock writers queue on, and the access trail.
-
-    ``trail=None`` reads without leaving traces: only for benchmarks and tests that build the API on a bare
-    backend; :meth:`from_settings` (and so :func:`open_api`) always records.
-    """
-
-    open_database: Callable[[str, PoolConfig], peewee.Database]
-    new_lock: Callable[[], Any]
-    shares_lock_with_trail: bool
-
-    def __init__(self, backend: Backend, settings: Settings | None = None, trail: AccessTrail | None = None) -> None:
-        self.backend = backend
-        self.settings = settings  # the inbox and file limits of submit_document
-        self._write_lock = None if backend.postgres else self.new_lock()
-        self.trail = trail
-
-    @classmethod
-    def from_settings(cls: type[H], settings: Settings, *, actor: str | None = None, purpose: str | None = None) -> H:
-        """On an already migrated database (see :func:`open_api` / :func:`open_async_api`).
-
-        ``actor``/``purpose``: this API object's defaults for the access log (else the settings').
-        """
-        ensure_models_bound(settings.database_url)
-        database = cls.open_database(settings.database_url, pool_config(settings))
-        handle = cls(Backend(database, settings.api_max_json_kb * 1024), settings)
-        handle.trail = traced.open_trail(
-            settings, actor, purpose, handle._write_lock if cls.shares_lock_with_trail else None
-        )
-        return handle
-
-    def _inbox(self) -> tuple[Any, int]:
-        if self.settings is None:
-            raise RuntimeError("submit_document needs the settings: open the API with open_api()/from_settings()")
-        return self.settings.inbox, self.settings.max_file_mb * 1024 * 1024
-
-    def _queue(self, fn: Callable[..., Any]) -> Any:
-        return self._write_lock if fn in _WRITES and self._write_lock is not None else contextlib.nullcontext()
-
-
-class DataAPI(_Handle):
+class DataAPI(Handle):
     """Sync variant (threads: WSGI servers, scripts). Each call borrows a pooled connection and returns it."""
 
     open_database = staticmethod(open_pooled_database)
@@ -240,7 +165,7 @@ class DataAPI(_Handle):
 
     def get_medicine(self, code: str) -> dict[str, Any] | None:
         """The medicine with this CIS, or of the box with this CIP13/CIP7, from the local BDPM mirror (docs/bdpm.md)."""
-        return self._call(_medicine, code)
+        return self._call(handle.lookup_medicine, code)
 
     def submit_document(
         self, user_id: str, data: documents.Data, filename: str, *, content_type: str | None = None
@@ -282,10 +207,10 @@ class DataAPI(_Handle):
 
     def search_medicines(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
         """Specialities matching a prescription line ("Xanax 0,25 mg cp"), best first, with scores (docs/bdpm.md)."""
-        return self._call(_search, text, limit)
+        return self._call(handle.search_medicines, text, limit)
 
 
-class AsyncDataAPI(_Handle):
+class AsyncDataAPI(Handle):
     """Async variant (asyncio web backends): the same functions on a pwasyncio pool, never blocking the loop.
 
     A call borrows a pooled connection for its own duration only, so a request that
@@ -462,22 +387,10 @@ class AsyncDataAPI(_Handle):
         return await self._read(documents.get_document, (actor, purpose), user_id, document_id)
 
     async def get_medicine(self, code: str) -> dict[str, Any] | None:
-        return await self._call(_medicine, code)
+        return await self._call(handle.lookup_medicine, code)
 
     async def search_medicines(self, text: str, limit: int = 10) -> list[dict[str, Any]]:
-        return await self._call(_search, text, limit)
-
-
-def _medicine(backend: Backend, code: str) -> dict[str, Any] | None:
-    return bdpm_store.get_medicine(backend.database, code)
-
-
-def _search(backend: Backend, text: str, limit: int) -> list[dict[str, Any]]:
-    if not isinstance(text, str) or len(text) > 500:
-        raise InvalidInput("text", "a prescription line of at most 500 characters")
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
-        raise InvalidInput("limit", "a whole number from 1 to 100")
-    return bdpm_lookup.search(backend.database, text, limit)
+        return await self._call(handle.search_medicines, text, limit)
 
 
 def open_api(settings: Settings | None = None) -> DataAPI:
@@ -515,4 +428,5 @@ __all__ = [
     "as_json",
     "open_api",
     "open_async_api",
+    "pool_config",
 ]

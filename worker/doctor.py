@@ -10,7 +10,6 @@ Details name paths, counts and error types — never URLs' credentials or rows.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 import stat
 import tempfile
@@ -18,9 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import peewee
 
 from models import JobRun, Lease, PeriodicJob, db, migrator
@@ -28,14 +25,13 @@ from models.clock import utcnow
 from models.database import BUSY_TIMEOUT_SECONDS, open_database, sqlite_path
 from worker import heartbeat, opstate
 from worker.bdpm.health import mirror_check
-from worker.config import PREFIX, Settings, UpstreamSettings
+from worker.config import Settings, UpstreamSettings
 from worker.errors import error_type, safe_error
+from worker.ingest.health import INOTIFY, inotify_check
 from worker.ocr import tesseract
+from worker.upstreams.health import upstream_check
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
-INOTIFY = Path("/proc/sys/fs/inotify")
-MIN_INSTANCES = 16
-WATCH_MARGIN = 1024
 DISK_FAIL_BYTES, DISK_WARN_BYTES = 512 * 2**20, 2 * 2**30
 CLOCK_SKEW = _dt.timedelta(minutes=5)
 
@@ -103,47 +99,9 @@ def check_inbox(settings: Settings) -> Check:
     return Check("inbox", OK, f"{inbox} exists and is writable")
 
 
-def _count_dirs(root: Path, cap: int = 200_000) -> int:
-    count = 0
-    for _dirpath, _dirnames, _files in os.walk(root):
-        count += 1
-        if count >= cap:
-            break
-    return count
-
-
 def check_inotify(settings: Settings, proc: Path = INOTIFY) -> Check:
     """Enough inotify watches for every inbox folder (one each) and instances for the watcher."""
-    if settings.watch_polling:
-        return Check("inotify", OK, "polling mode (MEDIFLUX_WATCH_POLLING=1): inotify not used")
-    try:
-        watches = int((proc / "max_user_watches").read_text())
-        instances = int((proc / "max_user_instances").read_text())
-    except (OSError, ValueError):
-        return Check(
-            "inotify",
-            WARN,
-            "inotify limits unreadable (not Linux?)",
-            "set MEDIFLUX_WATCH_POLLING=1 if the watcher misses files",
-        )
-    folders = _count_dirs(settings.inbox) if settings.inbox.is_dir() else 1
-    need = folders + WATCH_MARGIN
-    problems = []
-    if watches < need:
-        problems.append(f"max_user_watches {watches} < {need} ({folders} inbox folders + margin)")
-    if instances < MIN_INSTANCES:
-        problems.append(f"max_user_instances {instances} < {MIN_INSTANCES}")
-    if problems:
-        return Check(
-            "inotify",
-            FAIL,
-            "; ".join(problems),
-            f"sysctl -w fs.inotify.max_user_watches={max(need * 2, 524288)} "
-            f"fs.inotify.max_user_instances={max(instances, 512)}, or set MEDIFLUX_WATCH_POLLING=1",
-        )
-    return Check(
-        "inotify", OK, f"max_user_watches {watches} for {folders} inbox folders, max_user_instances {instances}"
-    )
+    return Check("inotify", *inotify_check(settings.inbox, settings.watch_polling, proc))
 
 
 def _open_readonly_sqlite(path: Path) -> peewee.Database:
@@ -331,38 +289,7 @@ def check_disk(settings: Settings) -> Check:
 
 def check_upstream(upstream: UpstreamSettings, timeout: float = 5.0) -> Check:
     """One upstream (``--network``): its URL configured, reachable, and its API key set when it declares one."""
-    label = f"upstream {upstream.name}"
-    declared = upstream.upstream
-    url_variable = PREFIX + declared.url_variable
-    if not upstream.url:
-        return Check(label, SKIP, f"{url_variable} not set")
-    parts = urlsplit(upstream.url)
-    shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"  # no path, key or password
-    try:
-        response = httpx.get(upstream.url, timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return Check(
-            label,
-            FAIL,
-            f"{shown} unreachable ({type(exc).__name__})",
-            f"check network/DNS/proxy to {shown} and {url_variable}",
-        )
-    if response.status_code >= 500:
-        return Check(
-            label,
-            WARN,
-            f"{shown} answers HTTP {response.status_code}",
-            "upstream trouble: the cache serves stale entries meanwhile",
-        )
-    if declared.secret_variable is not None and not upstream.secret:
-        secret_variable = PREFIX + declared.secret_variable
-        return Check(
-            label,
-            WARN,
-            f"{shown} answers HTTP {response.status_code}, but {secret_variable} is not set",
-            f"set {secret_variable}: until then requests go without their {declared.secret_header} header",
-        )
-    return Check(label, OK, f"{shown} answers HTTP {response.status_code}")
+    return Check(f"upstream {upstream.name}", *upstream_check(upstream, timeout))
 
 
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
