@@ -1,7 +1,7 @@
 """Submissions: submit → analysed latency against a hand drop, and 1,000 concurrent ``wait_for_document`` waiters.
 
     python bench/submit_bench.py [--n 60] [--waiters 1000] [--pg postgresql://postgres@127.0.0.1:5432/test]
-    python bench/submit_bench.py --photo [--n 10]
+    python bench/submit_bench.py --photo [--n 20] [--hand-first]
 
 1. **Latency** (SQLite, real Procfile ``worker`` + ``watcher``): ``--n`` canonical JSON documents, alternating
    ``DataAPI.submit_document`` and the same kind of file written by hand into ``<inbox>/<user>/`` (temp name,
@@ -10,7 +10,7 @@
    Reported: p50, p99 of each and the ratio of the p50s. With ``--photo``, the documents are one-page JPEG photos
    of a French prescription instead (rendered and degraded as ``bench/make_analysis_corpus.py`` does, the same
    page each time with one pixel changed so every upload is new content): they go through the OCR stage; only
-   this part runs.
+   this part runs. ``--hand-first`` swaps the alternation (hand drop at even positions), to see order effects.
 2. **Waiters** (SQLite and PostgreSQL, in process): ``--waiters`` submissions, one ``AsyncDataAPI.wait_for_document``
    coroutine each; then a thread makes them final in 10 batches (one UPDATE each, 0.3 s apart), recording each
    commit time. Reported: wake-up delay (waiter's return − its commit) p50/p99/max, and the process CPU time
@@ -107,7 +107,7 @@ def wait_until(predicate, timeout: float = 60.0) -> float:
     raise TimeoutError
 
 
-def latency(n: int, photo: bool = False) -> dict[str, list[float]]:
+def latency(n: int, photo: bool = False, hand_first: bool = False) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         env = env_for(home, f"sqlite:///{home / 'mediflux.db'}")
@@ -129,7 +129,7 @@ def latency(n: int, photo: bool = False) -> dict[str, list[float]]:
             for i in range(n):
                 user = f"u-{i % 5}"
                 data = nth(i) if nth else doc(i, "bench")
-                if i % 2 == 0:
+                if i % 2 == int(hand_first):
                     t0 = time.monotonic()
                     sub = api.submit_document(user, data, f"o-{i}{ext}")
                     t1 = wait_until(
@@ -240,8 +240,9 @@ def main() -> None:
     parser.add_argument("--waiters", type=int, default=1000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--photo", action="store_true", help="one-page JPEG photos through OCR; latency only")
+    parser.add_argument("--hand-first", action="store_true", help="hand drops at even positions, the API at odd")
     args = parser.parse_args()
-    lat = latency(args.n, args.photo)
+    lat = latency(args.n, args.photo, args.hand_first)
     kind = "one-page photo, " if args.photo else ""
     print("| path | n | p50 ms | p99 ms |\n|---|---|---|---|")
     for name, label in (
