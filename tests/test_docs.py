@@ -104,3 +104,68 @@ def test_procfile_lines_are_documented():
     for line in (ROOT / "Procfile").read_text().splitlines():
         name = line.split(":", 1)[0]
         assert f"| `{name}` |" in README, name
+
+
+def _cli_snippets() -> list[str]:
+    section = README.split("\n## CLI\n", 1)[1].split("\n## ", 1)[0]
+    return [s.replace("\\|", "|") for s in re.findall(r"`(mediflux [^`]+)`", section)]
+
+
+def _resolve(snippet: str) -> list[tuple[str, Any, str]]:
+    """(path, click command, text of its alternative) for each alternative of a README snippet."""
+    import click
+
+    from worker.cli import main
+
+    first, *others = snippet.split(" | ")
+    out = []
+    cmd: Any = main
+    group: Any = main
+    path = ["mediflux"]
+    words = first.split()[1:]
+    while words and isinstance(cmd, click.Group) and words[0] in cmd.commands:
+        group = cmd
+        cmd = cmd.commands[words.pop(0)]
+        path.append(cmd.name)
+        if isinstance(cmd, click.Group):
+            group = cmd
+    out.append((" ".join(path), cmd, " ".join(words)))
+    base = path[: len(path) - (0 if cmd is group else 1)]
+    for alt in others:
+        name, _, rest = alt.strip().partition(" ")
+        assert name in group.commands, f"README names `{name}` under `{' '.join(base)}`: no such command"
+        out.append((" ".join([*base, name]), group.commands[name], rest))
+    return out
+
+
+def test_readme_cli_table_matches_the_commands():
+    """Every command and option in README's CLI table exists with that spelling, and every command is there."""
+    import click
+
+    from worker.cli import main
+
+    seen: set[str] = set()
+    for snippet in _cli_snippets():
+        for path, cmd, text in _resolve(snippet):
+            seen.add(path)
+            params = cmd.get_params(click.Context(cmd))
+            options = {o for p in params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts}
+            arguments = {
+                (p.metavar or p.name.upper()).removesuffix("...") for p in params if isinstance(p, click.Argument)
+            }
+            tokens = re.sub(r"[\[\]]", " ", text).split()
+            for i, token in enumerate(tokens):
+                if token.startswith("--"):
+                    assert token in options, f"`{path}` has no option {token}"
+                elif re.fullmatch(r"[A-Z][A-Z_]*(\.\.\.)?", token) and not (i and tokens[i - 1].startswith("--")):
+                    assert token.removesuffix("...") in arguments, f"`{path}`: README's {token}, code's {arguments}"
+
+    def leaves(cmd: Any, path: str) -> Iterator[str]:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from leaves(sub, f"{path} {name}")
+        else:
+            yield path
+
+    missing = sorted(set(leaves(main, "mediflux")) - seen)
+    assert not missing, f"commands missing from README's CLI table: {missing}"

@@ -24,10 +24,11 @@ from worker.cli.watch import watch
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mediflux")
 def main() -> None:
-    """Operate the mediflux worker: schema and status, ingestion and quarantine, the
-    API cache, retention and GDPR rights, the dashboard and the doctor. Configuration comes
-    from MEDIFLUX_* environment variables (see README);
-    every command applies pending migrations first, except `migrate`."""
+    """Operate the mediflux worker: schema and status, ingestion and quarantine, OCR of an
+    image or PDF (ocr), analysis, the local BDPM mirror (bdpm), the API cache, retention and
+    GDPR rights, the access log (access-log), the dashboard and the doctor. Configuration
+    comes from MEDIFLUX_* environment variables (see README); every command applies pending
+    migrations first, except `migrate`, `doctor` (it only reports them) and `ocr` (no database)."""
 
 
 main.add_command(migrate)

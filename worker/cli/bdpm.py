@@ -75,7 +75,7 @@ def status_command(as_json: bool) -> None:
 
 
 @bdpm_group.command(name="get")
-@click.argument("code")
+@click.argument("code", metavar="CIS_OR_CIP")
 @click.option("--json", "as_json", is_flag=True, help="Print the medicament as JSON.")
 def get_command(code: str, as_json: bool) -> None:
     """The medicament with this CIS (8 digits) or of the box with this CIP13 / CIP7 (13 or 7 digits)."""

@@ -108,7 +108,9 @@ class _OcrHere:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True, dir_okay=True)
+)
 @click.option("--now", is_flag=True, help="Ingest here and now (progress bar, summary) instead of enqueueing.")
 @click.option(
     "--user",
