@@ -86,8 +86,8 @@ def test_two_consumers_run_a_due_periodic_job_once(database, consumer_env, home)
             message="both consumers started",
         )
         logs = [home / f"consumer{i}.log" for i in range(2)]
-        wait_for(
-            lambda: _every_attempt_finished(database, logs), timeout=30, message="every tick and the runs it enqueued"
+        wait_for(  # a loaded machine: every job due at a first start (bdpm_sync on an empty mirror too) runs here
+            lambda: _every_attempt_finished(database, logs), timeout=90, message="every tick and the runs it enqueued"
         )
         assert JobRun.select().where(JobRun.job == "housekeeping").count() == 1
     finally:
