@@ -1,16 +1,16 @@
 """The Procfile `worker` line: a real huey_consumer runs tasks and periodic jobs, stops cleanly on SIGTERM."""
 
 import datetime as dt
-import re
 import signal
 import subprocess
 
 import pytest
-from huey.contrib.stats import HueyEvent
 
+import tasks
 from models import JobRun, PeriodicJob
 from models.clock import utcnow
 from tests.conftest import ROOT, enqueue, procfile_command, wait_for
+from worker.config import load_settings
 
 
 @pytest.fixture
@@ -75,44 +75,30 @@ def test_two_consumers_run_a_due_periodic_job_once(database, consumer_env, home)
             )
         wait_for(
             lambda: JobRun.select().where(JobRun.job == "housekeeping").count() >= 1,
-            timeout=30,
+            timeout=60,
             message="housekeeping run",
         )
         # Both consumers tick at start (each worker thread enqueues a catch-up tick), and each tick that found
-        # housekeeping due enqueued a run: wait until every one of those attempts has finished.
+        # housekeeping due enqueued a run.
         wait_for(
             lambda: all("consumer started" in (home / f"consumer{i}.log").read_text() for i in range(2)),
-            timeout=30,
+            timeout=60,
             message="both consumers started",
         )
-        logs = [home / f"consumer{i}.log" for i in range(2)]
-        wait_for(  # a loaded machine: every job due at a first start (bdpm_sync on an empty mirror too) runs here
-            lambda: _every_attempt_finished(database, logs), timeout=90, message="every tick and the runs it enqueued"
-        )
-        assert JobRun.select().where(JobRun.job == "housekeeping").count() == 1
     finally:
+        # A graceful stop lets every task a worker has taken finish; what is still queued is drained below.
+        codes = []
         for proc, log in procs:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=40)
+            codes.append(proc.wait(timeout=60))
             log.close()
-
-
-TICK, RUN = "tasks.periodic.scheduler_tick", "tasks.periodic.run_periodic_job"
-TERMINAL = ("complete", "error", "canceled", "expired", "revoked")
-
-
-def _every_attempt_finished(database, logs) -> bool:
-    """Every scheduler tick that started so far, and every job run enqueued by any of them, has finished.
-
-    A tick can enqueue a duplicate run only if it read the job as due, i.e. started before the first run
-    claimed it; huey logs "Executing <task>" (written at once) before that, so those ticks are in the logs
-    by the time the first JobRun row exists. huey's task stats (huey_event, written by each consumer in
-    batches, in signal order) hold a tick's "complete" only after the "enqueued" of every run it enqueued.
-    """
-    text = "".join(log.read_text() for log in logs)
-    ticks = set(re.findall(rf"Executing {re.escape(TICK)}: ([0-9a-f-]+)", text))
-    with database.bind_ctx([HueyEvent]):
-        events = list(HueyEvent.select(HueyEvent.task_id, HueyEvent.task, HueyEvent.signal))
-    done = {e.task_id for e in events if e.signal in TERMINAL}
-    runs = {e.task_id for e in events if e.task == RUN and e.signal == "enqueued"}
-    return bool(ticks) and ticks <= done and runs <= done
+    assert codes == [0, 0], [(home / f"consumer{i}.log").read_text()[-2000:] for i in range(2)]
+    # Every tick and every run either ran in a consumer or is still in the queue: run the rest here, as a third
+    # consumer would. The database claim, not timing, is what must keep housekeeping to one run.
+    huey = tasks.connect(load_settings(consumer_env)).huey
+    drained = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        drained += 1
+    assert huey.pending_count() == 0
+    assert JobRun.select().where(JobRun.job == "housekeeping").count() == 1, f"drained {drained}"
