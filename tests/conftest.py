@@ -9,6 +9,7 @@ CI=true, where they fail (.ci/run starts them).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -187,3 +188,28 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has installed a handler for ``signum`` (its ``SigCgt`` mask in /proc).
+
+    huey's consumer sets its handlers only after it has logged its start and started its threads: a signal sent
+    before that kills it with the default action, so a test that means a graceful stop waits for this first."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def stop_gracefully(proc: subprocess.Popen, timeout: float = 60) -> int:
+    """SIGTERM ``proc`` once it catches SIGTERM (or has exited), then wait for it: its exit code."""
+    wait_for(
+        lambda: proc.poll() is not None or catches(proc.pid, signal.SIGTERM), timeout=60, message="SIGTERM handler"
+    )
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)

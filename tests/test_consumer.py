@@ -1,7 +1,6 @@
 """The Procfile `worker` line: a real huey_consumer runs tasks and periodic jobs, stops cleanly on SIGTERM."""
 
 import datetime as dt
-import signal
 import subprocess
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 import tasks
 from models import JobRun, PeriodicJob
 from models.clock import utcnow
-from tests.conftest import ROOT, enqueue, procfile_command, wait_for
+from tests.conftest import ROOT, enqueue, procfile_command, stop_gracefully, wait_for
 from worker.config import load_settings
 
 
@@ -52,8 +51,7 @@ def test_procfile_worker_runs_tasks_and_periodic_jobs_and_stops_on_sigterm(datab
         run = JobRun.select().where(JobRun.job == "housekeeping").order_by(JobRun.id.desc()).get()
         assert run.ok and set(run.summary) >= {"pending", "scheduled", "pruned_keys"}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=40)
+        code = stop_gracefully(proc, timeout=40)
         log.close()
     output = (home / "consumer.log").read_text()
     assert code == 0, output
@@ -89,8 +87,7 @@ def test_two_consumers_run_a_due_periodic_job_once(database, consumer_env, home)
         # A graceful stop lets every task a worker has taken finish; what is still queued is drained below.
         codes = []
         for proc, log in procs:
-            proc.send_signal(signal.SIGTERM)
-            codes.append(proc.wait(timeout=60))
+            codes.append(stop_gracefully(proc))
             log.close()
     assert codes == [0, 0], [(home / f"consumer{i}.log").read_text()[-2000:] for i in range(2)]
     # Every tick and every run either ran in a consumer or is still in the queue: run the rest here, as a third

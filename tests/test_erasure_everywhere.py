@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -21,7 +20,16 @@ from pathlib import Path
 import pytest
 
 from models import Document, ErasureRequest
-from tests.conftest import REDIS_URL, ROOT, _clean_env, procfile_command, require_service, run_cli, wait_for
+from tests.conftest import (
+    REDIS_URL,
+    ROOT,
+    _clean_env,
+    procfile_command,
+    require_service,
+    run_cli,
+    stop_gracefully,
+    wait_for,
+)
 from tests.retention_data import UTC, make_user
 from worker import quarantine
 from worker.config import load_settings
@@ -191,8 +199,7 @@ def test_erasure_through_the_consumer_leaves_nothing_anywhere(deployment, tmp_pa
         counts = ErasureRequest.get(ErasureRequest.user_key == key).counts
         assert counts["queue_tasks"] == 3 and counts["documents"] >= 2
     finally:
-        consumer.send_signal(signal.SIGTERM)
-        code = consumer.wait(timeout=60)
+        code = stop_gracefully(consumer)
         log.close()
     logs = log_path.read_text()
     assert code == 0, logs[-3000:]

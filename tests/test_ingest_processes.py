@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from models import Document, IngestDuplicate, Lease
-from tests.conftest import ROOT, procfile_command, wait_for
+from tests.conftest import ROOT, procfile_command, stop_gracefully, wait_for
 from tests.ingest_fixtures import corpus_files, variant, write_atomically
 from worker.quarantine import entries
 
@@ -37,8 +37,7 @@ class Proc:
         self.proc.wait(timeout=30)
 
     def term(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=45)
+        return stop_gracefully(self.proc, timeout=45)
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_a_user_folder_swapped_for_a_link_in_a_tight_loop_never_leaks_outside(s,
     try:
         while time.monotonic() < deadline:
             pending = sorted(set(os.listdir(real_fd)) & set(names))
-            if not pending or attempts >= 20 * FILES:
+            if not pending:  # on a loaded machine most attempts meet the link: only the deadline bounds them
                 break
             for start in range(0, len(pending), BATCH):
                 chunk = [str(s.inbox / "u-race" / n) for n in pending[start : start + BATCH]]
