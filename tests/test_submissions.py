@@ -345,3 +345,27 @@ def test_no_nir_in_clear_in_a_submission(api, quick):
     for filename, inbox_path in rows:
         for value in (filename, inbox_path):
             assert "123 456" not in value and "123456" not in value, value
+
+
+def test_a_consumer_starting_between_the_commit_and_the_rename_takes_the_file_and_submit_still_returns(
+    api, quick, monkeypatch
+):
+    """Once its row is committed the ledger owns the file: a consumer that starts right then settles the synced
+    temporary file into place and ingests it; the app's own rename then finds nothing to do, and is no error."""
+    from tests.recording import RecordingTriggers
+    from worker.appdata import documents
+    from worker.submissions import recover
+
+    triggers = RecordingTriggers(on_ingest=lambda paths: ingest_paths(paths, quick))
+    record = documents.record
+
+    def record_then_a_consumer_starts(b, p):
+        view = record(b, p)
+        recover.rediscover(quick, triggers, recover.utcnow() + recover.SETTLE)  # what at_startup does
+        return view
+
+    monkeypatch.setattr(documents, "record", record_then_a_consumer_starts)
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    assert triggers.batches, "the starting consumer found the submission and ingested it"
+    assert inbox_files(quick) == []  # taken by that ingestion, not left under either name
+    assert api.document_status("u-1", sub.id).state == "ingested" and Document.select().count() == 1

@@ -166,10 +166,17 @@ def discard_temp(inbox: Path, p: Prepared) -> None:
 
 
 def publish(inbox: Path, p: Prepared) -> None:
-    """Rename the temporary file to its final name and fsync the folder (worker/fsync.py's rule, by descriptor)."""
+    """Rename the temporary file to its final name and fsync the folder (worker/fsync.py's rule, by descriptor).
+
+    Once the row is committed the ledger owns the file: a consumer starting meanwhile may already have renamed the
+    synced temporary file into place (worker/submissions/recover.py), and ingested it. A temporary file that is
+    gone is therefore not an error: whoever took it has done this step."""
     folder = _folder_fd(inbox, p.user_id)
     try:
-        os.rename(temp_name(p.id), p.final, src_dir_fd=folder, dst_dir_fd=folder)
+        try:
+            os.rename(temp_name(p.id), p.final, src_dir_fd=folder, dst_dir_fd=folder)
+        except FileNotFoundError:
+            pass
         os.fsync(folder)
     finally:
         os.close(folder)
