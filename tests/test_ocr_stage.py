@@ -138,18 +138,77 @@ def test_a_process_runs_at_most_ocr_processes_tasks_at_once_and_one_thread_waits
     import threading
 
     s = dataclasses.replace(settings, ocr_processes=2)
-    assert stage.try_begin(s) and stage.try_begin(s)
+    assert stage.try_begin(s, ["k1"]) and stage.try_begin(s, ["k2"])
     waiter_got: list[bool] = []
-    waiter = threading.Thread(target=lambda: waiter_got.append(stage.try_begin(s, wait=30)))
+    waiter = threading.Thread(target=lambda: waiter_got.append(stage.try_begin(s, ["k3"], wait=30)))
     waiter.start()
     wait_for(lambda: stage._waiting[0] == 1, message="one thread waiting for a place")
-    assert not stage.try_begin(s, wait=30)  # a second waiter is refused at once: its task is put back
-    stage.end(s)  # a document ends: the waiter starts the next one without a gap
+    assert not stage.try_begin(s, ["k4"], 2, wait=30)  # a second waiter is refused at once: its keys are deferred
+    assert not stage.try_begin(s, ["k4"], 2, wait=30)  # its put-back copy, before a place took them: deferred once
+    assert not stage.try_begin(s, ["k5"], wait=30)
+    # A document ends: its thread goes on with the oldest deferred keys, keeping its place (no core waits for the
+    # put-back task); the waiter still waits.
+    assert stage.next_or_end(s) == (["k4"], 2)
+    assert stage.next_or_end(s) == (["k5"], 0)
+    assert waiter_got == [] and waiter.is_alive()
+    assert stage.next_or_end(s) is None  # nothing deferred: the place is given back, and the waiter takes it
     waiter.join(10)
     assert waiter_got == [True]
-    stage.end(s)
-    stage.end(s)
+    assert stage.next_or_end(s) is None
+    stage.end(s)  # a document that raised gives its place back without looking at deferred work
     assert stage.try_begin(s, wait=0)
+    stage.end(s)
+
+
+class _RecordingHuey:
+    """Just enough of huey for ``tasks.ocr.register``: the task is the plain function, ``schedule`` is noted."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[tuple, float]] = []
+
+    def task(self, **_options):
+        def register(fn):
+            fn.schedule = lambda args, delay: self.scheduled.append((args, delay))
+            return fn
+
+        return register
+
+
+def test_a_deferred_file_is_ocred_by_the_thread_that_frees_a_place_in_the_same_task(
+    settings, database, needs_tesseract
+):
+    """Through the task wrapper: both places busy and a thread waiting, a third file is deferred (its task put
+    back for later); when a place frees, the waiting thread's task OCRs its own file and then the deferred one,
+    without the core waiting for the put-back task, which then finds nothing left to do."""
+    import threading
+
+    import tasks.ocr as ocr_task
+    from worker.ingest import tokens
+
+    s = dataclasses.replace(settings, ocr_processes=1, ingest_grace_seconds=0)
+    huey = _RecordingHuey()
+    runtime = type("Runtime", (), {"settings": s, "triggers": RecordingTriggers()})()
+    ocr_files = ocr_task.register(huey, runtime)  # type: ignore[arg-type]
+    folder = s.inbox / "u-1"
+    folder.mkdir(parents=True)
+    keys = []
+    for i in range(2):
+        path = folder / f"p{i}.png"
+        path.write_bytes(fx.encode(fx.page_image([f"Ordonnance numero {i}", *fx.LINES[:2]]), "PNG"))
+        keys.append(tokens.keys_of(s, [str(path)]))
+    assert stage.try_begin(s)  # a document elsewhere holds the only place
+    results: list[dict] = []
+    waiter = threading.Thread(target=lambda: results.append(ocr_files(keys[0])))
+    waiter.start()
+    wait_for(lambda: stage._waiting[0] == 1, message="the first file's task waiting for the place")
+    assert ocr_files(keys[1]) == {"busy": True}  # deferred, and put back for later in case this process dies
+    assert huey.scheduled == [((keys[1], 0), ocr_task.BUSY_DELAY)]
+    stage.end(s)  # that document ends: the waiting task takes the place
+    waiter.join(120)
+    assert len(results) == 1 and len(results[0]["documents"]) == 2, results  # its own file, then the deferred one
+    assert Document.select().count() == 2 and not list(folder.iterdir())
+    assert ocr_files(*huey.scheduled[0][0]) == {"gone": True}  # the put-back copy: done already
+    assert stage.try_begin(s, wait=0)  # the place was given back
     stage.end(s)
 
 

@@ -14,6 +14,8 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 
 from models import Document, User
 from worker import metrics
@@ -40,32 +42,60 @@ _started = threading.Lock()
 _cleaned: set[str] = set()
 _running: dict[int, threading.BoundedSemaphore] = {}
 _waiting = [0]  # threads waiting for a place (at most one)
+_deferred: OrderedDict[tuple[str, ...], int] = OrderedDict()  # keys whose task found no place → its attempt
 
 
 WAIT_SECONDS = 60.0
 
 
-def try_begin(settings: Settings, wait: float = WAIT_SECONDS) -> bool:
-    """Take one of this process's ``MEDIFLUX_OCR_PROCESSES`` OCR task places.
+def try_begin(settings: Settings, keys: Sequence[str] = (), attempt: int = 0, wait: float = WAIT_SECONDS) -> bool:
+    """Take one of this process's ``MEDIFLUX_OCR_PROCESSES`` OCR task places for ``keys``.
 
     One thread at a time may wait for a place (up to ``wait`` seconds), so the pool starts the next document
-    the moment one ends; any other finds them taken and its task is put back, so the consumer's remaining
-    threads stay free to ingest and analyse dropped OCR results while long scans are OCRed."""
+    the moment one ends; any other finds them taken: its keys are *deferred* (the next thread to finish a document
+    takes them at once, :func:`next_or_end`) and False is returned, so the consumer's remaining threads stay free
+    to ingest and analyse dropped OCR results while long scans are OCRed. The caller also puts its task back in
+    the queue, later: a deferral lives in this process's memory only."""
     with _started:
         sem = _running.setdefault(settings.ocr_processes, threading.BoundedSemaphore(settings.ocr_processes))
         if sem.acquire(blocking=False):
             return True
         if _waiting[0] >= 1:
+            _defer(keys, attempt)
             return False
         _waiting[0] += 1
     try:
-        return sem.acquire(timeout=wait)
+        if sem.acquire(timeout=wait):
+            return True
     finally:
         with _started:
             _waiting[0] -= 1
+    with _started:
+        if sem.acquire(blocking=False):
+            return True
+        _defer(keys, attempt)
+        return False
+
+
+def _defer(keys: Sequence[str], attempt: int) -> None:
+    if keys and tuple(keys) not in _deferred:
+        _deferred[tuple(keys)] = attempt
+
+
+def next_or_end(settings: Settings) -> tuple[list[str], int] | None:
+    """For the thread holding a place, once its document is done: the oldest deferred keys and their attempt
+    (it keeps the place and OCRs them now: no core waits for a put-back task), or None when nothing is deferred,
+    the place given back."""
+    with _started:
+        if _deferred:
+            keys, attempt = _deferred.popitem(last=False)
+            return list(keys), attempt
+        _running[settings.ocr_processes].release()
+        return None
 
 
 def end(settings: Settings) -> None:
+    """Give the place back without looking at deferred work (the holder's document raised)."""
     _running[settings.ocr_processes].release()
 
 
