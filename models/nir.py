@@ -195,6 +195,28 @@ def mask_nirs(text: str) -> tuple[str, list[str]]:
     return "".join(out), [m.masked for m in matches]
 
 
+def mask_across(texts: list[str], sep: str) -> tuple[list[str], list[str]]:
+    """Mask the NIRs that only exist once ``texts`` are joined by ``sep`` (a number split over a page break):
+    the part in the first text becomes the masked form, the parts in the following texts are removed, so the
+    texts joined again equal the joined text masked. Each text is expected masked on its own already."""
+    joined = sep.join(texts)
+    starts, pos = [], 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + len(sep)
+    out, found = list(texts), []
+    for m in reversed(find_nirs(joined)):  # from the end: earlier offsets stay valid
+        first = max(i for i, s in enumerate(starts) if s <= m.start)
+        last = max(i for i, s in enumerate(starts) if s < m.end)
+        if first == last:
+            continue
+        for i in range(last, first, -1):
+            out[i] = out[i][max(0, m.end - starts[i]) :] if i == last else ""
+        out[first] = out[first][: m.start - starts[first]] + m.masked
+        found.append(m.masked)
+    return out, found[::-1]
+
+
 def mask_text(text: str) -> str:
     """``text`` with every NIR masked (the form for names, paths, messages)."""
     return mask_nirs(text)[0]

@@ -120,3 +120,24 @@ def test_access_log_cli_prints_the_persons_traces_as_table_and_json(database, se
 def test_access_log_cli_refuses_a_bad_label(env, args):
     out = run_cli(env, "access-log", "u-1", *args)
     assert out.returncode == 2 and "Invalid value" in out.stderr
+
+
+def test_quarantine_list_traces_the_users_whose_names_it_shows(database, settings, env):
+    import dataclasses
+
+    from worker.ingest import ingest_paths
+
+    bad = settings.inbox / "u-quar@x.org" / "Compte rendu.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b'{"oops": ')
+    report = ingest_paths([str(bad)], dataclasses.replace(settings, ingest_grace_seconds=0))
+    assert report.quarantined == 1
+    hidden = run_cli(env, "quarantine", "list")  # refs and reasons only: nothing of the person is shown
+    assert hidden.returncode == 0 and "u-quar" not in hidden.stdout, hidden.stderr
+    assert traces(settings, "u-quar@x.org") == []
+    shown = run_cli(env, "quarantine", "list", "--show-names", "--actor", "ops.1")
+    assert shown.returncode == 0 and "u-quar@x.org" in shown.stdout, shown.stderr
+    assert traces(settings, "u-quar@x.org") == [("ops.1", "operations", "quarantine", "cli")]
+    as_json = run_cli(env, "quarantine", "list", "--show-names", "--json", "--purpose", "support")
+    assert json.loads(as_json.stdout)[0]["user_id"] == "u-quar@x.org"
+    assert traces(settings, "u-quar@x.org")[-1] == ("operator", "support", "quarantine", "cli")

@@ -82,6 +82,32 @@ def test_stored_documents_hold_no_nir_in_any_field(ingest_settings):
     assert canonical_doc.meta["engine"]["name"] == "ocr\u00a01 85 03 ** *** *** **"
 
 
+def test_a_number_split_over_a_page_break_is_masked_in_the_pages_and_the_text(ingest_settings):
+    """In no page alone is it a NIR (10 digits, then 5): only the document's text joins them; each page must not
+    keep its half in clear either (together they are the number)."""
+    s = ingest_settings
+    canonical = {
+        "schema": "mediflux.ocr/1",
+        "pages": [
+            {"number": 1, "text": "Attestation de droits\nN° SS : 1 85 03 75 123"},
+            {"number": 2, "text": "456 41\nDOLIPRANE 1000 mg"},
+            {"number": 3, "text": "RPPS 10003456789, tél. 01 45 67 89 10"},
+        ],
+    }
+    report = ingest_batch([_land(s, "u-1/two-pages.json", json.dumps(canonical).encode())], s)
+    assert len(report.stored) == 1, report.reasons
+    (doc,) = Document.select()
+    _no_nir(doc.text)
+    _no_nir(json.dumps(doc.pages, ensure_ascii=False))
+    assert "75 123" not in json.dumps(doc.pages) and "456 41" not in json.dumps(doc.pages)
+    assert [p["text"] for p in doc.pages][:2] == [
+        "Attestation de droits\nN° SS : 1 85 03 ** *** *** **",
+        "\nDOLIPRANE 1000 mg",
+    ]
+    assert "RPPS 10003456789, tél. 01 45 67 89 10" in doc.text  # near-misses on the next page are left alone
+    assert doc.meta["nirs_masked"] == 1
+
+
 def test_a_second_pass_over_a_stored_file_still_knows_it(ingest_settings):
     """The inbox path is stored masked; the crash-recovery comparison masks the landed path the same way."""
     s = ingest_settings

@@ -132,3 +132,40 @@ def test_0007_keeps_the_numbers_of_meta(settings, home):
     from models import Document
 
     assert Document.get(Document.sha256 == "abc").meta == {"inbox_inode": 1850375123456, "engine": {"name": MASKED}}
+
+
+def test_0014_masks_a_number_split_over_a_page_break_in_pages_and_text(settings, home):
+    home.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.database_url)
+    pg = settings.database_url.startswith("postgres")
+    assert migrator.upgrade(database, target="0013_webhook_deliveries")[-1] == "0013_webhook_deliveries"
+    stamp = "'2026-01-02 03:04:05+00'" if pg else "'2026-01-02 03:04:05'"
+    cast = f"CAST({database.param} AS jsonb)" if pg else f"json({database.param})"
+    pages = [
+        {"number": 1, "text": "Attestation\nN° SS : 1 85 03 75 123", "words": 7},
+        {"number": 2, "text": "456 41\nDOLIPRANE", "words": 3},
+        {"number": 3, "text": "RPPS 10003456789", "words": 2},
+    ]
+    one_page = [{"number": 1, "text": "tél. 01 23 45 67 89", "words": 6}]
+    for sha, stored in (("split", pages), ("single", one_page)):
+        database.execute_sql(
+            "INSERT INTO documents (original_filename, sha256, format, pages, text, meta, status, created_at) "
+            f"VALUES ('a.json', {database.param}, 'json', {cast}, {database.param}, '{{}}', 'ingested', {stamp})",
+            (sha, json.dumps(stored), "\n\n".join(p["text"] for p in stored)),
+        )
+    assert "0014_remask_page_breaks" in migrator.upgrade(database)
+    from models import Document
+
+    doc = Document.get(Document.sha256 == "split")
+    assert [p["text"] for p in doc.pages] == [f"Attestation\nN° SS : {MASKED}", "\nDOLIPRANE", "RPPS 10003456789"]
+    assert [p["words"] for p in doc.pages] == [7, 3, 2]  # the rest of each page as it was
+    assert "75 123" not in doc.text and "456 41" not in doc.text and MASKED in doc.text
+    assert Document.get(Document.sha256 == "single").pages == one_page  # nothing to change
+    before = [(d.pages, d.text) for d in Document.select().order_by(Document.id)]
+    module_path = ROOT / "models" / "migrations" / "0014_remask_page_breaks.py"
+    spec = importlib.util.spec_from_file_location("remask14", module_path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.up(None, database)  # again: nothing left to change
+    assert [(d.pages, d.text) for d in Document.select().order_by(Document.id)] == before

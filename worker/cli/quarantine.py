@@ -9,6 +9,8 @@ import click
 
 from worker import quarantine as layout
 from worker import quarantine_view as view
+from worker.access.trail import record_once
+from worker.cli import access as access_options
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 
@@ -26,10 +28,19 @@ def quarantine() -> None:
     help="Also show file names, original names and user ids (they may name patients; hidden by default, as on "
     "the dashboard).",
 )
-def list_(as_json: bool, show_names: bool) -> None:
+@access_options.ACTOR
+@access_options.purpose_option("operations")
+def list_(as_json: bool, show_names: bool, actor: str | None, purpose: str) -> None:
     """List quarantine entries by ref: reason, format guess, size, time (names and user ids only with
-    --show-names); an orphan is a sidecar whose file is gone (nothing to retry; retention and purge remove it)."""
-    rows = [view.shown(e, names=show_names) for e in layout.entries(local_runtime().settings.home)]
+    --show-names, which is traced in the access log of each user shown); an orphan is a sidecar whose file is gone
+    (nothing to retry; retention and purge remove it)."""
+    runtime = local_runtime()
+    rows = [view.shown(e, names=show_names) for e in layout.entries(runtime.settings.home)]
+    users = sorted({r["user_id"] for r in rows if show_names and r.get("user_id")})
+    if users:  # file names of a person's documents were shown: that is a read of their data
+        record_once(
+            runtime.settings, runtime.database, users, "quarantine", channel="cli", actor=actor, purpose=purpose
+        )
     if as_json:
         echo_json(rows)
         return

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from worker.ingest.alto import parse_alto
 from worker.ingest.canonical import parse_canonical
 from worker.ingest.hocr import parse_hocr
-from worker.ingest.parsed import ParsedDocument, ParseError
+from worker.ingest.parsed import PAGE_SEPARATOR, ParsedDocument, ParseError
 from worker.ingest.plaintext import parse_text
 from worker.ingest.sniff import decode, hint_from_name, sniff
 from worker.ingest.tsv import parse_tsv
 from worker.ocr.sniff import HEAD_BYTES, media_kind
-from worker.privacy import mask_nirs, mask_text, scrub
+from worker.privacy import mask_across, mask_nirs, mask_text, scrub
 
 PARSERS: dict[str, Callable[[str], ParsedDocument]] = {
     "json": parse_canonical,
@@ -40,6 +40,11 @@ def mask_pages(doc: ParsedDocument) -> int:
     masked = 0
     for page in doc.pages:
         page.text, found = mask_nirs(page.text)
+        masked += len(found)
+    if len(doc.pages) > 1:  # a number split over a page break: in no page alone, in the document's text
+        texts, found = mask_across([p.text for p in doc.pages], PAGE_SEPARATOR)
+        for page, text in zip(doc.pages, texts):
+            page.text = text
         masked += len(found)
     doc.engine = scrub(doc.engine)
     doc.source_filename = None if doc.source_filename is None else mask_text(doc.source_filename)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+PAGE_SEPARATOR = "\n\n"  # between pages in a document's text
+
 
 class ParseError(ValueError):
     """The content is not a valid document of its format. ``reason`` is a short code; the
@@ -38,7 +40,7 @@ class ParsedDocument:
 
     @property
     def text(self) -> str:
-        return "\n\n".join(p.text for p in self.pages)
+        return PAGE_SEPARATOR.join(p.text for p in self.pages)
 
     @property
     def words(self) -> int:
