@@ -1,14 +1,19 @@
 """Every folder the worker creates is 0700 and every file 0600, whatever the umask: a real run (ingest with a
-processed copy and a quarantined file, the queue, an export) under ``umask 022``, then a walk of the data folder."""
+processed copy and a quarantined file, the queue, an export, a BDPM sync, an OCRed photo) under ``umask 022``,
+then a walk of the data folder."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+from tests import ocr_fixtures as fx
+from tests.bdpm_data import reference_folder, subset_files
+from tests.bdpm_server import BdpmSite
 from tests.conftest import ROOT, _clean_env
 from tests.ingest_fixtures import one_per_format
 from models.private import private_dir
@@ -64,12 +69,26 @@ def test_a_real_run_leaves_only_private_folders_and_files(tmp_path):
     assert queued.returncode == 0, queued.stderr
     exported = _cli(env, "export-user", "u-modes", "-o", str(home / "u-modes-export.json"))
     assert exported.returncode == 0, exported.stderr
+    # The BDPM mirror's downloads (staging, then the live folder) and an OCRed photo (its job folder, the
+    # machine-wide slots) under the same umask.
+    ref = reference_folder(tmp_path / "bdpm-ref")
+    with BdpmSite(subset_files(ref, tmp_path / "bdpm-small", specialities=40)) as site:
+        synced = _cli(env | {"MEDIFLUX_BDPM_FILES_URL": site.url}, "bdpm", "sync", "--json")
+    assert synced.returncode == 0 and '"updated"' in synced.stdout, synced.stdout + synced.stderr
+    photo = outside / "photo.png"
+    photo.write_bytes(fx.encode(fx.page_image(["Ordonnance du Dr Martin", "paracetamol 1 g"]), "PNG"))
+    if shutil.which("tesseract"):
+        ocred = _cli(env, "ingest", "--now", "--user", "u-modes", str(photo))
+        assert ocred.returncode == 0, ocred.stderr
 
     modes = _modes(top)
     assert any(p.startswith("data/home/processed/u-modes/") for p in modes), sorted(modes)
     assert len([p for p in modes if p.startswith("data/home/quarantine/") and p.endswith(".json")]) >= 4, sorted(modes)
     assert {"data/home/mediflux.db", "data/home/queue.db", "data/home/u-modes-export.json"} <= set(modes)
     assert "data/home/inbox/u-modes" in modes
+    assert "data/home/bdpm/files/CIS_bdpm.txt" in modes, sorted(modes)
+    if shutil.which("tesseract"):
+        assert "data/home/ocr/slots/slot-0" in modes, sorted(modes)
     wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o700 if (top / path).is_dir() else 0o600)}
     assert not wrong, repr(wrong)
 

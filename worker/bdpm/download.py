@@ -21,6 +21,7 @@ from typing import Literal
 
 import httpx
 
+from models.private import private_dir
 from worker.fsync import sync_dir
 
 log = logging.getLogger("mediflux.bdpm")
@@ -108,7 +109,7 @@ def _receive(
         if encoding not in ("", "identity") and decoder is None:
             raise DownloadError(name, "unsupported content-encoding")
         size, head = 0, b""
-        with tmp.open("wb") as out:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as out:
             for raw in resp.iter_raw(CHUNK):
                 if time.monotonic() > deadline:
                     raise DownloadError(name, "took longer than the download deadline", retryable=True)
@@ -229,7 +230,7 @@ def promote(fetched: Fetched, live_dir: Path) -> Path:
     target = live_dir / fetched.name
     if fetched.status == "not_modified":
         return target
-    live_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(live_dir)
     os.replace(fetched.path, target)
     sync_dir(live_dir)
     return target

@@ -26,6 +26,7 @@ import httpx
 from models import db
 from models.bdpm import BdpmFileState, BdpmVersion
 from models.clock import utcnow
+from models.private import private_dir
 from worker import leases
 from worker.bdpm import download, store, versions
 from worker.bdpm.download import DownloadError, Fetched, Validators
@@ -209,7 +210,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, re
     now = utcnow()
     live, staging = folders(settings)
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(staging)
     versions.prune(db)  # leftovers of an interrupted sync
     current, _ = versions.live_versions(db)
     result = SyncResult("failed", previous=current)

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from models.private import private_dir
+
 PSM = "1"
 # Sauvola's adaptive threshold (Tesseract ≥ 5.0) instead of a global Otsu: phone photos under uneven light kept
 # their dark half unreadable with Otsu (bench/make_image_corpus.py, variant uneven_light).
@@ -123,7 +125,7 @@ def run_page(cmd: list[str], tmp: str, seconds: float) -> str:
 @contextmanager
 def slot(folder: Path, count: int, poll: float = 0.02) -> Iterator[int]:
     """Hold one of ``count`` machine-wide OCR slots while the block runs (waits for a free one)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(folder)
     fds: list[int] = []
     try:
         fds.extend(os.open(folder / f"slot-{i}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600) for i in range(count))

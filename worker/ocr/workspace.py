@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from models.private import private_dir
 from worker.config import Settings
 
 LOCK_SUFFIX = ".lock"
@@ -30,7 +31,7 @@ def root(settings: Settings) -> Path:
 def tmp_root(settings: Settings) -> Path:
     """``<home>/ocr/tmp``, created 0700 (and tightened if it exists)."""
     path = root(settings) / "tmp"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path)
     os.chmod(root(settings), 0o700)
     os.chmod(path, 0o700)
     return path
