@@ -121,6 +121,11 @@ LAYOUTS: dict[str, Callable[[str, str], tuple[str, str]]] = {
     "overseas_cut": lambda b, k: (overseas_cut(b), f" {k}"),
     "ocr_lookalikes": lambda b, k: (ocr_noise(b), f" {k}"),
     "file_name": lambda b, k: (b, k),
+    "underscores": lambda b, k: (joined(b, "_"), f"_{k}"),
+    "middle_dots": lambda b, k: (joined(b, "\u00b7"), f"\u00b7{k}"),
+    "comma_cle_key": lambda b, k: (joined(b, " "), f", clé {k}"),
+    "semicolon_key": lambda b, k: (joined(b, " "), f"; {k}"),
+    "cle_equals_key": lambda b, k: (joined(b, " "), f" clé = {k}"),
 }
 CONTEXTS = {
     "glued_prefix": ["NIR{}", "N°SS{}", "secu:{}"],

@@ -33,15 +33,17 @@ from dataclasses import dataclass
 from typing import Any
 
 _D = "[0-9OoIlL]"  # a digit or an OCR look-alike; a real digit must come after at most three look-alikes
-_SEP = r"[\s\u00a0\u202f./()\-]*"
+_SEP = r"[\s\u00a0\u202f\u00b7./()_\-]*"
+# Before the key only, also the punctuation a label or a list puts there (", clé 41", "; 41", "[41]", "clé = 41").
+_KEY_SEP = r"[\s\u00a0\u202f\u00b7./()_\-,;=\[\]]*"
 # Each optional piece starts with something a separator is not, so no run of separators can be split two ways
 # (a quadratic backtrack on long runs of spaces).
-_KEY_LABEL = rf"(?:(?i:cl[eé]|key)(?:\s*:)?{_SEP})?"
+_KEY_LABEL = rf"(?:(?i:cl[eé]|key)(?:\s*[:=])?{_KEY_SEP})?"
 NIR_PATTERN = re.compile(
     rf"(?P<sex>[123478IlL])(?<![0-9].)(?=(?:{_SEP}[OoIlL]){{0,3}}{_SEP}[0-9]){_SEP}(?P<year>{_D}{{2}}){_SEP}(?P<month>{_D}{{2}}){_SEP}"
     rf"(?:(?P<dom>9[78]{_D}){_SEP}(?P<domc>{_D}{{2}})|(?P<dept>{_D}{{2}}|2[ ]?[AaBb]){_SEP}(?P<commune>{_D}{{3}}))"
     rf"{_SEP}(?P<order>{_D}{{3}})"
-    rf"(?:{_SEP}{_KEY_LABEL}(?P<key>[0-9]{{2}})(?![0-9]))?"
+    rf"(?:{_KEY_SEP}{_KEY_LABEL}(?P<key>[0-9]{{2}})(?![0-9]))?"
 )
 _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "L": "1"})
 _OCR_LETTERS = frozenset("OoIlL")
