@@ -2,7 +2,8 @@
 
 Append-only: rows are inserted by :mod:`worker.access` and removed only by retention pruning
 (``access_log`` policy, 6 months by default). A database trigger refuses every UPDATE, so a trace
-cannot be rewritten after the fact (migration 0008). ``user_key`` is the HMAC key of the user id
+cannot be rewritten after the fact (migration 0008), but one: an erasure replaces an actor that was the erased
+person's id by ``erased:<key>`` (migration 0016). ``user_key`` is the HMAC key of the user id
 (:func:`worker.userkeys.user_key`), which cannot be turned back into the id without the deployment's secret.
 """
 
@@ -12,6 +13,8 @@ import peewee
 
 from models.base import BaseModel, UTCDateTimeField
 from models.clock import utcnow
+
+ERASED_ACTOR_PREFIX = "erased:"  # an actor who was a person, erased since (the only UPDATE the trigger allows)
 
 
 class AccessLog(BaseModel):

@@ -89,6 +89,37 @@ def test_erasure_is_traced_and_the_traces_outlive_it_keyed_only(database, settin
     assert export.export_user(settings, "u-gone@example.org")["found"] is False
 
 
+def test_erasure_of_a_person_who_read_others_data_leaves_their_id_in_no_trace(database, settings, env):
+    """A carer's user id as the actor of reads of a relative's profile: the carer's erasure keeps those traces
+    (who, why, when: the relative's record of access) under ``erased:<key>``, and the id is in no row or file."""
+    carer = "carer.dupont@example.com"
+    make_user(settings, "u-relative@example.org", at=T0, secret=SECRET)
+    make_user(settings, carer, at=T0, secret=SECRET)
+    api = DataAPI.from_settings(settings)
+    try:
+        api.get_profile("u-relative@example.org", actor=carer, purpose="care")
+        api.list_documents("u-relative@example.org", actor=carer, purpose="care")
+    finally:
+        api.close()
+    assert [t[0] for t in traces(settings, "u-relative@example.org")] == [carer, carer]
+    result = erase.erase_user(settings, carer)
+    assert result.state == "done" and result.counts["access_log_actor"] == 2
+    erased = "erased:" + user_key(settings, carer)[:32]
+    assert traces(settings, "u-relative@example.org") == [
+        (erased, "care", "profile", "api"),
+        (erased, "care", "documents", "api"),
+    ]
+    assert "carer" not in repr(database.execute_sql("SELECT * FROM access_log").fetchall())
+    if settings.database_url.startswith("sqlite"):
+        assert b"carer.dupont" not in (settings.home / "mediflux.db").read_bytes()
+    # Any other rewrite is still refused by the trigger, erased rows included.
+    for change in ({"actor": "someone"}, {"purpose": "other"}, {"actor": "erased:x", "purpose": "other"}):
+        with pytest.raises(Exception, match="append-only"):
+            with database.atomic():
+                AccessLog.update(**change).execute()
+    assert erase.erase_user(settings, carer).counts["access_log_actor"] == 2  # a re-run changes nothing more
+
+
 def test_access_log_cli_prints_the_persons_traces_as_table_and_json(database, settings, env):
     api = DataAPI.from_settings(settings)
     try:

@@ -30,6 +30,7 @@ import peewee
 from huey import Huey
 
 from models import (
+    AccessLog,
     ApiCache,
     CarePathway,
     Document,
@@ -42,6 +43,7 @@ from models import (
     WebhookDelivery,
     db,
 )
+from models.access import ERASED_ACTOR_PREFIX
 from models.clock import utcnow
 from models.rows import tuples
 from worker import metrics, quarantine, queuescrub, userkeys
@@ -200,6 +202,13 @@ def _erase_rows(user_id: str, user: User | None, chunk: int, counts: dict[str, i
         save()
 
 
+def _pseudonymise_actor(user_id: str, key: str) -> int:
+    """Traces of the reads this person made of others' data keep who, why and when, but not their id: the actor
+    becomes ``erased:<key>`` (the one UPDATE the access log's trigger allows, migration 0016)."""
+    actor = ERASED_ACTOR_PREFIX + key[:32]  # the actor column holds 64 characters
+    return int(AccessLog.update(actor=actor).where(AccessLog.actor == user_id).execute())
+
+
 def _check(settings: Settings, user_id: str) -> tuple[str, User | None]:
     validate_user_id(user_id)
     user = User.get_or_none(User.user_id == user_id)
@@ -256,6 +265,7 @@ def erase_user(settings: Settings, user_id: str, *, chunk: int = DEFAULT_CHUNK, 
         counts["files"] = counts.get("files", 0) + found.files
         _record(key, counts)
         _erase_rows(user_id, user, chunk, counts, lambda: _record(key, counts))
+        counts["access_log_actor"] = counts.get("access_log_actor", 0) + _pseudonymise_actor(user_id, key)
         queue = _open(huey)
         if queue is not None:
             counts["queue_tasks"] = counts.get("queue_tasks", 0) + queuescrub.purge_tasks(queue, user_id, keys)
