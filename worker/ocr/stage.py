@@ -4,8 +4,9 @@ The inbox file is the ledger until the OCRed document is committed (durably): a 
 leaves the file where it was, and whatever finds it again (``inbox_rescan``, the watcher's rescans,
 ``mediflux ingest``) sends it here again. The idempotency key is the ingestion one, (owner, SHA-256 of the
 uploaded bytes): a photo already stored for its owner is not OCRed again, only removed (a duplicate when
-it is another file); a job lock per key (:mod:`workspace`) makes the same content OCRed by one process at
-a time. Reads, owner, exits from the inbox and quarantine are ingestion's own (``worker.ingest``).
+it is another file; kept at its row's ``processed_path`` when its own first pass crashed before the exit); a
+job lock per key (:mod:`workspace`) makes the same content OCRed by one process at a time. Reads, owner, exits from
+the inbox and quarantine are ingestion's own (``worker.ingest``).
 """
 
 from __future__ import annotations
