@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import pytest
 from PIL import Image
@@ -191,6 +192,22 @@ def test_bad_input_is_quarantined_with_a_reason(s, name, data, reason):
     assert "ordonnance" not in entry.sidecar["message"].lower()
     # the worker goes on: the next upload is OCRed by the same process
     assert _one_document(s, _land(s, "next.png", fx.encode(fx.page_image(), "PNG")))
+
+
+@pytest.mark.parametrize("grace", [30.0, 0.0])
+def test_a_young_cut_short_image_gets_the_grace_period(s, grace):
+    """A photo still being written (cut short, one second old) is left for a retry within
+    MEDIFLUX_INGEST_GRACE_SECONDS, as a young text file is; without a grace period it is quarantined."""
+    s2 = dataclasses.replace(s, ingest_grace_seconds=grace)
+    path = _land(s2, "half.jpg", fx.encode(fx.page_image(), "JPEG")[:4000])
+    os.utime(path, (time.time() - 1, time.time() - 1))
+    report, triggers = _through_stage(s2, path)
+    if grace:
+        assert report.retry == [path] and report.reasons == {"young_truncated_image": 1}, report.summary()
+        assert os.path.exists(path) and not report.quarantined and not quarantine.entries(s2.home)
+    else:
+        assert report.quarantined == 1 and report.reasons == {"truncated_image": 1}, report.summary()
+        assert not os.path.exists(path) and not triggers.analysed
 
 
 def test_too_many_pages_is_refused_before_any_ocr(s):

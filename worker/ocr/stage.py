@@ -47,6 +47,8 @@ _deferred: OrderedDict[tuple[str, ...], int] = OrderedDict()  # keys whose task 
 
 
 WAIT_SECONDS = 60.0
+# Refusals a file still being written causes (cut short): a young file gets ingestion's grace period for them.
+PARTIAL_WRITE_REASONS = frozenset({"truncated_image", "invalid_image", "invalid_pdf"})
 
 
 def try_begin(settings: Settings, keys: Sequence[str] = (), attempt: int = 0, wait: float = WAIT_SECONDS) -> bool:
@@ -189,6 +191,12 @@ def _ocr_landed(
         try:
             result = run_child(landed.data, kind, settings, folder)
         except OcrRefused as exc:
+            if exc.reason in PARTIAL_WRITE_REASONS and time.time() - landed.mtime < settings.ingest_grace_seconds:
+                # maybe still being written (as ingestion does for a young text file): retried, not quarantined
+                log.info("OCR of %s left for a retry (young file): %s", ref(path), exc.reason)
+                report.retry.append(path)
+                report.count("young_" + exc.reason)
+                return
             log.warning("OCR refused %s: %s", ref(path), exc.reason)
             quarantine_file(path, landed, exc.reason, str(exc), settings, report, owner=user_id)
             return
