@@ -8,6 +8,7 @@ with a reason and the worker goes on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
@@ -153,6 +154,27 @@ def test_pdf_javascript_and_attachments_are_ignored_never_run(s):
     doc = _one_document(s, _land(s, "js.pdf", fx.pdf([("text", fx.LINES)], javascript=True, attachment=True)))
     assert doc.meta["ocr"]["javascript_ignored"] is True and doc.meta["ocr"]["attachments_ignored"] == 1
     assert "attached file" not in doc.text and "alert" not in doc.text
+
+
+def test_a_page_tree_overstating_its_pages_keeps_the_readable_ones(s):
+    """/Count says 2, the PDF has 1 page (pdfium trusts /Count, then fails to load page 2): the page is stored,
+    the PDF is not lost; a /Count far beyond the page limit is still refused before any page is read."""
+    good = fx.pdf([("text", fx.LINES)])
+    doc = _one_document(s, _land(s, "off-by-one.pdf", good.replace(b"/Count 1", b"/Count 2")))
+    assert len(doc.pages) == 1 and "paracétamol" in _words(doc)
+    assert doc.meta["ocr"]["pages_unreadable"] == 1
+    _quarantined(s, "huge-count.pdf", good.replace(b"/Count 1", b"/Count %d" % 10**6), "too_many_pages")
+
+
+def test_an_unforeseen_decoder_exception_is_an_error_line_with_a_reason(tmp_path, capsys):
+    """The child turns any decoder exception into an ``error`` line (type only, no content), not a bare crash."""
+    from worker.ocr import child
+
+    (tmp_path / "input").write_bytes(fx.pdf([("scan", fx.page_image())]))
+    cfg = {"kind": "pdf", "dpi": "150", "max_pixels": 10**8, "max_pages": 10, "memory_mb": 512}  # dpi: a TypeError
+    assert child.run(tmp_path, cfg) == 3
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line == {"error": "decode_failed", "message": "the pdf decoder failed (TypeError)"}
 
 
 def test_same_photo_twice_is_one_document(s):
