@@ -101,9 +101,12 @@ def test_jpeg_exif_orientation_is_honoured(s):
     assert "docteur martin dupont" in _words(doc)
 
 
-def test_upside_down_page_is_read_upright(s):
-    doc = _one_document(s, _land(s, "flipped.png", fx.encode(fx.page_image().rotate(180), "PNG")))
-    assert "docteur martin dupont" in _words(doc)
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_turned_page_is_read_upright(s, angle):
+    """A page photographed sideways (90°, 270°: no EXIF to say so) or upside down (180°) is read upright."""
+    turned = fx.page_image().rotate(angle, expand=True)
+    doc = _one_document(s, _land(s, f"turned-{angle}.png", fx.encode(turned, "PNG")))
+    assert "docteur martin dupont" in _words(doc) and "paracétamol" in _words(doc)
 
 
 def test_photo_under_uneven_light_is_read(s):
