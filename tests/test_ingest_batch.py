@@ -83,6 +83,22 @@ def test_crash_after_commit_before_removal_does_not_duplicate(ingest_settings, m
     assert not os.path.exists(path)
 
 
+def test_crash_before_the_exit_keeps_the_file_where_its_row_says(ingest_settings, monkeypatch):
+    """MEDIFLUX_KEEP_PROCESSED=1 and a crash between the durable commit and the exit: the next pass keeps the file
+    at the row's processed_path (as the first pass meant to), it does not delete it."""
+    s = dataclasses.replace(ingest_settings, keep_processed=True)
+    path = _land(s, "u-1/note.txt", variant(one_per_format()[".txt"], 4))
+    with monkeypatch.context() as m:
+        m.setattr(batch, "leave_inbox", lambda *_a: None)
+        assert len(ingest_batch([path], s).stored) == 1
+    assert os.path.exists(path)
+    report = ingest_batch([path], s)
+    assert report.already_stored == 1 and report.duplicates == 0 and not report.retry
+    doc = Document.get()
+    kept = s.home / doc.meta["processed_path"]
+    assert kept.is_file() and (kept.stat().st_mode & 0o777) == 0o600 and not os.path.exists(path)
+
+
 def test_keep_processed_moves_files_under_home(ingest_settings):
     s = dataclasses.replace(ingest_settings, keep_processed=True)
     path = _land(s, "u-1/a.alto.xml", variant(one_per_format()[".alto.xml"], 1))

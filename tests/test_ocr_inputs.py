@@ -8,7 +8,9 @@ with a reason and the worker goes on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import time
 
 import pytest
 from PIL import Image
@@ -99,9 +101,12 @@ def test_jpeg_exif_orientation_is_honoured(s):
     assert "docteur martin dupont" in _words(doc)
 
 
-def test_upside_down_page_is_read_upright(s):
-    doc = _one_document(s, _land(s, "flipped.png", fx.encode(fx.page_image().rotate(180), "PNG")))
-    assert "docteur martin dupont" in _words(doc)
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_turned_page_is_read_upright(s, angle):
+    """A page photographed sideways (90°, 270°: no EXIF to say so) or upside down (180°) is read upright."""
+    turned = fx.page_image().rotate(angle, expand=True)
+    doc = _one_document(s, _land(s, f"turned-{angle}.png", fx.encode(turned, "PNG")))
+    assert "docteur martin dupont" in _words(doc) and "paracétamol" in _words(doc)
 
 
 def test_photo_under_uneven_light_is_read(s):
@@ -154,6 +159,27 @@ def test_pdf_javascript_and_attachments_are_ignored_never_run(s):
     assert "attached file" not in doc.text and "alert" not in doc.text
 
 
+def test_a_page_tree_overstating_its_pages_keeps_the_readable_ones(s):
+    """/Count says 2, the PDF has 1 page (pdfium trusts /Count, then fails to load page 2): the page is stored,
+    the PDF is not lost; a /Count far beyond the page limit is still refused before any page is read."""
+    good = fx.pdf([("text", fx.LINES)])
+    doc = _one_document(s, _land(s, "off-by-one.pdf", good.replace(b"/Count 1", b"/Count 2")))
+    assert len(doc.pages) == 1 and "paracétamol" in _words(doc)
+    assert doc.meta["ocr"]["pages_unreadable"] == 1
+    _quarantined(s, "huge-count.pdf", good.replace(b"/Count 1", b"/Count %d" % 10**6), "too_many_pages")
+
+
+def test_an_unforeseen_decoder_exception_is_an_error_line_with_a_reason(tmp_path, capsys):
+    """The child turns any decoder exception into an ``error`` line (type only, no content), not a bare crash."""
+    from worker.ocr import child
+
+    (tmp_path / "input").write_bytes(fx.pdf([("scan", fx.page_image())]))
+    cfg = {"kind": "pdf", "dpi": "150", "max_pixels": 10**8, "max_pages": 10, "memory_mb": 512}  # dpi: a TypeError
+    assert child.run(tmp_path, cfg) == 3
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line == {"error": "decode_failed", "message": "the pdf decoder failed (TypeError)"}
+
+
 def test_same_photo_twice_is_one_document(s):
     data = fx.encode(fx.page_image(), "PNG")
     first = _one_document(s, _land(s, "a.png", data))
@@ -191,6 +217,22 @@ def test_bad_input_is_quarantined_with_a_reason(s, name, data, reason):
     assert "ordonnance" not in entry.sidecar["message"].lower()
     # the worker goes on: the next upload is OCRed by the same process
     assert _one_document(s, _land(s, "next.png", fx.encode(fx.page_image(), "PNG")))
+
+
+@pytest.mark.parametrize("grace", [30.0, 0.0])
+def test_a_young_cut_short_image_gets_the_grace_period(s, grace):
+    """A photo still being written (cut short, one second old) is left for a retry within
+    MEDIFLUX_INGEST_GRACE_SECONDS, as a young text file is; without a grace period it is quarantined."""
+    s2 = dataclasses.replace(s, ingest_grace_seconds=grace)
+    path = _land(s2, "half.jpg", fx.encode(fx.page_image(), "JPEG")[:4000])
+    os.utime(path, (time.time() - 1, time.time() - 1))
+    report, triggers = _through_stage(s2, path)
+    if grace:
+        assert report.retry == [path] and report.reasons == {"young_truncated_image": 1}, report.summary()
+        assert os.path.exists(path) and not report.quarantined and not quarantine.entries(s2.home)
+    else:
+        assert report.quarantined == 1 and report.reasons == {"truncated_image": 1}, report.summary()
+        assert not os.path.exists(path) and not triggers.analysed
 
 
 def test_too_many_pages_is_refused_before_any_ocr(s):

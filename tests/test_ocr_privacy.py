@@ -14,7 +14,7 @@ import time_machine
 from models import Document
 from tests import ocr_fixtures as fx
 from tests.ocr_fixtures import database_url, needs_tesseract  # noqa: F401  (fixtures)
-from worker.ingest import ingest_batch
+from worker.ingest import batch, ingest_batch
 from worker.ocr import run as ocr_run
 from worker.ocr import workspace
 from worker.ocr.stage import ocr_paths
@@ -50,6 +50,24 @@ def test_kept_images_are_private_pruned_and_erased(s, caplog):
     with time_machine.travel(time.time() + 400 * 86400, tick=False):
         prune.prune(keep, categories=("processed",))
     assert not other.exists()
+
+
+def test_crash_before_the_exit_keeps_the_ocred_image_where_its_row_says(s, monkeypatch):
+    """The OCRed photo's row is committed, the process dies before the exit: the next pass keeps the photo at
+    the row's processed_path (it is not OCRed again, and not deleted)."""
+    keep = dataclasses.replace(s, keep_processed=True)
+    path = keep.inbox / "u-1" / "photo.jpg"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(fx.encode(fx.page_image(), "JPEG"))
+    with monkeypatch.context() as m:
+        m.setattr(batch, "leave_inbox", lambda *_a: None)
+        assert len(ocr_paths(ingest_batch([str(path)], keep).ocr, keep).stored) == 1
+    assert path.exists()
+    report = ocr_paths(ingest_batch([str(path)], keep).ocr, keep)
+    assert report.already_stored == 1 and not report.stored and not report.retry
+    doc = Document.get()
+    kept = keep.home / doc.meta["processed_path"]
+    assert kept.is_file() and kept.suffix == ".jpg" and not path.exists()
 
 
 def test_without_keep_the_upload_is_deleted_and_no_temporary_file_is_left(s):

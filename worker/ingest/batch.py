@@ -9,7 +9,8 @@ Order of operations for a batch (many files, one transaction):
 4. trigger analysis of the new ids (``triggers.analyze``).
 
 A crash between 2 and 3 leaves a file whose hash is stored: the next pass sees the same file (same
-inbox path, inode and mtime) and only removes it — no second row, no false duplicate. Transient failures
+inbox path, inode and mtime) and only finishes its exit — deleted, or kept at the row's ``processed_path``
+as the first pass would have — no second row, no false duplicate. Transient failures
 (database locked or unreachable, disk full, file still changing) leave files in place and report them for
 a retry; only content that can never become a document goes to quarantine.
 """
@@ -161,6 +162,17 @@ def _keep_target(item: _Ready, settings: Settings) -> Path | None:
     return settings.home / _meta(item, settings)["processed_path"] if settings.keep_processed else None
 
 
+def _resumed_keep(meta: dict[str, Any], settings: Settings) -> Path | None:
+    """Where the stored row of this very file says it is kept (its first pass crashed before the exit), or None."""
+    kept = meta.get("processed_path")
+    if not isinstance(kept, str):
+        return None
+    parts = Path(kept).parts
+    if len(parts) < 2 or parts[0] != "processed" or ".." in parts:
+        return None  # never move a file anywhere but under processed/
+    return settings.home / kept
+
+
 def _same_file(meta: dict[str, Any], landed: Landed) -> bool:
     return (meta.get("inbox_path"), meta.get("inbox_inode"), meta.get("inbox_mtime_ns")) == (
         mask_text(landed.rel),  # stored masked
@@ -173,11 +185,12 @@ def _landing(item: _Ready) -> ledger.Landing:
     return ledger.Landing(ledger.where(item.landed.rel), item.user_id, item.sha256, len(item.landed.data))
 
 
-def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int]:
+def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_Ready], int, dict[int, Path | None]]:
     """One transaction: users, new documents (multi-row INSERTs), duplicate traces.
 
     The idempotency key is (owner, SHA-256): the same bytes from another user are that user's own document.
-    Returns (new ids, the items stored as new, duplicates recorded). The commit is on stable storage when this
+    Returns (new ids, the items stored as new, duplicates recorded, and for each item already stored by its
+    own earlier pass — ``id(item)`` — where that pass meant to keep it). The commit is on stable storage when this
     returns (:func:`models.durability.durable_atomic`): the files are removed only after it.
     """
     with durable_atomic(db):
@@ -200,6 +213,7 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
         dup_ids: list[int] = []
         dup_keys: list[_Key] = []
         dup_items: list[tuple[_Ready, _Key | int]] = []  # their submissions: duplicate of that key's or id's document
+        resumed: dict[int, Path | None] = {}
         submitted = ledger.pending_for([_landing(i) for i in items])
         now = utcnow()
         for item, owner in zip(items, owners):
@@ -212,6 +226,8 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
                 elif not _same_file(meta, item.landed):
                     dup_ids.append(found_id)
                     dup_items.append((item, found_id))
+                else:
+                    resumed[id(item)] = _resumed_keep(meta, settings)
                 continue
             existing[key] = (None, {})
             doc = item.doc
@@ -258,7 +274,7 @@ def _commit(items: list[_Ready], settings: Settings) -> tuple[list[int], list[_R
             if doc_id is not None:
                 outcomes.append((_landing(item), doc_id, DUPLICATE))
         ledger.record_landings(outcomes, submitted, now)
-    return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids)
+    return [ids[key] for key in new_keys if key in ids], new_items, len(dup_ids), resumed
 
 
 def ingest_batch(paths: list[str], settings: Settings, triggers: Triggers = NO_QUEUE) -> IngestReport:
@@ -295,7 +311,7 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
     so one bad file never holds its neighbours back.
     """
     try:
-        new_ids, new_items, duplicates = _commit(items, settings)
+        new_ids, new_items, duplicates, resumed = _commit(items, settings)
     except _DATA_ERRORS as exc:
         if len(items) > 1:
             half = len(items) // 2
@@ -335,7 +351,10 @@ def _store(items: list[_Ready], settings: Settings, report: IngestReport) -> tup
     report.already_stored += len(items) - len(new_items) - duplicates
     new_set = {id(i) for i in new_items}
     for item in items:
-        leave_inbox(item.landed, _keep_target(item, settings) if id(item) in new_set else None, report)
+        # new: kept or deleted as configured; stored by its own crashed pass: as that pass meant (its row's
+        # processed_path); a duplicate of another file's row: deleted
+        target = _keep_target(item, settings) if id(item) in new_set else resumed.get(id(item))
+        leave_inbox(item.landed, target, report)
     return new_ids, duplicates
 
 

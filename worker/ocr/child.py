@@ -4,7 +4,8 @@ It limits itself before touching the input (``resource.setrlimit``: address spac
 inherited by Tesseract), lowers its priority (ingestion and analysis of dropped OCR results keep the CPU
 they need), dies with its parent (``PR_SET_PDEATHSIG``: a SIGKILLed consumer leaves no OCR running), then
 reads ``JOB_DIR/input`` page by page (:mod:`pages`) and writes one JSON line per page on stdout, then a
-``done`` line, or an ``error`` line with a quarantine reason. Page text only ever travels on that pipe.
+``done`` line, or an ``error`` line with a quarantine reason (``decode_failed`` for a decoder exception
+nothing foresaw: the exception's type only, never its message). Page text only ever travels on that pipe.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def run(job: Path, cfg: dict[str, Any]) -> int:
         return 3
     except MemoryError:
         _emit({"error": "ocr_memory", "message": f"the page needs more than {cfg['memory_mb']} MB"})
+        return 3
+    except Exception as exc:  # noqa: BLE001 — a decoder failing unforeseen: a clear reason, not a bare crash
+        _emit({"error": "decode_failed", "message": f"the {kind} decoder failed ({type(exc).__name__})"})
         return 3
     _emit({"done": True, "pages": count, "facts": facts, "ms": round((time.perf_counter() - t0) * 1000, 1)})
     return 0

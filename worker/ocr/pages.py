@@ -6,7 +6,8 @@ layer, or an image to OCR. Decoders never run before the size they claim has bee
   applied; transparency is flattened on white; pages are handed over in greyscale.
 - PDFs (pdfium, no JavaScript engine is ever initialised, attachments are never opened): each page's text
   layer is read directly when it is usable, otherwise the page is rendered at ``dpi`` (lowered for a page so
-  large it would exceed ``max_pixels``) and OCRed. An encrypted PDF (password needed) is refused.
+  large it would exceed ``max_pixels``) and OCRed. An encrypted PDF (password needed) is refused; pages a page
+  tree claims but pdfium cannot load end the document at the last readable page.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def _greyscale(im: Any) -> Any:
 
 def pdf_pages(path: str, dpi: int, max_pixels: int, max_pages: int, facts: dict[str, Any]) -> Iterator[InputPage]:
     """Each page of a PDF: its text layer when usable, else a rendering to OCR. ``facts`` receives what the
-    document carried that was ignored (JavaScript, attachments)."""
+    document carried that was ignored (JavaScript, attachments) and how many pages its page tree claims beyond
+    the last readable one (``pages_unreadable``: the readable pages are kept, not the whole PDF lost)."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
@@ -118,7 +120,14 @@ def pdf_pages(path: str, dpi: int, max_pixels: int, max_pages: int, facts: dict[
         facts["javascript_ignored"] = int(raw.FPDFDoc_GetJavaScriptActionCount(pdf.raw)) > 0
         facts["attachments_ignored"] = int(pdf.count_attachments())
         for index in range(count):
-            page = pdf[index]
+            try:
+                page = pdf[index]
+            except pdfium.PdfiumError:
+                # The page tree's /Count overstates the pages (pdfium trusts it): keep the pages before this one.
+                if index == 0:
+                    raise Refusal("invalid_pdf", "the PDF's first page cannot be read") from None
+                facts["pages_unreadable"] = count - index
+                return
             try:
                 yield _pdf_page(page, index + 1, dpi, max_pixels)
             finally:

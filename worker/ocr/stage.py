@@ -4,8 +4,9 @@ The inbox file is the ledger until the OCRed document is committed (durably): a 
 leaves the file where it was, and whatever finds it again (``inbox_rescan``, the watcher's rescans,
 ``mediflux ingest``) sends it here again. The idempotency key is the ingestion one, (owner, SHA-256 of the
 uploaded bytes): a photo already stored for its owner is not OCRed again, only removed (a duplicate when
-it is another file); a job lock per key (:mod:`workspace`) makes the same content OCRed by one process at
-a time. Reads, owner, exits from the inbox and quarantine are ingestion's own (``worker.ingest``).
+it is another file; kept at its row's ``processed_path`` when its own first pass crashed before the exit); a
+job lock per key (:mod:`workspace`) makes the same content OCRed by one process at a time. Reads, owner, exits from
+the inbox and quarantine are ingestion's own (``worker.ingest``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ _deferred: OrderedDict[tuple[str, ...], int] = OrderedDict()  # keys whose task 
 
 
 WAIT_SECONDS = 60.0
+# Refusals a file still being written causes (cut short): a young file gets ingestion's grace period for them.
+PARTIAL_WRITE_REASONS = frozenset({"truncated_image", "invalid_image", "invalid_pdf"})
 
 
 def try_begin(settings: Settings, keys: Sequence[str] = (), attempt: int = 0, wait: float = WAIT_SECONDS) -> bool:
@@ -188,6 +191,12 @@ def _ocr_landed(
         try:
             result = run_child(landed.data, kind, settings, folder)
         except OcrRefused as exc:
+            if exc.reason in PARTIAL_WRITE_REASONS and time.time() - landed.mtime < settings.ingest_grace_seconds:
+                # maybe still being written (as ingestion does for a young text file): retried, not quarantined
+                log.info("OCR of %s left for a retry (young file): %s", ref(path), exc.reason)
+                report.retry.append(path)
+                report.count("young_" + exc.reason)
+                return
             log.warning("OCR refused %s: %s", ref(path), exc.reason)
             quarantine_file(path, landed, exc.reason, str(exc), settings, report, owner=user_id)
             return
