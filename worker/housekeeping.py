@@ -1,5 +1,6 @@
 """Housekeeping periodic job: record queue depth, prune huey's leftovers and old run history, and remove the
-OCR job folders (raw uploads) a killed process left, even when no upload comes to trigger the stage's own cleanup.
+OCR job folders (raw uploads) a killed process left, even when no upload comes to trigger the stage's own cleanup;
+once per deployment, mask the quarantine entries an older version left with a NIR in their name or sidecar.
 
 Results are off and locks are flushed at consumer start, yet a killed consumer
 or a task that stored a result leaves rows in huey's key/value store forever.
@@ -16,6 +17,7 @@ from typing import Any
 from huey import Huey
 
 from models import JobRun
+from worker import quarantine_remask
 from worker.ocr import workspace
 from worker.periodic import JobContext
 from worker.queue import queue_counts, stored_keys
@@ -56,6 +58,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     """The housekeeping job (see module doc). Returns the summary stored with the run."""
     history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
     ocr = {"ocr_leftovers_removed": workspace.clean_stale(ctx.settings)}
+    if not ctx.state.get("quarantine_remasked"):  # entries an older version left: once per deployment
+        ocr["quarantine_remasked"] = quarantine_remask.remask(ctx.settings.home)
+        ctx.state["quarantine_remasked"] = True
     if ctx.huey is None:  # a process without a queue: nothing of huey's to count or prune
         return {"pruned_job_runs": history, **ocr}
     counts = queue_counts(ctx.huey)

@@ -84,7 +84,7 @@ def is_sidecar(name: str) -> bool:
     return name.endswith(SIDECAR)
 
 
-def _free_name(directory: Path, name: str) -> str:
+def free_name(directory: Path, name: str) -> str:
     """A free name in ``directory`` that leaves room for the sidecar suffix (names can be 255 bytes long).
 
     Only a quarantined *file* takes a name: a sidecar left without its file (a crash between the two steps of
@@ -105,7 +105,7 @@ def _free_name(directory: Path, name: str) -> str:
     return candidate
 
 
-def _write_sidecar(path: Path, sidecar: dict[str, Any]) -> int:
+def write_sidecar(path: Path, sidecar: dict[str, Any]) -> int:
     """Write through a temporary name and a rename: a reader sees a whole sidecar or none. Returns its size."""
     body = json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8")
     tmp = path.with_name(_TMP_PREFIX + path.name)
@@ -141,7 +141,7 @@ def move_in(
     folder after it; a copy and the folder are synced before the source is unlinked.
     """
     target_dir = private_dir(folder(home))
-    name = _free_name(target_dir, mask_text(os.path.basename(path)))  # no NIR in a name that stays
+    name = free_name(target_dir, mask_text(os.path.basename(path)))  # no NIR in a name that stays
     try:
         st = os.lstat(path) if at is None else os.stat(at.name, dir_fd=at.dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -160,7 +160,7 @@ def move_in(
     }
     target = target_dir / name
     sidecar_path = target_dir / (name + SIDECAR)
-    sidecar_size = _write_sidecar(sidecar_path, sidecar)
+    sidecar_size = write_sidecar(sidecar_path, sidecar)
     if stat.S_ISREG(st.st_mode):
         _sync_source(path, at)
     try:
