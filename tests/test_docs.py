@@ -169,3 +169,11 @@ def test_readme_cli_table_matches_the_commands():
 
     missing = sorted(set(leaves(main, "mediflux")) - seen)
     assert not missing, f"commands missing from README's CLI table: {missing}"
+
+
+def test_every_periodic_job_is_in_the_operations_jobs_table():
+    from worker.schedule import PERIODIC_JOBS
+
+    text = (ROOT / "docs" / "operations.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}
+    assert set(PERIODIC_JOBS) <= rows, sorted(set(PERIODIC_JOBS) - rows)
