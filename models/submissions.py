@@ -54,13 +54,15 @@ class Submission(BaseModel):
         )
 
 
-# Idempotency of ``submit_document`` per (user, SHA-256): two concurrent submits of the same bytes insert once.
+# Idempotency of ``submit_document`` per (user, SHA-256): two concurrent submits of the same bytes insert once; a
+# rejected submission leaves the index, so the same bytes may be sent again after a rejection a retry can cure
+# (migration 0017).
 Submission.add_index(
     peewee.ModelIndex(
         Submission,
         (Submission.user_id, Submission.sha256),
         unique=True,
-        where=Submission.origin == "app",
+        where=(Submission.origin == "app") & (Submission.state != REJECTED),
         name="submissions_app_user_sha256",
     )
 )

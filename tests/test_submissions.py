@@ -369,3 +369,28 @@ def test_a_consumer_starting_between_the_commit_and_the_rename_takes_the_file_an
     assert triggers.batches, "the starting consumer found the submission and ingested it"
     assert inbox_files(quick) == []  # taken by that ingestion, not left under either name
     assert api.document_status("u-1", sub.id).state == "ingested" and Document.select().count() == 1
+
+
+def test_after_a_rejection_a_retry_can_cure_the_same_bytes_make_a_new_submission(api, quick):
+    """ "Try again later" can be followed: a ``lost`` upload sent again is a new submission that gets analysed;
+    a permanently refused one (malformed) answers with its rejection again."""
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    first = api.submit_document("u-1", canonical(), "a.json")
+    for path in inbox_files(quick):
+        path.unlink()  # the file vanished (a disk restored from an old backup, an operator's mistake)
+    recover.rediscover(quick, RecordingTriggers(), recover.utcnow() + recover.LOST_AFTER + recover.SETTLE)
+    lost = api.document_status("u-1", first.id)
+    assert lost.state == "rejected" and lost.reason == "processing_failed"
+    again = api.submit_document("u-1", canonical(), "a.json")
+    assert again.id != first.id and again.state == "received"
+    assert api.submit_document("u-1", canonical(), "a.json").id == again.id  # idempotent again from here
+    process(quick)
+    assert api.document_status("u-1", again.id).state == "analysed"
+    assert api.document_status("u-1", first.id).state == "rejected"  # the history keeps both
+    bad = b'{"schema": "mediflux.ocr/1", "pages": ['
+    refused = api.submit_document("u-1", bad, "b.json")
+    process(quick)
+    assert api.document_status("u-1", refused.id).reason == "malformed_document"
+    assert api.submit_document("u-1", bad, "b.json").id == refused.id  # the same bytes, the same answer

@@ -140,10 +140,17 @@ def prepare(inbox: Path, max_bytes: int, user_id: str, data: Data, filename: str
 
 
 def first_submission(b: Backend, user_id: str, sha256: str) -> SubmissionView | None:
-    """The user's first submission of these bytes, if any (idempotency per user and SHA-256)."""
+    """The submission that answers a submit of these bytes by this user (idempotency per user and SHA-256): the
+    first one not rejected; else the latest rejection, unless its reason is one a retry may cure
+    (``processing_failed``: "try again later"), for which None lets the same bytes make a new submission."""
     query = Submission.select().where((Submission.user_id == user_id) & (Submission.sha256 == sha256))
-    row = b.first(query.order_by(Submission.created_at, Submission.id))
-    return view(b, row) if row is not None else None
+    rows = b.rows(query.order_by(Submission.created_at, Submission.id))
+    live = next((row for row in rows if row.state != REJECTED), None)
+    if live is not None:
+        return view(b, live)
+    if rows and reasons.reason_code(rows[-1].reason) != reasons.FAILED:
+        return view(b, rows[-1])  # the same bytes are refused for the same reason again
+    return None
 
 
 def write_temp(inbox: Path, p: Prepared) -> None:
