@@ -115,15 +115,28 @@ def test_bad_rows_are_counted_with_line_numbers_never_text(caplog: pytest.LogCap
         CIS_LINE.replace("61266250", "61266253")[:-4],  # missing the last (optional) column: padded
     ]
     with caplog.at_level(logging.DEBUG):
-        parsed = parse_bytes(files.SPECIALITES, "\n".join(lines).encode())
+        parsed = parse_bytes(files.SPECIALITES, ("\n".join(lines) + "\n").encode())
     report = parsed.report
     assert report.rows == 2 and report.bad_rows == 5 and report.padded == 1
     assert [b.line for b in report.bad] == [3, 4, 5, 6, 7]
     assert report.bad[0].reason == "cis: not an 8-digit CIS"
     assert report.bad[2].reason == "date_amm: not a JJ/MM/AAAA date"
     assert report.bad[4].reason == "duplicate of line 1"
-    assert not report.final_newline and report.warnings
+    assert report.final_newline and not report.warnings
     assert secret not in repr(report.as_dict()) and secret not in caplog.text
+
+
+def test_a_last_line_without_newline_is_a_bad_row_never_loaded() -> None:
+    whole = CIS_LINE.replace("61266250", "61266251")
+    cut = whole[:-4]  # cut within the last (optional) column: it would pass as a padded row
+    parsed = parse_bytes(files.SPECIALITES, (CIS_LINE + "\r\n" + cut).encode())
+    report = parsed.report
+    assert report.rows == 1 and [r.cis for r in parsed.records] == ["61266250"]
+    assert report.bad_rows == 1 and report.padded == 0
+    assert [(b.line, b.reason) for b in report.bad] == [(2, "no newline after the last line: it may be cut short")]
+    assert not report.final_newline and "cut short" in report.warnings[0]
+    for ending in ("\n", "\r\n", "\r"):
+        assert parse_bytes(files.SPECIALITES, (CIS_LINE + ending).encode()).report.bad_rows == 0
 
 
 def test_folder_subset_and_missing_files(tmp_path: Path) -> None:

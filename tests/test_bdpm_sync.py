@@ -138,7 +138,7 @@ def test_re_encoded_copies_give_the_same_mirror(database, env, site: BdpmSite, c
 @pytest.mark.parametrize(
     ("fault", "outcome", "words"),
     [
-        ("truncated", "rejected", "in the live version"),
+        ("truncated", "rejected", "in the live version"),  # cut on a line end: the shrink guard sees it
         ("html", "failed", "HTML page"),
         ("500", "failed", "HTTP 500"),
         ("reset", "failed", "connection reset"),
@@ -164,6 +164,38 @@ def test_a_bad_download_keeps_the_old_version(
     assert not (settings.home / "bdpm" / "incoming" / "CIS_COMPO_bdpm.txt.part").exists()
     retry = sync(settings)  # the fault is gone: the new file is fetched and goes live
     assert retry.outcome == "updated" and retry.previous == good.version
+
+
+def test_a_truncated_file_on_an_empty_mirror_goes_nowhere_and_says_why(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    site.inject("CIS_CIP_bdpm.txt", "truncated")  # half the file, with a matching length: only the bytes tell
+    result = sync(settings)
+    assert result.outcome == "rejected", result.problems
+    assert result.problems == ["CIS_CIP_bdpm.txt: no newline at the end of the file: it may be cut short"]
+    assert store.current_version(db) is None
+    state = mirror_status(db)
+    assert state["empty"] and state["last_outcome"] == "rejected" and "CIS_CIP_bdpm.txt" in state["last_error"]
+    assert "cut short" in state["last_error"]
+    assert sync(settings).outcome == "updated"  # the whole file next time
+
+
+def test_a_file_cut_at_90_percent_is_rejected_under_the_shrink_guard(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    data = site.files["CIS_CPD_bdpm.txt"]
+    cut = int(len(data) * 0.9)
+    while data[cut - 1 : cut] in (b"\n", b"\r"):
+        cut += 1
+    site.files["CIS_CPD_bdpm.txt"] = data[:cut]  # -10 % of the rows: the shrink guard alone lets it through
+    cis = data[:cut].rsplit(b"\n", 1)[1].split(b"\t", 1)[0].decode()  # the cut row's speciality
+    before = store.get_by_cis(db, cis)
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == "rejected" and bad.problems == [
+        "CIS_CPD_bdpm.txt: no newline at the end of the file: it may be cut short"
+    ]
+    assert store.current_version(db) == good.version and store.get_by_cis(db, cis) == before
+    assert mirror_status(db)["last_outcome"] == "rejected"
 
 
 def test_one_reset_is_retried(database, env, site: BdpmSite) -> None:

@@ -170,17 +170,24 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
     bad_count = trailing = padded = lines = 0
     warnings: list[str] = []
     mojibake = len(_MOJIBAKE.findall(data)) if enc.codec.startswith("utf-8") else 0
-    for number, raw in enumerate(_lines(data, line_ends), start=1):
+    final_newline = not data or data.endswith((b"\n", b"\r"))
+    raw_lines = _lines(data, line_ends)
+    cut_line = 0 if final_newline else len(raw_lines)  # every official file ends with a newline: this one may be cut
+    for number, raw in enumerate(raw_lines, start=1):
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw.strip():
             continue
         lines += 1
         problem: str | None = None
-        try:
-            line = raw.decode(enc.codec)
-        except UnicodeDecodeError:
-            problem, line = "not valid UTF-8", ""
+        line = ""
+        if number == cut_line:
+            problem = "no newline after the last line: it may be cut short"
+        else:
+            try:
+                line = raw.decode(enc.codec)
+            except UnicodeDecodeError:
+                problem = "not valid UTF-8"
         fields = line.split("\t")
         if problem is None and len(fields) > ncols:
             if any(f.strip() for f in fields[ncols:]):
@@ -216,8 +223,8 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
                 bad.append(BadRow(number, problem))
     if mojibake:
         warnings.append(f"{mojibake} characters look double-encoded (UTF-8 read as 8-bit, then saved as UTF-8)")
-    if data and not data.endswith((b"\n", b"\r")):
-        warnings.append("no newline at the end of the file: it may be cut short")
+    if not final_newline:
+        warnings.append("no newline at the end of the file: it may be cut short (its last line is not loaded)")
     report = FileReport(
         name=spec.name,
         size=len(data),
@@ -231,7 +238,7 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
         bad=tuple(bad),
         trailing_tabs=trailing,
         padded=padded,
-        final_newline=not data or data.endswith((b"\n", b"\r")),
+        final_newline=final_newline,
         warnings=tuple(warnings),
     )
     return ParsedFile(spec, report, tuple(records))

@@ -6,7 +6,8 @@ version are kept in ``<home>/bdpm/files/`` (what a 304 stands for); a download l
 ``<home>/bdpm/incoming/`` and replaces the live copy only after its version went live.
 
 Outcomes: ``updated`` (a new version is live), ``unchanged`` (every file answered 304 or the same bytes),
-``rejected`` (downloaded but suspicious: too many bad rows, shrunk, inconsistent — the old version stays),
+``rejected`` (downloaded but suspicious: cut short, too many bad rows, shrunk or grown, inconsistent — the old
+version stays, or the mirror stays empty),
 ``failed`` (a required file could not be downloaded, or the load broke), ``busy`` (another sync runs).
 """
 
@@ -156,6 +157,8 @@ def _parse(fetched: dict[str, Fetched], result: SyncResult) -> Snapshot:
             line_ends=rep.line_ends,
             warnings=list(rep.warnings),
         )
+        if not rep.final_newline:  # every official file ends with one: this copy was cut, maybe mid-row
+            result.problems.append(f"{spec.name}: no newline at the end of the file: it may be cut short")
         total = rep.rows + rep.bad_rows
         if total and rep.bad_rows / total > BAD_ROW_LIMIT:
             result.problems.append(f"{spec.name}: {rep.bad_rows} bad rows of {total} (at most {BAD_ROW_LIMIT:.0%})")
