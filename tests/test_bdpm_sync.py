@@ -219,6 +219,54 @@ def test_thirty_percent_missing_is_rejected(database, env, site: BdpmSite) -> No
     assert store.version_counts(db, good.version + 1)["conditions"] == 0  # the shadow rows are gone
 
 
+def test_a_file_served_twice_over_never_doubles_a_row(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    original = dict(site.files)
+    first_cpd = original["CIS_CPD_bdpm.txt"].split(b"\t", 1)[0].decode()
+    first_compo = original["CIS_COMPO_bdpm.txt"].split(b"\t", 1)[0].decode()
+    before = {cis: store.get_by_cis(db, cis) for cis in (first_cpd, first_compo)}
+    site.files["CIS_CPD_bdpm.txt"] *= 2  # concatenated: no row identity in these files, every line repeats
+    site.files["CIS_COMPO_bdpm.txt"] *= 2
+    with reading(_first_cis(site.files)):
+        doubled = sync(settings)
+    assert (
+        doubled.outcome == "rejected"
+        and doubled.files["CIS_CPD_bdpm.txt"]["bad_rows"] == doubled.files["CIS_CPD_bdpm.txt"]["rows"]
+    )
+    assert any(p.startswith("CIS_COMPO_bdpm.txt: ") and "bad rows" in p for p in doubled.problems), doubled.problems
+    assert store.current_version(db) == good.version
+    assert {cis: store.get_by_cis(db, cis) for cis in before} == before
+    for name in ("CIS_CPD_bdpm.txt", "CIS_COMPO_bdpm.txt"):  # a few repeated lines: loaded once
+        lines = original[name].splitlines(keepends=True)
+        site.files[name] = b"".join(lines + lines[:2])
+    result = sync(settings)
+    assert result.outcome == "updated", result.problems
+    assert result.files["CIS_CPD_bdpm.txt"]["bad_rows"] == result.files["CIS_COMPO_bdpm.txt"]["bad_rows"] == 2
+    for cis, was in before.items():
+        now = store.get_by_cis(db, cis)
+        assert now is not None and was is not None
+        assert now["conditions_prescription"] == was["conditions_prescription"]
+        assert now["substances"] == was["substances"]
+
+
+def test_a_file_grown_by_more_than_half_is_rejected(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    lines = site.files["CIS_CPD_bdpm.txt"].splitlines(keepends=True)
+    new = [line.replace(b"\t", b"\tnouvelle condition ", 1) for line in lines[: int(len(lines) * 0.6)]]
+    site.files["CIS_CPD_bdpm.txt"] = b"".join(lines + new)  # +60 %, every row distinct and valid
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == "rejected" and bad.files["CIS_CPD_bdpm.txt"]["bad_rows"] == 0
+    assert bad.problems == [
+        f"CIS_CPD_bdpm.txt: {len(lines) + len(new)} rows against {len(lines)} in the live version "
+        "(+60%; at most +50% is accepted)"
+    ]
+    assert store.current_version(db) == good.version
+    assert store.version_counts(db, good.version)["conditions"] == len(lines)
+
+
 def test_a_new_version_with_rows_added_and_removed(database, env, site: BdpmSite, reference: Path) -> None:
     settings = _settings(env, site)
     good = sync(settings)

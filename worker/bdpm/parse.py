@@ -3,7 +3,8 @@
 Copies of the BDPM differ (UTF-8, Windows-1252 or Latin-1; LF or CRLF, even within one snapshot;
 trailing tabs, stray spaces, comma decimals). Nothing here guesses silently: what was found is in the
 file's :class:`FileReport`. A bad row is counted and reported by line number and reason, never with its
-text, and never stops the file.
+text, and never stops the file. A line identical to an earlier one is a bad row (``duplicate of line N``), so
+files without a row identity (CIS_COMPO, CIS_CPD, the HAS opinions) never load a row twice.
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
     records: list[Record] = []
     bad: list[BadRow] = []
     seen: dict[object, int] = {}
+    seen_lines: dict[bytes, int] = {}  # a line repeated whole (a file served twice over) is loaded once
     bad_count = trailing = padded = lines = 0
     warnings: list[str] = []
     mojibake = len(_MOJIBAKE.findall(data)) if enc.codec.startswith("utf-8") else 0
@@ -181,8 +183,11 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
         lines += 1
         problem: str | None = None
         line = ""
+        first_seen = seen_lines.setdefault(raw, number)
         if number == cut_line:
             problem = "no newline after the last line: it may be cut short"
+        elif first_seen != number:
+            problem = f"duplicate of line {first_seen}"
         else:
             try:
                 line = raw.decode(enc.codec)

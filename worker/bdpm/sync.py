@@ -32,7 +32,7 @@ from worker.bdpm import download, store, versions
 from worker.bdpm.download import DownloadError, Fetched, Validators
 from worker.bdpm.files import FILES
 from worker.bdpm.parse import ParsedFile, Snapshot, parse_file
-from worker.bdpm.verify import verify
+from worker.bdpm.verify import DEFAULT_GROWTH_GUARD, DEFAULT_SHRINK_GUARD, verify
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.periodic import JobContext
@@ -187,15 +187,26 @@ def _previous_checks(current: int | None) -> tuple[dict[str, int] | None, dict[s
     return dict(row.counts or {}), dict((row.report or {}).get("checks", {}).get("orphans", {})) or None
 
 
-def sync(settings: Settings, *, force: bool = False, shrink_guard: float | None = None) -> SyncResult:
+def sync(
+    settings: Settings,
+    *,
+    force: bool = False,
+    shrink_guard: float | None = None,
+    growth_guard: float | None = None,
+) -> SyncResult:
     """Bring the mirror up to date with the official files (see the module's outcomes). Never raises for a bad
-    download or bad content: the result says what happened and the old version keeps serving."""
+    download or bad content: the result says what happened and the old version keeps serving. The row-count
+    guards default to :mod:`worker.bdpm.verify`'s."""
     t0 = time.monotonic()
     holder = leases.new_holder_id()
     if not leases.acquire(LEASE, holder, LEASE_TTL):
         return SyncResult("busy", notes=["another sync is running"])
+    guards: dict[str, float | None] = {
+        "shrink_guard": DEFAULT_SHRINK_GUARD if shrink_guard is None else shrink_guard,
+        "growth_guard": DEFAULT_GROWTH_GUARD if growth_guard is None else growth_guard,
+    }
     try:
-        result = _sync_locked(settings, force, shrink_guard, lambda: _renew(holder))
+        result = _sync_locked(settings, force, guards, lambda: _renew(holder))
     finally:
         leases.release(LEASE, holder)
     result.duration_s = time.monotonic() - t0
@@ -208,7 +219,9 @@ def _renew(holder: str) -> None:
         raise RuntimeError("the bdpm:sync lease was lost (the sync took too long)")
 
 
-def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, renew: Callable[[], None]) -> SyncResult:
+def _sync_locked(
+    settings: Settings, force: bool, guards: dict[str, float | None], renew: Callable[[], None]
+) -> SyncResult:
     now = utcnow()
     live, staging = folders(settings)
     shutil.rmtree(staging, ignore_errors=True)
@@ -246,8 +259,7 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, re
         t = result.mark("load", t)
         renew()
         before, before_orphans = _previous_checks(current)
-        guard = {} if shrink_guard is None else {"shrink_guard": shrink_guard}
-        check = verify(db, version, before, before_orphans, **guard)
+        check = verify(db, version, before, before_orphans, **guards)
     except Exception as exc:  # noqa: BLE001 — a broken load leaves the live version untouched
         versions.reject(db, version, f"load failed: {safe_error(exc)}")
         versions.record_outcome(db, "failed", f"load failed: {safe_error(exc)}")
