@@ -193,10 +193,12 @@ def sync(
     force: bool = False,
     shrink_guard: float | None = None,
     growth_guard: float | None = None,
+    accept_changes: bool = False,
 ) -> SyncResult:
     """Bring the mirror up to date with the official files (see the module's outcomes). Never raises for a bad
     download or bad content: the result says what happened and the old version keeps serving. The row-count
-    guards default to :mod:`worker.bdpm.verify`'s."""
+    guards default to :mod:`worker.bdpm.verify`'s; ``accept_changes`` skips them for this sync only (an operator
+    who checked that upstream really shrank or grew); every other check still applies."""
     t0 = time.monotonic()
     holder = leases.new_holder_id()
     if not leases.acquire(LEASE, holder, LEASE_TTL):
@@ -205,6 +207,8 @@ def sync(
         "shrink_guard": DEFAULT_SHRINK_GUARD if shrink_guard is None else shrink_guard,
         "growth_guard": DEFAULT_GROWTH_GUARD if growth_guard is None else growth_guard,
     }
+    if accept_changes:
+        guards = {"shrink_guard": None, "growth_guard": None}
     try:
         result = _sync_locked(settings, force, guards, lambda: _renew(holder))
     finally:
@@ -266,6 +270,8 @@ def _sync_locked(
         result.problems.append(f"load failed: {safe_error(exc)}")
         return result
     t = result.mark("verify", t)
+    if guards["shrink_guard"] is None and guards["growth_guard"] is None:
+        result.notes.append("row-count guards skipped for this sync (changes accepted)")
     result.notes.extend(check.notes)
     versions.describe(
         db, version, counts, {"files": snapshot.reports(), "checks": check.as_dict(), "downloads": result.files}
