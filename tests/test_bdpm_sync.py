@@ -1,7 +1,8 @@
 """Syncing the mirror from a real HTTP server on 127.0.0.1 that serves the official files, faults included.
 
-A reader thread queries throughout every sync and must never see an empty mirror (once one version is live)
-nor a mixed one (rows of a version other than the one the pointer names, or a version only partly loaded).
+A reader thread queries throughout every sync (counts, a medicine, a name-index search) and must never see an
+empty mirror (once one version is live) nor a mixed one (rows of a version other than the one the pointer names,
+or a version only partly loaded); it must still be alive and reading after each sync.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from models import db
 from models.bdpm import BdpmVersion
 from tests.bdpm_data import reference_folder, subset_files
 from tests.bdpm_server import BdpmSite
-from worker.bdpm import store, versions
+from tests.conftest import wait_for
+from worker.bdpm import lookup, store, versions
 from worker.bdpm.status import mirror_status
 from worker.bdpm.sync import sync
 from worker.config import Settings, load_settings
@@ -44,48 +46,82 @@ def _settings(env: dict[str, str], site: BdpmSite) -> Settings:
 
 
 class Reader(threading.Thread):
-    """Reads the mirror as the app would, as fast as it can, and notes anything empty or mixed."""
+    """Reads the mirror as the app would, as fast as it can — counts, a medicine, a name-index search — and notes
+    anything empty or mixed. Any exception is an error too (it never kills the thread unseen)."""
+
+    MAX_ERRORS = 100
+    SEARCH_CIS = "62401060"  # ABACAVIR MYLAN 300 mg: in every subset (its name is found; "A 313 …" ones are not)
 
     def __init__(self, known_cis: str) -> None:
         super().__init__(daemon=True)
         self.known_cis = known_cis
         self.stop = threading.Event()
         self.reads = 0
+        self.searches = 0
         self.seen: set[int] = set()
         self.errors: list[str] = []
+        self.expected: dict[int, dict[str, int]] = {}
+        self.search_text = ""
+
+    def error(self, text: str) -> None:
+        if len(self.errors) < self.MAX_ERRORS:
+            self.errors.append(text)
 
     def run(self) -> None:
-        expected: dict[int, dict[str, int]] = {}
         try:
             while not self.stop.is_set():
-                version = store.current_version(db)
-                if version is None:
-                    self.errors.append("empty mirror")
-                    continue
-                if version not in expected:
-                    expected[version] = dict(BdpmVersion.get_by_id(version).counts)
-                counts = store.version_counts(db, version)
-                if counts != expected[version]:
-                    self.errors.append(f"version {version}: {counts} != {expected[version]}")
-                found = store.get_by_cis(db, self.known_cis, version)
-                if found is None or found["mirror_version"] != version or not found["substances"]:
-                    self.errors.append(f"version {version}: {self.known_cis} missing or partial")
-                self.seen.add(version)
-                self.reads += 1
+                try:
+                    self.read_once()
+                except BaseException as exc:  # noqa: BLE001 — any failure is the test's, not a dead thread's
+                    self.error(f"{type(exc).__name__}: {exc}")
         finally:
             db.close()
+
+    def read_once(self) -> None:
+        version = store.current_version(db)
+        if version is None:
+            self.error("empty mirror")
+            return
+        if version not in self.expected:
+            self.expected[version] = dict(BdpmVersion.get_by_id(version).counts)
+        counts = store.version_counts(db, version)
+        if counts != self.expected[version]:
+            self.error(f"version {version}: {counts} != {self.expected[version]}")
+        found = store.get_by_cis(db, self.known_cis, version)
+        if found is None or found["mirror_version"] != version or not found["substances"]:
+            self.error(f"version {version}: {self.known_cis} missing or partial")
+            return
+        if not self.search_text:
+            target = store.get_by_cis(db, self.SEARCH_CIS, version)
+            self.search_text = target["denomination"] if target else "ABACAVIR MYLAN 300 mg"
+        candidates = lookup.search(db, self.search_text, 5)  # the live version's name index (built once per version)
+        if not candidates or candidates[0]["cis"] != self.SEARCH_CIS:
+            self.error(f"version {version}: the name index does not find {self.SEARCH_CIS} first")
+        elif candidates[0]["mirror_version"] < version:
+            self.error(f"version {version}: the name index answered from version {candidates[0]['mirror_version']}")
+        self.searches += 1
+        self.seen.add(version)
+        self.reads += 1
 
 
 @contextmanager
 def reading(known_cis: str) -> Iterator[Reader]:
+    """Run the block (a sync) while a :class:`Reader` reads: it has read before the block starts, is still
+    alive when it ends and reads again after it started; no read saw anything wrong."""
     reader = Reader(known_cis)
     reader.start()
     try:
+        wait_for(lambda: reader.reads > 0 or reader.errors or not reader.is_alive(), 120, message="a first read")
+        assert reader.reads > 0 and not reader.errors, reader.errors[:5]
+        started = reader.reads
         yield reader
+        assert reader.is_alive(), reader.errors[:5]
+        wait_for(lambda: reader.reads > started or not reader.is_alive(), 60, message="reads after the sync started")
+        assert reader.is_alive() and reader.reads > started and reader.searches >= reader.reads, reader.errors[:5]
     finally:
         reader.stop.set()
         reader.join(30)
-    assert reader.reads > 0 and not reader.errors, reader.errors[:5]
+    assert not reader.is_alive() and not reader.errors, reader.errors[:5]
 
 
 def _first_cis(files: dict[str, bytes]) -> str:
