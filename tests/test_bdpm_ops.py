@@ -97,6 +97,26 @@ def test_cli_sync_failure_exits_1_and_keeps_the_version(database, site_env: dict
     assert failed.returncode == 1 and "HTML page" in failed.stderr and "the current version stays" in failed.stderr
 
 
+def test_cli_accept_changes_lets_one_real_shrink_through(database, site_env: dict[str, str], site: BdpmSite) -> None:
+    helped = run_cli(site_env, "bdpm", "sync", "--help")
+    assert "--accept-changes" in helped.stdout and "For this sync only" in helped.stdout
+    first = json.loads(run_cli(site_env, "bdpm", "sync", "--json").stdout)
+    lines = site.files["CIS_CPD_bdpm.txt"].splitlines(keepends=True)
+    site.files["CIS_CPD_bdpm.txt"] = b"".join(lines[: int(len(lines) * 0.7)])  # upstream dropped 30 % of them
+    refused = run_cli(site_env, "bdpm", "sync")
+    assert refused.returncode == 1 and "CIS_CPD_bdpm.txt" in refused.stderr and "at most -20%" in refused.stderr
+    assert "the current version stays" in refused.stderr and store.current_version(db) == first["version"]
+    accepted = run_cli(site_env, "bdpm", "sync", "--accept-changes", "--json")
+    assert accepted.returncode == 0, accepted.stderr
+    result = json.loads(accepted.stdout)
+    assert result["outcome"] == "updated" and result["previous"] == first["version"]
+    assert "row-count guards skipped for this sync (changes accepted)" in result["notes"]
+    assert store.version_counts(db, result["version"])["conditions"] == int(len(lines) * 0.7)
+    site.files["CIS_CPD_bdpm.txt"] = b"".join(lines[: int(len(lines) * 0.3)])  # the guards are back next run
+    again = run_cli(site_env, "bdpm", "sync")
+    assert again.returncode == 1 and "at most -20%" in again.stderr
+
+
 def test_the_job_is_due_at_start_while_the_mirror_is_empty(database, site_env: dict[str, str]) -> None:
     settings = load_settings(site_env)
     jobs = jobs_for(settings)

@@ -84,7 +84,8 @@ def test_encoding_is_reported_with_its_reason() -> None:
     mixed = ("é\té\n" * 5).encode() + "é\té\n".encode("latin-1")
     assert detect_encoding(mixed).name == "mixed"
     parsed = parse_bytes(
-        files.CONDITIONS, ("61266250\tliste I é\n" * 5).encode() + "61266250\tliste é\n".encode("cp1252")
+        files.CONDITIONS,
+        "".join(f"61266250\tliste {n} é\n" for n in range(5)).encode() + "61266250\tliste é\n".encode("cp1252"),
     )
     assert parsed.report.encoding == "mixed" and parsed.report.rows == 5
     assert [(b.line, b.reason) for b in parsed.report.bad] == [(6, "not valid UTF-8")]
@@ -115,15 +116,45 @@ def test_bad_rows_are_counted_with_line_numbers_never_text(caplog: pytest.LogCap
         CIS_LINE.replace("61266250", "61266253")[:-4],  # missing the last (optional) column: padded
     ]
     with caplog.at_level(logging.DEBUG):
-        parsed = parse_bytes(files.SPECIALITES, "\n".join(lines).encode())
+        parsed = parse_bytes(files.SPECIALITES, ("\n".join(lines) + "\n").encode())
     report = parsed.report
     assert report.rows == 2 and report.bad_rows == 5 and report.padded == 1
     assert [b.line for b in report.bad] == [3, 4, 5, 6, 7]
     assert report.bad[0].reason == "cis: not an 8-digit CIS"
     assert report.bad[2].reason == "date_amm: not a JJ/MM/AAAA date"
     assert report.bad[4].reason == "duplicate of line 1"
-    assert not report.final_newline and report.warnings
+    assert report.final_newline and not report.warnings
     assert secret not in repr(report.as_dict()) and secret not in caplog.text
+
+
+def test_a_last_line_without_newline_is_a_bad_row_never_loaded() -> None:
+    whole = CIS_LINE.replace("61266250", "61266251")
+    cut = whole[:-4]  # cut within the last (optional) column: it would pass as a padded row
+    parsed = parse_bytes(files.SPECIALITES, (CIS_LINE + "\r\n" + cut).encode())
+    report = parsed.report
+    assert report.rows == 1 and [r.cis for r in parsed.records] == ["61266250"]
+    assert report.bad_rows == 1 and report.padded == 0
+    assert [(b.line, b.reason) for b in report.bad] == [(2, "no newline after the last line: it may be cut short")]
+    assert not report.final_newline and "cut short" in report.warnings[0]
+    for ending in ("\n", "\r\n", "\r"):
+        assert parse_bytes(files.SPECIALITES, (CIS_LINE + ending).encode()).report.bad_rows == 0
+
+
+def test_a_line_repeated_whole_is_a_duplicate_loaded_once() -> None:
+    once = b"61266250\tliste I\r\n61266250\tliste II\n62869109\tliste I\n"
+    twice = parse_bytes(files.CONDITIONS, once * 2 + b"61266250\tliste I\n")  # served twice over, CRLF or not
+    assert [(r.cis, r.condition) for r in twice.records] == [
+        (r.cis, r.condition) for r in parse_bytes(files.CONDITIONS, once).records
+    ]
+    assert twice.report.rows == 3 and twice.report.bad_rows == 4
+    assert [(b.line, b.reason) for b in twice.report.bad] == [
+        (4, "duplicate of line 1"),
+        (5, "duplicate of line 2"),
+        (6, "duplicate of line 3"),
+        (7, "duplicate of line 1"),
+    ]
+    same_cis = parse_bytes(files.COMPOSITIONS, b"60002283\tcp\t1\tA\t1 mg\tun cp\tSA\t1\n" * 2)
+    assert same_cis.report.rows == 1 and same_cis.report.bad_rows == 1  # no identity key: whole lines compared
 
 
 def test_folder_subset_and_missing_files(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Syncing the mirror from a real HTTP server on 127.0.0.1 that serves the official files, faults included.
 
-A reader thread queries throughout every sync and must never see an empty mirror (once one version is live)
-nor a mixed one (rows of a version other than the one the pointer names, or a version only partly loaded).
+A reader thread queries throughout every sync (counts, a medicine, a name-index search) and must never see an
+empty mirror (once one version is live) nor a mixed one (rows of a version other than the one the pointer names,
+or a version only partly loaded); it must still be alive and reading after each sync.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from models import db
 from models.bdpm import BdpmVersion
 from tests.bdpm_data import reference_folder, subset_files
 from tests.bdpm_server import BdpmSite
-from worker.bdpm import store, versions
+from tests.conftest import wait_for
+from worker.bdpm import lookup, store, versions
 from worker.bdpm.status import mirror_status
 from worker.bdpm.sync import sync
 from worker.config import Settings, load_settings
@@ -44,48 +46,82 @@ def _settings(env: dict[str, str], site: BdpmSite) -> Settings:
 
 
 class Reader(threading.Thread):
-    """Reads the mirror as the app would, as fast as it can, and notes anything empty or mixed."""
+    """Reads the mirror as the app would, as fast as it can — counts, a medicine, a name-index search — and notes
+    anything empty or mixed. Any exception is an error too (it never kills the thread unseen)."""
+
+    MAX_ERRORS = 100
+    SEARCH_CIS = "62401060"  # ABACAVIR MYLAN 300 mg: in every subset (its name is found; "A 313 …" ones are not)
 
     def __init__(self, known_cis: str) -> None:
         super().__init__(daemon=True)
         self.known_cis = known_cis
         self.stop = threading.Event()
         self.reads = 0
+        self.searches = 0
         self.seen: set[int] = set()
         self.errors: list[str] = []
+        self.expected: dict[int, dict[str, int]] = {}
+        self.search_text = ""
+
+    def error(self, text: str) -> None:
+        if len(self.errors) < self.MAX_ERRORS:
+            self.errors.append(text)
 
     def run(self) -> None:
-        expected: dict[int, dict[str, int]] = {}
         try:
             while not self.stop.is_set():
-                version = store.current_version(db)
-                if version is None:
-                    self.errors.append("empty mirror")
-                    continue
-                if version not in expected:
-                    expected[version] = dict(BdpmVersion.get_by_id(version).counts)
-                counts = store.version_counts(db, version)
-                if counts != expected[version]:
-                    self.errors.append(f"version {version}: {counts} != {expected[version]}")
-                found = store.get_by_cis(db, self.known_cis, version)
-                if found is None or found["mirror_version"] != version or not found["substances"]:
-                    self.errors.append(f"version {version}: {self.known_cis} missing or partial")
-                self.seen.add(version)
-                self.reads += 1
+                try:
+                    self.read_once()
+                except BaseException as exc:  # noqa: BLE001 — any failure is the test's, not a dead thread's
+                    self.error(f"{type(exc).__name__}: {exc}")
         finally:
             db.close()
+
+    def read_once(self) -> None:
+        version = store.current_version(db)
+        if version is None:
+            self.error("empty mirror")
+            return
+        if version not in self.expected:
+            self.expected[version] = dict(BdpmVersion.get_by_id(version).counts)
+        counts = store.version_counts(db, version)
+        if counts != self.expected[version]:
+            self.error(f"version {version}: {counts} != {self.expected[version]}")
+        found = store.get_by_cis(db, self.known_cis, version)
+        if found is None or found["mirror_version"] != version or not found["substances"]:
+            self.error(f"version {version}: {self.known_cis} missing or partial")
+            return
+        if not self.search_text:
+            target = store.get_by_cis(db, self.SEARCH_CIS, version)
+            self.search_text = target["denomination"] if target else "ABACAVIR MYLAN 300 mg"
+        candidates = lookup.search(db, self.search_text, 5)  # the live version's name index (built once per version)
+        if not candidates or candidates[0]["cis"] != self.SEARCH_CIS:
+            self.error(f"version {version}: the name index does not find {self.SEARCH_CIS} first")
+        elif candidates[0]["mirror_version"] < version:
+            self.error(f"version {version}: the name index answered from version {candidates[0]['mirror_version']}")
+        self.searches += 1
+        self.seen.add(version)
+        self.reads += 1
 
 
 @contextmanager
 def reading(known_cis: str) -> Iterator[Reader]:
+    """Run the block (a sync) while a :class:`Reader` reads: it has read before the block starts, is still
+    alive when it ends and reads again after it started; no read saw anything wrong."""
     reader = Reader(known_cis)
     reader.start()
     try:
+        wait_for(lambda: reader.reads > 0 or reader.errors or not reader.is_alive(), 120, message="a first read")
+        assert reader.reads > 0 and not reader.errors, reader.errors[:5]
+        started = reader.reads
         yield reader
+        assert reader.is_alive(), reader.errors[:5]
+        wait_for(lambda: reader.reads > started or not reader.is_alive(), 60, message="reads after the sync started")
+        assert reader.is_alive() and reader.reads > started and reader.searches >= reader.reads, reader.errors[:5]
     finally:
         reader.stop.set()
         reader.join(30)
-    assert reader.reads > 0 and not reader.errors, reader.errors[:5]
+    assert not reader.is_alive() and not reader.errors, reader.errors[:5]
 
 
 def _first_cis(files: dict[str, bytes]) -> str:
@@ -138,7 +174,7 @@ def test_re_encoded_copies_give_the_same_mirror(database, env, site: BdpmSite, c
 @pytest.mark.parametrize(
     ("fault", "outcome", "words"),
     [
-        ("truncated", "rejected", "in the live version"),
+        ("truncated", "rejected", "in the live version"),  # cut on a line end: the shrink guard sees it
         ("html", "failed", "HTML page"),
         ("500", "failed", "HTTP 500"),
         ("reset", "failed", "connection reset"),
@@ -166,6 +202,38 @@ def test_a_bad_download_keeps_the_old_version(
     assert retry.outcome == "updated" and retry.previous == good.version
 
 
+def test_a_truncated_file_on_an_empty_mirror_goes_nowhere_and_says_why(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    site.inject("CIS_CIP_bdpm.txt", "truncated")  # half the file, with a matching length: only the bytes tell
+    result = sync(settings)
+    assert result.outcome == "rejected", result.problems
+    assert result.problems == ["CIS_CIP_bdpm.txt: no newline at the end of the file: it may be cut short"]
+    assert store.current_version(db) is None
+    state = mirror_status(db)
+    assert state["empty"] and state["last_outcome"] == "rejected" and "CIS_CIP_bdpm.txt" in state["last_error"]
+    assert "cut short" in state["last_error"]
+    assert sync(settings).outcome == "updated"  # the whole file next time
+
+
+def test_a_file_cut_at_90_percent_is_rejected_under_the_shrink_guard(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    data = site.files["CIS_CPD_bdpm.txt"]
+    cut = int(len(data) * 0.9)
+    while data[cut - 1 : cut] in (b"\n", b"\r"):
+        cut += 1
+    site.files["CIS_CPD_bdpm.txt"] = data[:cut]  # -10 % of the rows: the shrink guard alone lets it through
+    cis = data[:cut].rsplit(b"\n", 1)[1].split(b"\t", 1)[0].decode()  # the cut row's speciality
+    before = store.get_by_cis(db, cis)
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == "rejected" and bad.problems == [
+        "CIS_CPD_bdpm.txt: no newline at the end of the file: it may be cut short"
+    ]
+    assert store.current_version(db) == good.version and store.get_by_cis(db, cis) == before
+    assert mirror_status(db)["last_outcome"] == "rejected"
+
+
 def test_one_reset_is_retried(database, env, site: BdpmSite) -> None:
     settings = _settings(env, site)
     site.inject("CIS_bdpm.txt", "reset")
@@ -185,6 +253,54 @@ def test_thirty_percent_missing_is_rejected(database, env, site: BdpmSite) -> No
     assert store.current_version(db) == good.version
     assert BdpmVersion.select().where(BdpmVersion.state == "rejected").count() == 1
     assert store.version_counts(db, good.version + 1)["conditions"] == 0  # the shadow rows are gone
+
+
+def test_a_file_served_twice_over_never_doubles_a_row(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    original = dict(site.files)
+    first_cpd = original["CIS_CPD_bdpm.txt"].split(b"\t", 1)[0].decode()
+    first_compo = original["CIS_COMPO_bdpm.txt"].split(b"\t", 1)[0].decode()
+    before = {cis: store.get_by_cis(db, cis) for cis in (first_cpd, first_compo)}
+    site.files["CIS_CPD_bdpm.txt"] *= 2  # concatenated: no row identity in these files, every line repeats
+    site.files["CIS_COMPO_bdpm.txt"] *= 2
+    with reading(_first_cis(site.files)):
+        doubled = sync(settings)
+    assert (
+        doubled.outcome == "rejected"
+        and doubled.files["CIS_CPD_bdpm.txt"]["bad_rows"] == doubled.files["CIS_CPD_bdpm.txt"]["rows"]
+    )
+    assert any(p.startswith("CIS_COMPO_bdpm.txt: ") and "bad rows" in p for p in doubled.problems), doubled.problems
+    assert store.current_version(db) == good.version
+    assert {cis: store.get_by_cis(db, cis) for cis in before} == before
+    for name in ("CIS_CPD_bdpm.txt", "CIS_COMPO_bdpm.txt"):  # a few repeated lines: loaded once
+        lines = original[name].splitlines(keepends=True)
+        site.files[name] = b"".join(lines + lines[:2])
+    result = sync(settings)
+    assert result.outcome == "updated", result.problems
+    assert result.files["CIS_CPD_bdpm.txt"]["bad_rows"] == result.files["CIS_COMPO_bdpm.txt"]["bad_rows"] == 2
+    for cis, was in before.items():
+        now = store.get_by_cis(db, cis)
+        assert now is not None and was is not None
+        assert now["conditions_prescription"] == was["conditions_prescription"]
+        assert now["substances"] == was["substances"]
+
+
+def test_a_file_grown_by_more_than_half_is_rejected(database, env, site: BdpmSite) -> None:
+    settings = _settings(env, site)
+    good = sync(settings)
+    lines = site.files["CIS_CPD_bdpm.txt"].splitlines(keepends=True)
+    new = [line.replace(b"\t", b"\tnouvelle condition ", 1) for line in lines[: int(len(lines) * 0.6)]]
+    site.files["CIS_CPD_bdpm.txt"] = b"".join(lines + new)  # +60 %, every row distinct and valid
+    with reading(_first_cis(site.files)):
+        bad = sync(settings)
+    assert bad.outcome == "rejected" and bad.files["CIS_CPD_bdpm.txt"]["bad_rows"] == 0
+    assert bad.problems == [
+        f"CIS_CPD_bdpm.txt: {len(lines) + len(new)} rows against {len(lines)} in the live version "
+        "(+60%; at most +50% is accepted)"
+    ]
+    assert store.current_version(db) == good.version
+    assert store.version_counts(db, good.version)["conditions"] == len(lines)
 
 
 def test_a_new_version_with_rows_added_and_removed(database, env, site: BdpmSite, reference: Path) -> None:

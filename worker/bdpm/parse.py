@@ -3,7 +3,8 @@
 Copies of the BDPM differ (UTF-8, Windows-1252 or Latin-1; LF or CRLF, even within one snapshot;
 trailing tabs, stray spaces, comma decimals). Nothing here guesses silently: what was found is in the
 file's :class:`FileReport`. A bad row is counted and reported by line number and reason, never with its
-text, and never stops the file.
+text, and never stops the file. A line identical to an earlier one is a bad row (``duplicate of line N``), so
+files without a row identity (CIS_COMPO, CIS_CPD, the HAS opinions) never load a row twice.
 """
 
 from __future__ import annotations
@@ -167,20 +168,31 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
     records: list[Record] = []
     bad: list[BadRow] = []
     seen: dict[object, int] = {}
+    seen_lines: dict[bytes, int] = {}  # a line repeated whole (a file served twice over) is loaded once
     bad_count = trailing = padded = lines = 0
     warnings: list[str] = []
     mojibake = len(_MOJIBAKE.findall(data)) if enc.codec.startswith("utf-8") else 0
-    for number, raw in enumerate(_lines(data, line_ends), start=1):
+    final_newline = not data or data.endswith((b"\n", b"\r"))
+    raw_lines = _lines(data, line_ends)
+    cut_line = 0 if final_newline else len(raw_lines)  # every official file ends with a newline: this one may be cut
+    for number, raw in enumerate(raw_lines, start=1):
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw.strip():
             continue
         lines += 1
         problem: str | None = None
-        try:
-            line = raw.decode(enc.codec)
-        except UnicodeDecodeError:
-            problem, line = "not valid UTF-8", ""
+        line = ""
+        first_seen = seen_lines.setdefault(raw, number)
+        if number == cut_line:
+            problem = "no newline after the last line: it may be cut short"
+        elif first_seen != number:
+            problem = f"duplicate of line {first_seen}"
+        else:
+            try:
+                line = raw.decode(enc.codec)
+            except UnicodeDecodeError:
+                problem = "not valid UTF-8"
         fields = line.split("\t")
         if problem is None and len(fields) > ncols:
             if any(f.strip() for f in fields[ncols:]):
@@ -216,8 +228,8 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
                 bad.append(BadRow(number, problem))
     if mojibake:
         warnings.append(f"{mojibake} characters look double-encoded (UTF-8 read as 8-bit, then saved as UTF-8)")
-    if data and not data.endswith((b"\n", b"\r")):
-        warnings.append("no newline at the end of the file: it may be cut short")
+    if not final_newline:
+        warnings.append("no newline at the end of the file: it may be cut short (its last line is not loaded)")
     report = FileReport(
         name=spec.name,
         size=len(data),
@@ -231,7 +243,7 @@ def parse_bytes(spec: BdpmFile | str, data: bytes) -> ParsedFile:
         bad=tuple(bad),
         trailing_tabs=trailing,
         padded=padded,
-        final_newline=not data or data.endswith((b"\n", b"\r")),
+        final_newline=final_newline,
         warnings=tuple(warnings),
     )
     return ParsedFile(spec, report, tuple(records))

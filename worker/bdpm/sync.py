@@ -6,7 +6,8 @@ version are kept in ``<home>/bdpm/files/`` (what a 304 stands for); a download l
 ``<home>/bdpm/incoming/`` and replaces the live copy only after its version went live.
 
 Outcomes: ``updated`` (a new version is live), ``unchanged`` (every file answered 304 or the same bytes),
-``rejected`` (downloaded but suspicious: too many bad rows, shrunk, inconsistent — the old version stays),
+``rejected`` (downloaded but suspicious: cut short, too many bad rows, shrunk or grown, inconsistent — the old
+version stays, or the mirror stays empty),
 ``failed`` (a required file could not be downloaded, or the load broke), ``busy`` (another sync runs).
 """
 
@@ -32,7 +33,7 @@ from worker.bdpm import download, store, versions
 from worker.bdpm.download import DownloadError, Fetched, Validators
 from worker.bdpm.files import FILES
 from worker.bdpm.parse import ParsedFile, Snapshot, parse_file
-from worker.bdpm.verify import verify
+from worker.bdpm.verify import DEFAULT_GROWTH_GUARD, DEFAULT_SHRINK_GUARD, verify
 from worker.config import Settings
 from worker.errors import safe_error
 from worker.periodic import JobContext
@@ -157,6 +158,8 @@ def _parse(fetched: dict[str, Fetched], result: SyncResult) -> Snapshot:
             line_ends=rep.line_ends,
             warnings=list(rep.warnings),
         )
+        if not rep.final_newline:  # every official file ends with one: this copy was cut, maybe mid-row
+            result.problems.append(f"{spec.name}: no newline at the end of the file: it may be cut short")
         total = rep.rows + rep.bad_rows
         if total and rep.bad_rows / total > BAD_ROW_LIMIT:
             result.problems.append(f"{spec.name}: {rep.bad_rows} bad rows of {total} (at most {BAD_ROW_LIMIT:.0%})")
@@ -185,15 +188,30 @@ def _previous_checks(current: int | None) -> tuple[dict[str, int] | None, dict[s
     return dict(row.counts or {}), dict((row.report or {}).get("checks", {}).get("orphans", {})) or None
 
 
-def sync(settings: Settings, *, force: bool = False, shrink_guard: float | None = None) -> SyncResult:
+def sync(
+    settings: Settings,
+    *,
+    force: bool = False,
+    shrink_guard: float | None = None,
+    growth_guard: float | None = None,
+    accept_changes: bool = False,
+) -> SyncResult:
     """Bring the mirror up to date with the official files (see the module's outcomes). Never raises for a bad
-    download or bad content: the result says what happened and the old version keeps serving."""
+    download or bad content: the result says what happened and the old version keeps serving. The row-count
+    guards default to :mod:`worker.bdpm.verify`'s; ``accept_changes`` skips them for this sync only (an operator
+    who checked that upstream really shrank or grew); every other check still applies."""
     t0 = time.monotonic()
     holder = leases.new_holder_id()
     if not leases.acquire(LEASE, holder, LEASE_TTL):
         return SyncResult("busy", notes=["another sync is running"])
+    guards: dict[str, float | None] = {
+        "shrink_guard": DEFAULT_SHRINK_GUARD if shrink_guard is None else shrink_guard,
+        "growth_guard": DEFAULT_GROWTH_GUARD if growth_guard is None else growth_guard,
+    }
+    if accept_changes:
+        guards = {"shrink_guard": None, "growth_guard": None}
     try:
-        result = _sync_locked(settings, force, shrink_guard, lambda: _renew(holder))
+        result = _sync_locked(settings, force, guards, lambda: _renew(holder))
     finally:
         leases.release(LEASE, holder)
     result.duration_s = time.monotonic() - t0
@@ -206,7 +224,9 @@ def _renew(holder: str) -> None:
         raise RuntimeError("the bdpm:sync lease was lost (the sync took too long)")
 
 
-def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, renew: Callable[[], None]) -> SyncResult:
+def _sync_locked(
+    settings: Settings, force: bool, guards: dict[str, float | None], renew: Callable[[], None]
+) -> SyncResult:
     now = utcnow()
     live, staging = folders(settings)
     shutil.rmtree(staging, ignore_errors=True)
@@ -244,14 +264,15 @@ def _sync_locked(settings: Settings, force: bool, shrink_guard: float | None, re
         t = result.mark("load", t)
         renew()
         before, before_orphans = _previous_checks(current)
-        guard = {} if shrink_guard is None else {"shrink_guard": shrink_guard}
-        check = verify(db, version, before, before_orphans, **guard)
+        check = verify(db, version, before, before_orphans, **guards)
     except Exception as exc:  # noqa: BLE001 — a broken load leaves the live version untouched
         versions.reject(db, version, f"load failed: {safe_error(exc)}")
         versions.record_outcome(db, "failed", f"load failed: {safe_error(exc)}")
         result.problems.append(f"load failed: {safe_error(exc)}")
         return result
     t = result.mark("verify", t)
+    if guards["shrink_guard"] is None and guards["growth_guard"] is None:
+        result.notes.append("row-count guards skipped for this sync (changes accepted)")
     result.notes.extend(check.notes)
     versions.describe(
         db, version, counts, {"files": snapshot.reports(), "checks": check.as_dict(), "downloads": result.files}

@@ -1,9 +1,10 @@
 """Is a freshly loaded version fit to replace the live one? Row counts and cross-file references, from the tables.
 
-A cut download, a half-empty file from upstream or files from two different publications all show here:
-a required file with no rows, a file that shrank by more than the guard since the previous version, or
-rows that refer to specialities the version does not have (CIS ↔ CIP, COMPO, GENER, CPD). Each problem is one
-plain sentence (file names and numbers only); the sync keeps the old version and records them.
+A cut download, a half-empty file from upstream, a file served twice over or files from two different
+publications all show here: a required file with no rows, a file that shrank or grew by more than its guard since
+the previous version, or rows that refer to specialities the version does not have (CIS ↔ CIP, COMPO, GENER,
+CPD). Each problem is one plain sentence (file names and numbers only); the sync keeps the old version and records
+them. A real upstream change beyond the guards is accepted once with ``mediflux bdpm sync --accept-changes``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from worker.bdpm.files import FILES
 from worker.bdpm.store import Database, _one, version_counts
 
 DEFAULT_SHRINK_GUARD = 0.20  # a file may lose at most 20 % of its rows from one version to the next
+DEFAULT_GROWTH_GUARD = 0.50  # and gain at most 50 % (the official files grow by a few % a year)
 ORPHAN_GROWTH = 0.05  # and its share of rows without a speciality may grow by at most 5 points
 # child file key → most rows that may refer to a CIS missing from CIS_bdpm.txt (generic groups keep withdrawn
 # specialities: about 21 % in the January 2021 publication)
@@ -77,9 +79,11 @@ def verify(
     version: int,
     previous: dict[str, int] | None,
     previous_orphans: dict[str, float] | None = None,
-    shrink_guard: float = DEFAULT_SHRINK_GUARD,
+    shrink_guard: float | None = DEFAULT_SHRINK_GUARD,
+    growth_guard: float | None = DEFAULT_GROWTH_GUARD,
 ) -> Verification:
-    """Check ``version`` against the row counts (and orphan shares) of the live version, when there is one."""
+    """Check ``version`` against the row counts (and orphan shares) of the live version, when there is one.
+    A guard of None is not checked (the operator accepted the change)."""
     counts = version_counts(db, version)
     problems: list[str] = []
     notes: list[str] = []
@@ -87,10 +91,15 @@ def verify(
         now, before = counts[spec.key], (previous or {}).get(spec.key, 0)
         if spec.required and now == 0:
             problems.append(f"{spec.name}: no rows")
-        elif before and now < before * (1 - shrink_guard):
+        elif before and shrink_guard is not None and now < before * (1 - shrink_guard):
             problems.append(
                 f"{spec.name}: {now} rows against {before} in the live version "
                 f"(-{(before - now) / before:.0%}; at most -{shrink_guard:.0%} is accepted)"
+            )
+        elif before and growth_guard is not None and now > before * (1 + growth_guard):
+            problems.append(
+                f"{spec.name}: {now} rows against {before} in the live version "
+                f"(+{(now - before) / before:.0%}; at most +{growth_guard:.0%} is accepted)"
             )
         elif before and now != before:
             notes.append(f"{spec.name}: {now - before:+d} rows")

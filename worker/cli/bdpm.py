@@ -10,6 +10,7 @@ from models import db
 from worker.bdpm import lookup, store
 from worker.bdpm.status import mirror_status
 from worker.bdpm.sync import sync
+from worker.bdpm.verify import DEFAULT_GROWTH_GUARD, DEFAULT_SHRINK_GUARD
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 
@@ -23,12 +24,19 @@ def bdpm_group() -> None:
 @click.option(
     "--force", is_flag=True, help="Download every file again (no conditional request) and build a new version."
 )
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help=f"For this sync only, accept files that lost more than {DEFAULT_SHRINK_GUARD:.0%} or gained more than "
+    f"{DEFAULT_GROWTH_GUARD:.0%} of their rows since the live version (once you checked that upstream really "
+    "changed); every other check still applies.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def sync_command(force: bool, as_json: bool) -> None:
+def sync_command(force: bool, accept_changes: bool, as_json: bool) -> None:
     """Sync the mirror now from MEDIFLUX_BDPM_FILES_URL: download, verify, swap. A failed or suspicious sync
     keeps the current version and says why (exit code 1)."""
     runtime = local_runtime()
-    result = sync(runtime.settings, force=force)
+    result = sync(runtime.settings, force=force, accept_changes=accept_changes)
     if as_json:
         echo_json(result.as_dict())
     else:
