@@ -24,7 +24,9 @@ _indexes: dict[str, tuple[int, NameIndex]] = {}
 def _key(db: store.Database) -> str:
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
     params = getattr(target, "connect_params", {}) or {}
-    return f"{getattr(target, 'database', '')}@{params.get('host', '')}:{params.get('port', '')}"
+    # A PostgreSQL schema (``options=-csearch_path=…``) is a mirror of its own in the same database.
+    where = f"{params.get('host', '')}:{params.get('port', '')}/{params.get('options', '')}"
+    return f"{getattr(target, 'database', '')}@{where}"
 
 
 def index_for(db: store.Database, version: int) -> NameIndex:
