@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 import json
+import os
 import threading
 
 import pytest
@@ -125,6 +127,40 @@ def test_limits_are_checked_before_anything_is_written(api, quick, tmp_path):
             api.submit_document(user, data, "a.txt")
     assert Submission.select().count() == 0
     assert not quick.inbox.exists() or inbox_files(quick) == []
+
+
+def _pipe(data: bytes) -> tuple[io.FileIO, threading.Thread]:
+    """An unbuffered file object on a pipe a thread writes ``data`` to in 4 KiB pieces: each ``read()`` returns
+    at most what the pipe holds (64 KiB), not what was asked."""
+    r, w = os.pipe()
+
+    def write():
+        with io.FileIO(w, "wb") as f:
+            try:
+                for i in range(0, len(data), 4096):
+                    f.write(data[i : i + 4096])
+            except BrokenPipeError:  # the reader stopped one byte past the limit
+                pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return io.FileIO(r, "rb"), writer
+
+
+def test_an_upload_from_a_pipe_is_read_whole_not_cut_at_the_first_short_read(api, quick):
+    data = canonical("x" * 300_000)
+    src, writer = _pipe(data)
+    with src:
+        sub = api.submit_document("u-1", src, "a.json")
+    writer.join(5)
+    assert sub.size == len(data) and sub.sha256 == hashlib.sha256(data).hexdigest()
+    [path] = inbox_files(quick)
+    assert path.read_bytes() == data
+    tiny = DataAPI(api.backend, dataclasses.replace(quick, max_file_mb=1))
+    src, writer = _pipe(b"x" * (1024 * 1024 + 100))
+    with src, pytest.raises(FileTooLarge):  # past the limit, though no single read() was
+        tiny.submit_document("u-2", src, "big.txt")
+    writer.join(5)
 
 
 @pytest.mark.parametrize(
