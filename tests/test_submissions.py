@@ -405,3 +405,48 @@ def test_a_consumer_starting_between_the_commit_and_the_rename_takes_the_file_an
     assert triggers.batches, "the starting consumer found the submission and ingested it"
     assert inbox_files(quick) == []  # taken by that ingestion, not left under either name
     assert api.document_status("u-1", sub.id).state == "ingested" and Document.select().count() == 1
+
+
+@pytest.fixture
+def announcing(quick):
+    """Webhooks on (deliveries written to the outbox; their attempts recorded, not sent)."""
+    from tests.recording import RecordingTriggers
+    from worker.triggers import NO_QUEUE
+    from worker.webhooks import outbox
+
+    triggers = RecordingTriggers()
+    outbox.configure(dataclasses.replace(quick, webhook_url="https://hooks.example.org/m"), triggers)
+    yield triggers
+    outbox.configure(quick, NO_QUEUE)
+
+
+def _deliveries(submission_id):
+    from models import WebhookDelivery
+
+    return [
+        (d.event, json.loads(d.body)["data"])
+        for d in WebhookDelivery.select().where(WebhookDelivery.submission_id == submission_id)
+    ]
+
+
+def test_a_lost_submission_is_rejected_and_announced_once(api, quick, announcing):
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    [path] = inbox_files(quick)
+    path.unlink()  # gone, no trace
+    triggers = RecordingTriggers()
+    later = recover.utcnow() + recover.LOST_AFTER + recover.SETTLE
+    assert recover.rediscover(quick, triggers, later)["lost"] == 1
+    row = Submission.get_by_id(sub.id)
+    assert row.state == "rejected" and row.reason == "lost"
+    expected = {
+        "submission_id": sub.id,
+        "state": "rejected",
+        "reason": reasons.reason_code("lost"),
+        "document_id": None,
+    }
+    assert _deliveries(sub.id) == [("rejected", expected)]
+    assert recover.rediscover(quick, triggers, later)["lost"] == 0
+    assert len(_deliveries(sub.id)) == 1 and triggers.batches == []

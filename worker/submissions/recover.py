@@ -20,11 +20,11 @@ import os
 import threading
 from typing import Any
 
-from models import db
 from models.clock import utcnow
-from models.submissions import INGESTED, RECEIVED, REJECTED, Submission
+from models.submissions import INGESTED, RECEIVED, Submission
 from worker.config import Settings
 from worker.periodic import JobContext
+from worker.submissions import ledger
 from worker.triggers import Triggers
 
 log = logging.getLogger("mediflux.submissions")
@@ -73,12 +73,7 @@ def rediscover(settings: Settings, triggers: Triggers, now: _dt.datetime | None 
             counts["renamed"] += int(temp_there)
             paths.append(str(settings.inbox / str(sub.inbox_path)))
         elif sub.updated_at <= now - LOST_AFTER:
-            with db.atomic():
-                counts["lost"] += (
-                    Submission.update(state=REJECTED, reason="lost", updated_at=now, finished_at=now)
-                    .where((Submission.id == sub.id) & (Submission.state == RECEIVED))
-                    .execute()
-                )
+            counts["lost"] += int(ledger.record_lost(sub.id, now))  # announced, like every final state
     if paths:
         triggers.ingest(paths)
         counts["ingest"] = len(paths)
