@@ -450,3 +450,49 @@ def test_a_lost_submission_is_rejected_and_announced_once(api, quick, announcing
     assert _deliveries(sub.id) == [("rejected", expected)]
     assert recover.rediscover(quick, triggers, later)["lost"] == 0
     assert len(_deliveries(sub.id)) == 1 and triggers.batches == []
+
+
+def test_a_submission_left_in_ocr_by_a_killed_consumer_is_routed_to_ocr_again(api, quick):
+    """SIGKILL mid-OCR drops the task and leaves the submission ``ocr``, its file in the inbox: the rediscovery
+    triggers ingestion for it again, which sends it to the OCR stage again."""
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    sub = api.submit_document("u-1", fx.encode(fx.page_image(), "PNG"), "scan.png", content_type="image/png")
+    [path] = inbox_files(quick)
+    assert ledger.mark_ocr_at(f"u-1/{path.name}")  # the OCR stage took it, then its process was killed
+    triggers = RecordingTriggers()
+    triggers.on_ingest = lambda paths: ingest_paths(paths, quick, triggers)
+    assert recover.rediscover(quick, triggers, recover.utcnow() + recover.SETTLE)["ingest"] == 1
+    assert triggers.batches == [[str(path)]] and triggers.ocred == [[str(path)]]
+    assert api.document_status("u-1", sub.id).state == "ocr" and inbox_files(quick) == [path]
+
+
+def test_a_file_removed_during_its_ocr_ends_rejected_lost_and_announced(api, quick, announcing, monkeypatch):
+    """The OCR stage stores nothing for a file removed while it was OCRed; its submission, left ``ocr``, is
+    ``rejected`` (``lost``) by the rediscovery once the file has been gone for ``LOST_AFTER``."""
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.ocr import stage
+    from worker.submissions import recover
+
+    fx.require_tesseract()
+    sub = api.submit_document("u-1", fx.encode(fx.page_image(), "PNG"), "scan.png", content_type="image/png")
+    [path] = inbox_files(quick)
+    real_mark = ledger.mark_ocr_at
+
+    def mark_then_removed(rel):
+        taken = real_mark(rel)
+        path.unlink()  # an operator removes it while it is OCRed
+        return taken
+
+    monkeypatch.setattr(stage.ledger, "mark_ocr_at", mark_then_removed)
+    report = stage.ocr_paths([str(path)], quick, RecordingTriggers())
+    assert report.gone == 1 and report.stored == [] and api.document_status("u-1", sub.id).state == "ocr"
+    triggers = RecordingTriggers()
+    assert recover.rediscover(quick, triggers, recover.utcnow() + recover.SETTLE)["lost"] == 0  # not yet
+    later = recover.utcnow() + recover.LOST_AFTER + recover.SETTLE
+    assert recover.rediscover(quick, triggers, later)["lost"] == 1
+    row = Submission.get_by_id(sub.id)
+    assert row.state == "rejected" and row.reason == "lost" and [e for e, _ in _deliveries(sub.id)] == ["rejected"]

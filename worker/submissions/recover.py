@@ -7,8 +7,10 @@ This looks only at the submissions still on their way, so it is cheap enough to 
 
 - ``received`` from the app, whose file is still under its temporary name (a crash between the commit and the
   rename): the synced temporary file is renamed into place;
-- ``received`` for a while, file in the inbox: ingestion is triggered for it (idempotent);
-- ``received`` for long, file gone and no trace: ``rejected`` (``lost``: the patient is asked to send it again);
+- ``received`` or ``ocr`` for a while, file in the inbox: ingestion is triggered for it (idempotent; an image or
+  PDF is routed to the OCR stage again, whose job lock skips one being OCRed right now);
+- ``received`` or ``ocr`` for long, file gone and no trace: ``rejected`` (``lost``: the patient is asked to send
+  it again), announced (:func:`worker.submissions.ledger.record_lost`);
 - ``ingested`` for a while: analysis is triggered (idempotent).
 """
 
@@ -21,7 +23,7 @@ import threading
 from typing import Any
 
 from models.clock import utcnow
-from models.submissions import INGESTED, RECEIVED, Submission
+from models.submissions import INGESTED, PENDING, Submission
 from worker.config import Settings
 from worker.periodic import JobContext
 from worker.submissions import ledger
@@ -60,7 +62,7 @@ def rediscover(settings: Settings, triggers: Triggers, now: _dt.datetime | None 
     paths: list[str] = []
     for sub in (
         Submission.select()
-        .where((Submission.state == RECEIVED) & (Submission.updated_at <= settled))
+        .where(Submission.state.in_(PENDING) & (Submission.updated_at <= settled))
         .order_by(Submission.created_at)
         .limit(BATCH)
     ):
