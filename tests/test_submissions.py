@@ -496,3 +496,42 @@ def test_a_file_removed_during_its_ocr_ends_rejected_lost_and_announced(api, qui
     assert recover.rediscover(quick, triggers, later)["lost"] == 1
     row = Submission.get_by_id(sub.id)
     assert row.state == "rejected" and row.reason == "lost" and [e for e, _ in _deliveries(sub.id)] == ["rejected"]
+
+
+@pytest.mark.parametrize(
+    ("internal", "code"),
+    [
+        ("invalid_image", reasons.MALFORMED),
+        ("truncated_image", reasons.MALFORMED),
+        ("invalid_pdf", reasons.MALFORMED),
+        ("decode_failed", reasons.MALFORMED),
+        ("encrypted_pdf", reasons.UNSUPPORTED),
+        ("too_many_pages", reasons.TOO_LARGE),
+        ("too_many_pixels", reasons.TOO_LARGE),
+        ("ocr_timeout", reasons.FAILED),
+        ("ocr_memory", reasons.FAILED),
+        ("ocr_failed", reasons.FAILED),
+    ],
+)
+def test_an_ocr_refusal_tells_the_patient_what_is_wrong_with_the_file(api, quick, internal, code):
+    """A bad image or PDF is the file's fault (damaged, unsupported, too large): not "try again later", which only
+    the OCR stage's own failures say."""
+    sub = api.submit_document("u-1", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "scan.png", content_type="image/png")
+    ledger.record_rejected(f"u-1/{sub.id}.png", "u-1", sub.sha256, sub.size, internal)  # as the OCR stage does
+    done = api.document_status("u-1", sub.id)
+    assert (done.state, done.reason, done.message) == ("rejected", code, reasons.message(code))
+    assert Submission.get_by_id(sub.id).reason == internal  # the operator's detail stays in the row
+
+
+def test_an_encrypted_pdf_through_the_ocr_stage_is_an_unsupported_format(api, quick):
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.ocr import stage
+
+    fx.require_tesseract()
+    data = fx.encrypted(fx.pdf([("text", ["Ordonnance"])]), "secret")
+    sub = api.submit_document("u-1", data, "scan.pdf", content_type="application/pdf")
+    stage.ocr_paths([str(p) for p in inbox_files(quick)], quick, RecordingTriggers())
+    done = api.document_status("u-1", sub.id)
+    assert (done.state, done.reason) == ("rejected", reasons.UNSUPPORTED)
+    assert Submission.get_by_id(sub.id).reason == "encrypted_pdf"
