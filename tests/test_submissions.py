@@ -535,3 +535,39 @@ def test_an_encrypted_pdf_through_the_ocr_stage_is_an_unsupported_format(api, qu
     done = api.document_status("u-1", sub.id)
     assert (done.state, done.reason) == ("rejected", reasons.UNSUPPORTED)
     assert Submission.get_by_id(sub.id).reason == "encrypted_pdf"
+
+
+def test_an_orphan_temporary_file_is_removed_after_an_hour_and_nothing_else_is(api, quick):
+    """A crash between ``write_temp`` and the commit of the row leaves ``<id>.tmp`` (patient data) with no
+    submission: the ``submission_backlog`` pass removes it once an hour old; every other file stays."""
+    import os
+    import time
+
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    folder = quick.inbox / "u-1"
+    folder.mkdir(parents=True)
+    ledger.record_rejected("u-1/x.json", "u-1", None, 1, "invalid_json")
+    (row,) = Submission.select()
+    old = time.time() - 2 * 3600
+    orphan = folder / f"{ledger.new_id()}.tmp"
+    kept = {
+        "young": folder / f"{ledger.new_id()}.tmp",
+        "has a row": folder / f"{row.id}.tmp",
+        "not an id": folder / "notes.tmp",
+        "not a tmp": folder / f"{ledger.new_id()}.json",
+        "at the root": quick.inbox / f"{ledger.new_id()}.tmp",
+        "outside": quick.home / "outside.txt",
+    }
+    for path in (orphan, *kept.values()):
+        path.write_bytes(b"Compte rendu\n")
+        if path is not kept["young"]:
+            os.utime(path, (old, old))
+    link = folder / f"{ledger.new_id()}.tmp"
+    link.symlink_to(kept["outside"])
+    os.utime(link, (old, old), follow_symlinks=False)
+    counts = recover.rediscover(quick, RecordingTriggers())
+    assert not orphan.exists() and counts["orphans"] == 1
+    assert all(path.exists() for path in kept.values()) and link.is_symlink()
+    assert recover.rediscover(quick, RecordingTriggers())["orphans"] == 0
