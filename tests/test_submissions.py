@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 import json
+import os
 import threading
 
 import pytest
@@ -125,6 +127,40 @@ def test_limits_are_checked_before_anything_is_written(api, quick, tmp_path):
             api.submit_document(user, data, "a.txt")
     assert Submission.select().count() == 0
     assert not quick.inbox.exists() or inbox_files(quick) == []
+
+
+def _pipe(data: bytes) -> tuple[io.FileIO, threading.Thread]:
+    """An unbuffered file object on a pipe a thread writes ``data`` to in 4 KiB pieces: each ``read()`` returns
+    at most what the pipe holds (64 KiB), not what was asked."""
+    r, w = os.pipe()
+
+    def write():
+        with io.FileIO(w, "wb") as f:
+            try:
+                for i in range(0, len(data), 4096):
+                    f.write(data[i : i + 4096])
+            except BrokenPipeError:  # the reader stopped one byte past the limit
+                pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return io.FileIO(r, "rb"), writer
+
+
+def test_an_upload_from_a_pipe_is_read_whole_not_cut_at_the_first_short_read(api, quick):
+    data = canonical("x" * 300_000)
+    src, writer = _pipe(data)
+    with src:
+        sub = api.submit_document("u-1", src, "a.json")
+    writer.join(5)
+    assert sub.size == len(data) and sub.sha256 == hashlib.sha256(data).hexdigest()
+    [path] = inbox_files(quick)
+    assert path.read_bytes() == data
+    tiny = DataAPI(api.backend, dataclasses.replace(quick, max_file_mb=1))
+    src, writer = _pipe(b"x" * (1024 * 1024 + 100))
+    with src, pytest.raises(FileTooLarge):  # past the limit, though no single read() was
+        tiny.submit_document("u-2", src, "big.txt")
+    writer.join(5)
 
 
 @pytest.mark.parametrize(
@@ -394,3 +430,169 @@ def test_after_a_rejection_a_retry_can_cure_the_same_bytes_make_a_new_submission
     process(quick)
     assert api.document_status("u-1", refused.id).reason == "malformed_document"
     assert api.submit_document("u-1", bad, "b.json").id == refused.id  # the same bytes, the same answer
+
+
+@pytest.fixture
+def announcing(quick):
+    """Webhooks on (deliveries written to the outbox; their attempts recorded, not sent)."""
+    from tests.recording import RecordingTriggers
+    from worker.triggers import NO_QUEUE
+    from worker.webhooks import outbox
+
+    triggers = RecordingTriggers()
+    outbox.configure(dataclasses.replace(quick, webhook_url="https://hooks.example.org/m"), triggers)
+    yield triggers
+    outbox.configure(quick, NO_QUEUE)
+
+
+def _deliveries(submission_id):
+    from models import WebhookDelivery
+
+    return [
+        (d.event, json.loads(d.body)["data"])
+        for d in WebhookDelivery.select().where(WebhookDelivery.submission_id == submission_id)
+    ]
+
+
+def test_a_lost_submission_is_rejected_and_announced_once(api, quick, announcing):
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    sub = api.submit_document("u-1", canonical(), "a.json")
+    [path] = inbox_files(quick)
+    path.unlink()  # gone, no trace
+    triggers = RecordingTriggers()
+    later = recover.utcnow() + recover.LOST_AFTER + recover.SETTLE
+    assert recover.rediscover(quick, triggers, later)["lost"] == 1
+    row = Submission.get_by_id(sub.id)
+    assert row.state == "rejected" and row.reason == "lost"
+    expected = {
+        "submission_id": sub.id,
+        "state": "rejected",
+        "reason": reasons.reason_code("lost"),
+        "document_id": None,
+    }
+    assert _deliveries(sub.id) == [("rejected", expected)]
+    assert recover.rediscover(quick, triggers, later)["lost"] == 0
+    assert len(_deliveries(sub.id)) == 1 and triggers.batches == []
+
+
+def test_a_submission_left_in_ocr_by_a_killed_consumer_is_routed_to_ocr_again(api, quick):
+    """SIGKILL mid-OCR drops the task and leaves the submission ``ocr``, its file in the inbox: the rediscovery
+    triggers ingestion for it again, which sends it to the OCR stage again."""
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    sub = api.submit_document("u-1", fx.encode(fx.page_image(), "PNG"), "scan.png", content_type="image/png")
+    [path] = inbox_files(quick)
+    assert ledger.mark_ocr_at(f"u-1/{path.name}")  # the OCR stage took it, then its process was killed
+    triggers = RecordingTriggers()
+    triggers.on_ingest = lambda paths: ingest_paths(paths, quick, triggers)
+    assert recover.rediscover(quick, triggers, recover.utcnow() + recover.SETTLE)["ingest"] == 1
+    assert triggers.batches == [[str(path)]] and triggers.ocred == [[str(path)]]
+    assert api.document_status("u-1", sub.id).state == "ocr" and inbox_files(quick) == [path]
+
+
+def test_a_file_removed_during_its_ocr_ends_rejected_lost_and_announced(api, quick, announcing, monkeypatch):
+    """The OCR stage stores nothing for a file removed while it was OCRed; its submission, left ``ocr``, is
+    ``rejected`` (``lost``) by the rediscovery once the file has been gone for ``LOST_AFTER``."""
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.ocr import stage
+    from worker.submissions import recover
+
+    fx.require_tesseract()
+    sub = api.submit_document("u-1", fx.encode(fx.page_image(), "PNG"), "scan.png", content_type="image/png")
+    [path] = inbox_files(quick)
+    real_mark = ledger.mark_ocr_at
+
+    def mark_then_removed(rel):
+        taken = real_mark(rel)
+        path.unlink()  # an operator removes it while it is OCRed
+        return taken
+
+    monkeypatch.setattr(stage.ledger, "mark_ocr_at", mark_then_removed)
+    report = stage.ocr_paths([str(path)], quick, RecordingTriggers())
+    assert report.gone == 1 and report.stored == [] and api.document_status("u-1", sub.id).state == "ocr"
+    triggers = RecordingTriggers()
+    assert recover.rediscover(quick, triggers, recover.utcnow() + recover.SETTLE)["lost"] == 0  # not yet
+    later = recover.utcnow() + recover.LOST_AFTER + recover.SETTLE
+    assert recover.rediscover(quick, triggers, later)["lost"] == 1
+    row = Submission.get_by_id(sub.id)
+    assert row.state == "rejected" and row.reason == "lost" and [e for e, _ in _deliveries(sub.id)] == ["rejected"]
+
+
+@pytest.mark.parametrize(
+    ("internal", "code"),
+    [
+        ("invalid_image", reasons.MALFORMED),
+        ("truncated_image", reasons.MALFORMED),
+        ("invalid_pdf", reasons.MALFORMED),
+        ("decode_failed", reasons.MALFORMED),
+        ("encrypted_pdf", reasons.UNSUPPORTED),
+        ("too_many_pages", reasons.TOO_LARGE),
+        ("too_many_pixels", reasons.TOO_LARGE),
+        ("ocr_timeout", reasons.FAILED),
+        ("ocr_memory", reasons.FAILED),
+        ("ocr_failed", reasons.FAILED),
+    ],
+)
+def test_an_ocr_refusal_tells_the_patient_what_is_wrong_with_the_file(api, quick, internal, code):
+    """A bad image or PDF is the file's fault (damaged, unsupported, too large): not "try again later", which only
+    the OCR stage's own failures say."""
+    sub = api.submit_document("u-1", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "scan.png", content_type="image/png")
+    ledger.record_rejected(f"u-1/{sub.id}.png", "u-1", sub.sha256, sub.size, internal)  # as the OCR stage does
+    done = api.document_status("u-1", sub.id)
+    assert (done.state, done.reason, done.message) == ("rejected", code, reasons.message(code))
+    assert Submission.get_by_id(sub.id).reason == internal  # the operator's detail stays in the row
+
+
+def test_an_encrypted_pdf_through_the_ocr_stage_is_an_unsupported_format(api, quick):
+    from tests import ocr_fixtures as fx
+    from tests.recording import RecordingTriggers
+    from worker.ocr import stage
+
+    fx.require_tesseract()
+    data = fx.encrypted(fx.pdf([("text", ["Ordonnance"])]), "secret")
+    sub = api.submit_document("u-1", data, "scan.pdf", content_type="application/pdf")
+    stage.ocr_paths([str(p) for p in inbox_files(quick)], quick, RecordingTriggers())
+    done = api.document_status("u-1", sub.id)
+    assert (done.state, done.reason) == ("rejected", reasons.UNSUPPORTED)
+    assert Submission.get_by_id(sub.id).reason == "encrypted_pdf"
+
+
+def test_an_orphan_temporary_file_is_removed_after_an_hour_and_nothing_else_is(api, quick):
+    """A crash between ``write_temp`` and the commit of the row leaves ``<id>.tmp`` (patient data) with no
+    submission: the ``submission_backlog`` pass removes it once an hour old; every other file stays."""
+    import os
+    import time
+
+    from tests.recording import RecordingTriggers
+    from worker.submissions import recover
+
+    folder = quick.inbox / "u-1"
+    folder.mkdir(parents=True)
+    ledger.record_rejected("u-1/x.json", "u-1", None, 1, "invalid_json")
+    (row,) = Submission.select()
+    old = time.time() - 2 * 3600
+    orphan = folder / f"{ledger.new_id()}.tmp"
+    kept = {
+        "young": folder / f"{ledger.new_id()}.tmp",
+        "has a row": folder / f"{row.id}.tmp",
+        "not an id": folder / "notes.tmp",
+        "not a tmp": folder / f"{ledger.new_id()}.json",
+        "at the root": quick.inbox / f"{ledger.new_id()}.tmp",
+        "outside": quick.home / "outside.txt",
+    }
+    for path in (orphan, *kept.values()):
+        path.write_bytes(b"Compte rendu\n")
+        if path is not kept["young"]:
+            os.utime(path, (old, old))
+    link = folder / f"{ledger.new_id()}.tmp"
+    link.symlink_to(kept["outside"])
+    os.utime(link, (old, old), follow_symlinks=False)
+    counts = recover.rediscover(quick, RecordingTriggers())
+    assert not orphan.exists() and counts["orphans"] == 1
+    assert all(path.exists() for path in kept.values()) and link.is_symlink()
+    assert recover.rediscover(quick, RecordingTriggers())["orphans"] == 0

@@ -47,6 +47,24 @@ def temp_name(submission_id: str) -> str:
     return f"{submission_id}.tmp"
 
 
+def _read_stream(stream: IO[bytes], want: int) -> bytes:
+    """Up to ``want`` bytes, reading until EOF: an unbuffered file, a pipe or a socket returns fewer bytes per
+    ``read()`` than asked, and one call would silently keep only the start of the upload."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < want:
+        chunk = stream.read(want - got)
+        if chunk is None:  # a non-blocking stream with nothing yet: not something an upload can be read from
+            raise InvalidInput("data", "the file object would block")
+        if not isinstance(chunk, bytes):
+            raise InvalidInput("data", "expected a binary file object")
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def _read(data: Data, limit: int) -> bytes:
     """The submitted bytes, read up to one byte past ``limit`` (FileTooLarge beyond it)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -54,13 +72,11 @@ def _read(data: Data, limit: int) -> bytes:
     elif isinstance(data, (str, os.PathLike)):
         try:
             with open(data, "rb") as f:
-                raw = f.read(limit + 1)
+                raw = _read_stream(f, limit + 1)
         except OSError:
             raise InvalidInput("data", "the file cannot be read") from None
     elif hasattr(data, "read"):
-        raw = data.read(limit + 1)
-        if not isinstance(raw, bytes):
-            raise InvalidInput("data", "expected a binary file object")
+        raw = _read_stream(data, limit + 1)
     else:
         raise InvalidInput("data", "expected bytes, a binary file object or a path")
     if len(raw) > limit:

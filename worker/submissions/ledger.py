@@ -3,7 +3,8 @@
 Ingestion (:mod:`worker.ingest.batch`) calls :func:`pending_for` then :func:`record_landings` inside its one
 transaction, quarantine calls :func:`record_rejected` before it moves the file (a crash in between leaves the
 file in the inbox, quarantined again at the next pass, recorded once), analysis calls :func:`record_analysed`
-in the transaction that saves the analysis, and the OCR stage calls :func:`mark_ocr`. A file is matched to its
+in the transaction that saves the analysis, the OCR stage calls :func:`mark_ocr`, and the rediscovery
+(:mod:`worker.submissions.recover`) calls :func:`record_lost` for a file gone for good. A file is matched to its
 submission by where it landed (``inbox_path``), else by (user, SHA-256); a file dropped by hand that matches
 nothing gets a submission of its own (``origin`` ``inbox``), so the history is complete.
 """
@@ -179,6 +180,21 @@ def record_rejected(rel: str | None, user_id: str | None, sha256: str | None, si
         announce(db.obj, rejected_id, REJECTED, reason_code(reason), None)
 
 
+def record_lost(submission_id: str, now: _dt.datetime | None = None) -> bool:
+    """A pending submission whose file is gone for good is ``rejected`` (``lost``), announced in the same
+    transaction; False if it was no longer pending (whoever took the file recorded its state first)."""
+    now = now or utcnow()
+    with db.atomic():
+        changed = (
+            Submission.update(state=REJECTED, reason="lost", updated_at=now, finished_at=now)
+            .where((Submission.id == submission_id) & Submission.state.in_(PENDING))
+            .execute()
+        )
+        if changed:
+            announce(db.obj, submission_id, REJECTED, reason_code("lost"), None)
+    return bool(changed)
+
+
 def record_analysed(document_ids: Sequence[int], now: _dt.datetime | None = None) -> int:
     """Submissions of these documents that were ``ingested`` are ``analysed``; call in the saving transaction."""
     now = now or utcnow()
@@ -222,6 +238,7 @@ __all__ = [
     "pending_for",
     "record_analysed",
     "record_landings",
+    "record_lost",
     "record_rejected",
     "where",
 ]

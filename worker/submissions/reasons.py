@@ -34,6 +34,15 @@ _BY_QUARANTINE_REASON = {
     "too_large": TOO_LARGE,
     "user_mismatch": WRONG_USER,
     "invalid_user_folder": WRONG_USER,
+    # The OCR stage's refusals (worker/ocr/pages.py, child.py): the file itself is at fault, and sending it again
+    # later would not help; only its own failures (ocr_timeout, ocr_memory, ocr_failed) are processing_failed.
+    "invalid_image": MALFORMED,
+    "truncated_image": MALFORMED,
+    "invalid_pdf": MALFORMED,
+    "decode_failed": MALFORMED,
+    "encrypted_pdf": UNSUPPORTED,
+    "too_many_pages": TOO_LARGE,
+    "too_many_pixels": TOO_LARGE,
 }
 
 MESSAGES: dict[str, dict[str, str]] = {
