@@ -97,8 +97,8 @@ def test_upload_status_and_server_sent_events_over_real_http(app_url, proc_env, 
         other = httpx.get(f"{app_url}/users/u-other/submissions/{sub['id']}", timeout=10)
         assert other.status_code == 404  # another user's submission is unknown
         assert httpx.post(f"{app_url}/users/u-app/documents", files={"file": ("e.bin", b"", "x/y")}).status_code in (
-            400,
             415,
+            422,  # InvalidInput, as docs/app-api.md maps it
         )
     finally:
         watcher.term()

@@ -26,7 +26,7 @@ from worker.config import Settings
 
 POLL = 0.5  # seconds between two looks at a submission that is not final yet (SSE)
 STREAM_LIMIT = 600.0  # an SSE stream ends after this long even if the document is still in progress
-HTTP_CODES = ((FileTooLarge, 413), (UnsupportedType, 415), (InvalidInput, 400), (UnknownSubmission, 404))
+HTTP_CODES = ((FileTooLarge, 413), (UnsupportedType, 415), (InvalidInput, 422), (UnknownSubmission, 404))
 
 
 def status_json(sub: Submission) -> dict[str, Any]:
