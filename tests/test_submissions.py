@@ -596,3 +596,66 @@ def test_an_orphan_temporary_file_is_removed_after_an_hour_and_nothing_else_is(a
     assert not orphan.exists() and counts["orphans"] == 1
     assert all(path.exists() for path in kept.values()) and link.is_symlink()
     assert recover.rediscover(quick, RecordingTriggers())["orphans"] == 0
+
+
+def _submission_traces(settings, user_id: str) -> int:
+    from models import AccessLog
+    from worker.userkeys import user_key
+
+    key = user_key(settings, user_id)
+    return AccessLog.select().where((AccessLog.user_key == key) & (AccessLog.resource == "submissions")).count()
+
+
+def test_follow_document_yields_each_state_seen_and_leaves_one_trace(database, quick):
+    """A live view (the reference app's SSE): the current state first, each change after it, the stream ends at
+    the first final state; the whole stream is one access trace, not one per look."""
+    api = DataAPI.from_settings(quick)
+    try:
+        sub = api.submit_document("u-1", canonical(), "a.json")
+        started = threading.Event()
+        worker = threading.Thread(target=lambda: (started.wait(10), process(quick)))
+        worker.start()
+        seen = []
+        for state in api.follow_document("u-1", sub.id, timeout=60):
+            seen.append(state.state)
+            started.set()
+        worker.join(30)
+        assert seen[0] == "received" and seen[-1] == "analysed", seen
+        assert len(seen) == len(set(seen)) and set(seen) <= {"received", "ingested", "analysed"}
+        quiet = list(api.follow_document("u-1", sub.id, timeout=0))  # already final: one look
+        assert [s.state for s in quiet] == ["analysed"]
+    finally:
+        api.close()
+    assert _submission_traces(quick, "u-1") == 2  # one per follow, whatever the number of looks
+
+
+def test_async_follow_document_yields_each_state_and_leaves_one_trace(database, quick):
+    async def main() -> list[str]:
+        api = AsyncDataAPI.from_settings(quick)
+        try:
+            sub = await api.submit_document("u-2", canonical(), "b.json")
+            seen: list[str] = []
+            later = None
+            async for state in api.follow_document("u-2", sub.id, timeout=60):
+                seen.append(state.state)
+                if later is None:
+                    later = asyncio.create_task(asyncio.to_thread(process, quick))
+            await later
+            return seen
+        finally:
+            await api.close()
+
+    seen = asyncio.run(main())
+    assert seen[0] == "received" and seen[-1] == "analysed" and len(seen) == len(set(seen)), seen
+    assert _submission_traces(quick, "u-2") == 1
+
+
+def test_follow_document_ends_at_its_timeout_when_nothing_happens(api, quick):
+    import time
+
+    sub = api.submit_document("u-3", canonical(), "c.json")
+    t0 = time.monotonic()
+    assert [s.state for s in api.follow_document("u-3", sub.id, timeout=0.3)] == ["received"]
+    assert 0.3 <= time.monotonic() - t0 < 5
+    with pytest.raises(UnknownSubmission):
+        next(api.follow_document("u-other", sub.id, timeout=1))  # another user's submission is unknown

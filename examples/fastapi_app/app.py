@@ -10,7 +10,6 @@ session, never from the client.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -24,7 +23,6 @@ from worker.appdata.errors import DataError, FileTooLarge, InvalidInput, Unknown
 from worker.appdata.views import Submission, as_json
 from worker.config import Settings
 
-POLL = 0.5  # seconds between two looks at a submission that is not final yet (SSE)
 STREAM_LIMIT = 600.0  # an SSE stream ends after this long even if the document is still in progress
 HTTP_CODES = ((FileTooLarge, 413), (UnsupportedType, 415), (InvalidInput, 422), (UnknownSubmission, 404))
 
@@ -80,19 +78,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def events(request: Request, user_id: str, submission_id: str) -> StreamingResponse:
         """Server-Sent Events: one ``state`` event per state reached, the stream ends at the final one."""
         api = api_of(request)
-        first = await api.document_status(user_id, submission_id)  # 404 before the stream starts
+        # follow_document: one access trace for the whole stream, not one per look
+        follow = api.follow_document(user_id, submission_id, timeout=STREAM_LIMIT)
+        first = await anext(follow)  # an unknown submission is a 404 before the stream starts
 
         async def stream() -> AsyncIterator[str]:
-            sub, seen = first, None
-            loop = asyncio.get_running_loop()
-            end = loop.time() + STREAM_LIMIT
-            while True:
-                if sub.state != seen:
-                    seen = sub.state
+            sub = first
+            try:
+                while True:
                     yield f"event: state\nid: {sub.state}\ndata: {json.dumps(status_json(sub))}\n\n"
-                if sub.final or loop.time() > end or await request.is_disconnected():
-                    return
-                sub = await api.wait_for_document(user_id, submission_id, timeout=POLL)
+                    if await request.is_disconnected():
+                        return
+                    sub = await anext(follow)
+            except StopAsyncIteration:
+                return
+            finally:
+                await follow.aclose()
 
         headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

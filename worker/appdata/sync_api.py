@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from models.pools import open_pooled_database
@@ -153,6 +154,24 @@ class DataAPI(Handle):
         if first.final or timeout <= 0:
             return first
         return waiting.wait_sync(lambda: self._call(documents.document_status, user_id, submission_id), timeout)
+
+    def follow_document(
+        self, user_id: str, submission_id: str, timeout: float, *, actor: str | None = None, purpose: str | None = None
+    ) -> Iterator[Submission]:
+        """As :meth:`AsyncDataAPI.follow_document`: each state seen, the current one first, until the first final
+        state or ``timeout`` seconds; one access trace, for the first look."""
+        current = self.document_status(user_id, submission_id, actor=actor, purpose=purpose)
+        yield current
+        deadline = time.monotonic() + max(0.0, timeout)
+        interval = waiting.FIRST_INTERVAL
+        while not current.final and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(interval, left))
+            latest = self._call(documents.document_status, user_id, submission_id)
+            if latest.state == current.state:
+                interval = min(interval * 2, waiting.FOLLOW_MAX_INTERVAL)
+                continue
+            current, interval = latest, waiting.FIRST_INTERVAL
+            yield current
 
     def list_submissions(
         self,

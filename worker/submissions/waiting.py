@@ -17,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 FIRST_INTERVAL = 0.01
 MAX_INTERVAL = 0.2
+FOLLOW_MAX_INTERVAL = 1.0  # a live view of every state (follow_document): a look a second at most while idle
 SHARED_INTERVAL = 0.05
 
 
