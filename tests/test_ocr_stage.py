@@ -212,6 +212,25 @@ def test_a_deferred_file_is_ocred_by_the_thread_that_frees_a_place_in_the_same_t
     stage.end(s)
 
 
+def test_no_more_ocr_children_run_at_once_than_the_pool_allows_whatever_calls_them(settings, needs_tesseract):
+    """Three callers at once (three consumers' threads, say) with a pool of one: one child process decodes at a
+    time, and all three documents are read."""
+    import threading
+
+    s = dataclasses.replace(settings, ocr_processes=1)
+    images = [fx.encode(fx.page_image([f"Compte rendu numero {i}", *fx.LINES[:2]]), "PNG") for i in range(3)]
+    results: list[str] = []
+    callers = [threading.Thread(target=lambda im=im: results.append(stage.ocr_bytes(im, s).text)) for im in images]
+    most = 0
+    for caller in callers:
+        caller.start()
+    while any(c.is_alive() for c in callers):
+        most = max(most, sum("worker.ocr.child" in c for c in _ocr_processes(s.home)))
+        time.sleep(0.005)
+    assert len(results) == 3 and all("numero" in text for text in results), results
+    assert most == 1
+
+
 def test_operator_state_counts_running_jobs_busy_slots_and_crash_leftovers(settings, database):
     from worker import opstate
     from worker.ocr import tesseract

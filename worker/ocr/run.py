@@ -64,7 +64,16 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def run_child(data: bytes, kind: str, settings: Settings, folder: Path) -> ChildResult:
-    """OCR ``data`` (an image or PDF of ``kind``) in a child process working in ``folder``."""
+    """OCR ``data`` (an image or PDF of ``kind``) in a child process working in ``folder``.
+
+    The child is started only once it has one of ``MEDIFLUX_OCR_PROCESSES`` machine-wide child places (flocks
+    under ``<home>/ocr/children/``, like Tesseract's slots): however many consumers run, no more children decode
+    uploads at once than the pool allows, each within its memory limit."""
+    with tesseract.slot(workspace.children_dir(settings), settings.ocr_processes):
+        return _run_child(data, kind, settings, folder)
+
+
+def _run_child(data: bytes, kind: str, settings: Settings, folder: Path) -> ChildResult:
     _write_private(folder / "input", data)
     _write_private(folder / "config.json", json.dumps(child_config(settings, kind)).encode())
     # A minimal environment: the child decodes untrusted files and needs none of the worker's settings or

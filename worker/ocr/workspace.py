@@ -41,6 +41,11 @@ def slots_dir(settings: Settings) -> Path:
     return root(settings) / "slots"
 
 
+def children_dir(settings: Settings) -> Path:
+    """The OCR children's machine-wide places (:func:`worker.ocr.run.run_child`)."""
+    return root(settings) / "children"
+
+
 def job_key(owner: str | None, sha256: str) -> str:
     """The job's name: a hash of the idempotency key (owner, SHA-256); no user id appears on disk."""
     return hashlib.sha256(f"{owner or ''}\0{sha256}".encode()).hexdigest()[:40]
