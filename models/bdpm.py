@@ -23,7 +23,7 @@ class BdpmState(BaseModel):
     last_attempt_at = UTCDateTimeField(null=True)
     last_success_at = UTCDateTimeField(null=True)  # last sync that ended well (a new version or unchanged files)
     last_outcome = peewee.CharField(max_length=16, null=True)  # updated, unchanged, rejected, failed
-    last_error = peewee.TextField(null=True)  # why the last sync did not swap (no personal data: none in BDPM)
+    last_error = peewee.TextField(null=True)  # why the last sync did not swap, or a good one's warnings (no PII)
 
     class Meta:
         table_name = "bdpm_state"

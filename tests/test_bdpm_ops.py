@@ -232,3 +232,59 @@ def test_data_api_get_medicine_sync_and_async(database, site_env: dict[str, str]
             await aapi.close()
 
     assert asyncio.run(read()) == found
+
+
+def test_status_lists_the_bad_rows_of_each_file(database, site_env: dict[str, str], site: BdpmSite) -> None:
+    lines = site.files["CIS_COMPO_bdpm.txt"].splitlines(keepends=True)
+    site.files["CIS_COMPO_bdpm.txt"] = b"".join(lines + lines[:7])  # 7 repeated lines: bad rows, under 5 %
+    assert run_cli(site_env, "bdpm", "sync").returncode == 0
+    status = json.loads(run_cli(site_env, "bdpm", "status", "--json").stdout)
+    compo = {f["name"]: f for f in status["files"]}["CIS_COMPO_bdpm.txt"]
+    expected = [{"line": len(lines) + i + 1, "reason": f"duplicate of line {i + 1}"} for i in range(7)]
+    assert compo["bad_rows"] == 7 and compo["bad"] == expected
+    human = run_cli(site_env, "bdpm", "status")
+    assert human.returncode == 0, human.stderr
+    out = human.stdout
+    assert "CIS_COMPO_bdpm.txt: 7 bad rows" in out
+    for bad in expected[:5]:
+        assert f"  line {bad['line']}: {bad['reason']}\n" in out
+    assert f"line {expected[5]['line']}:" not in out and "… 2 more" in out
+    assert all(len(line) <= 200 for line in out.splitlines())
+
+
+def test_an_optional_file_failing_on_an_unchanged_sync_is_shown(
+    database, site_env: dict[str, str], site: BdpmSite
+) -> None:
+    assert run_cli(site_env, "bdpm", "sync").returncode == 0
+    site.inject("CIS_HAS_SMR_bdpm.txt", "500", "500")  # optional: the last good copy is used; retried once
+    again = run_cli(site_env, "bdpm", "sync", "--json")
+    assert again.returncode == 0, again.stderr
+    status = json.loads(run_cli(site_env, "bdpm", "status", "--json").stdout)
+    assert status["last_outcome"] == "unchanged"
+    assert "CIS_HAS_SMR_bdpm.txt" in (status["last_error"] or "") and "HTTP 500" in status["last_error"]
+    result = json.loads(again.stdout)
+    assert result["outcome"] == "unchanged"
+    assert any("CIS_HAS_SMR_bdpm.txt" in w and "HTTP 500" in w for w in result["warnings"]), result
+    human = run_cli(site_env, "bdpm", "status").stdout
+    assert "last sync warning: CIS_HAS_SMR_bdpm.txt" in human and "HTTP 500" in human
+    clean = run_cli(site_env, "bdpm", "sync")
+    assert clean.returncode == 0 and "unchanged" in clean.stdout
+    assert json.loads(run_cli(site_env, "bdpm", "status", "--json").stdout)["last_error"] is None
+
+
+def test_an_optional_file_failing_on_an_updated_sync_is_shown(
+    database, site_env: dict[str, str], site: BdpmSite
+) -> None:
+    assert run_cli(site_env, "bdpm", "sync").returncode == 0
+    site.files["CIS_CPD_bdpm.txt"] += (
+        site.files["CIS_CPD_bdpm.txt"].splitlines(keepends=True)[0].replace(b"\t", b"\tautre condition ", 1)
+    )
+    site.inject("CIS_HAS_ASMR_bdpm.txt", "500", "500")
+    done = run_cli(site_env, "bdpm", "sync", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["outcome"] == "updated", done.stderr
+    status = json.loads(run_cli(site_env, "bdpm", "status", "--json").stdout)
+    assert "CIS_HAS_ASMR_bdpm.txt" in (status["last_error"] or "") and status["last_outcome"] == "updated"
+    assert any("CIS_HAS_ASMR_bdpm.txt" in w for w in status["warnings"])
+    human = run_cli(site_env, "bdpm", "status").stdout
+    assert "last sync warning: CIS_HAS_ASMR_bdpm.txt" in human and "warning: CIS_HAS_ASMR_bdpm.txt" in human
+    assert "note: CIS_CPD_bdpm.txt: +1 rows" in human

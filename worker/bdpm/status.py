@@ -1,7 +1,8 @@
 """The mirror's state for operators, computed once: `mediflux bdpm status`, the doctor and the dashboard read it.
 
-Version and when it was loaded, rows, bad rows and encoding per file, the last sync's outcome and error,
-when the ``bdpm_sync`` job is next due, and whether the mirror is empty or stale.
+Version and when it was loaded, rows, bad rows (and which: line and reason) and encoding per file, the notes
+and warnings of the sync that loaded it, the last sync's outcome and error (after a good sync: its warning, an
+optional file that failed), when the ``bdpm_sync`` job is next due, and whether the mirror is empty or stale.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from worker.bdpm.store import Database
 
 JOB = "bdpm_sync"
 STALE_AFTER = _dt.timedelta(days=3)  # with a daily sync, three days without a good one is a problem
+BAD_LISTED = 100  # bad rows listed per file (the parse report keeps at most worker.bdpm.parse.MAX_BAD_LISTED)
 
 
 def _iso(value: _dt.datetime | None) -> str | None:
@@ -39,6 +41,7 @@ def mirror_status(
                 "name": spec.name,
                 "rows": st["counts"].get(spec.key),
                 "bad_rows": rep.get("bad_rows"),
+                "bad": [{"line": b["line"], "reason": b["reason"]} for b in rep.get("bad", [])[:BAD_LISTED]],
                 "encoding": rep.get("encoding"),
                 "line_ends": rep.get("line_ends"),
                 "warnings": rep.get("warnings", []),
@@ -55,6 +58,8 @@ def mirror_status(
         "loaded_at": _iso(st["loaded_at"]),
         "rows": sum(v for v in st["counts"].values()) if st["counts"] else 0,
         "files": files,
+        "notes": list(st["report"].get("notes", [])) if st["report"] else [],
+        "warnings": list(st["report"].get("warnings", [])) if st["report"] else [],
         "last_attempt_at": _iso(st["last_attempt_at"]),
         "last_success_at": _iso(last_good),
         "last_outcome": st["last_outcome"],

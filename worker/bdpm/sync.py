@@ -52,6 +52,7 @@ class SyncResult:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # optional files that failed: the sync went on without them
     duration_s: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent downloading, parsing, loading…
 
@@ -64,6 +65,11 @@ class SyncResult:
     def error(self) -> str | None:
         return "; ".join(self.problems) if self.problems else None
 
+    @property
+    def warning(self) -> str | None:
+        """What a good sync records in ``last_error``, so that an optional file's failure stays visible."""
+        return " | ".join(self.warnings) if self.warnings else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
@@ -72,6 +78,7 @@ class SyncResult:
             "files": self.files,
             "problems": self.problems,
             "notes": self.notes,
+            "warnings": self.warnings,
             "duration_s": round(self.duration_s, 3),
             "phases": self.phases,
         }
@@ -117,7 +124,7 @@ def _download(
                     result.problems.append(str(exc))
                     break  # no version without it: the other files are not fetched
                 elif kept.is_file() and spec.name in known:
-                    result.notes.append(f"{exc}; the last good copy is used")
+                    result.warnings.append(f"{exc}; the last good copy is used")
                     fetched[spec.name] = Fetched(
                         spec.name,
                         "not_modified",
@@ -128,7 +135,7 @@ def _download(
                         known[spec.name].last_modified,
                     )
                 else:
-                    result.notes.append(f"{exc}; loaded without it")
+                    result.warnings.append(f"{exc}; loaded without it")
                 continue
             same = got.status == "fetched" and spec.name in known and known[spec.name].sha256 == got.sha256
             fetched[spec.name] = got
@@ -248,7 +255,7 @@ def _sync_locked(
     if current is not None and not force and not _changed(fetched, known):
         result.outcome, result.version = "unchanged", current
         _remember(fetched, live, now)
-        versions.record_outcome(db, "unchanged")
+        versions.record_outcome(db, "unchanged", result.warning)
         return result
     renew()
     snapshot = _parse(fetched, result)
@@ -275,14 +282,23 @@ def _sync_locked(
         result.notes.append("row-count guards skipped for this sync (changes accepted)")
     result.notes.extend(check.notes)
     versions.describe(
-        db, version, counts, {"files": snapshot.reports(), "checks": check.as_dict(), "downloads": result.files}
+        db,
+        version,
+        counts,
+        {
+            "files": snapshot.reports(),
+            "checks": check.as_dict(),
+            "downloads": result.files,
+            "notes": result.notes,
+            "warnings": result.warnings,
+        },
     )
     if not check.ok:
         result.outcome, result.problems = "rejected", list(check.problems)
         versions.reject(db, version, result.error or "rejected")
         versions.prune(db)
         return result
-    result.previous = versions.swap(db, version)
+    result.previous = versions.swap(db, version, warning=result.warning)
     t = result.mark("swap", t)
     result.outcome, result.version = "updated", version
     _remember(fetched, live, now)

@@ -37,8 +37,9 @@ def describe(db: Database, version: int, counts: dict[str, int], report: dict[st
         BdpmVersion.update(counts=counts, report=report).where(BdpmVersion.id == version).execute(db)
 
 
-def swap(db: Database, version: int, now: _dt.datetime | None = None) -> int | None:
-    """Make ``version`` the one readers use, in one transaction; the old current becomes previous. Returns it."""
+def swap(db: Database, version: int, now: _dt.datetime | None = None, warning: str | None = None) -> int | None:
+    """Make ``version`` the one readers use, in one transaction; the old current becomes previous. Returns it.
+    ``warning`` (an optional file that failed) goes to ``last_error``: the swap must not hide it."""
     now = now or utcnow()
     ensure_state(db)
     lock = " FOR UPDATE" if is_postgres(db) else ""
@@ -52,7 +53,7 @@ def swap(db: Database, version: int, now: _dt.datetime | None = None) -> int | N
             last_attempt_at=now,
             last_success_at=now,
             last_outcome="updated",
-            last_error=None,
+            last_error=warning,
         ).where(BdpmState.id == 1).execute(db)
         BdpmVersion.update(state="retired").where(BdpmVersion.state == "previous").execute(db)
         if old is not None:
@@ -72,7 +73,8 @@ def reject(db: Database, version: int, reason: str, now: _dt.datetime | None = N
 
 
 def record_outcome(db: Database, outcome: str, error: str | None = None, now: _dt.datetime | None = None) -> None:
-    """Remember how the last sync ended: ``unchanged`` (success, nothing new), ``rejected`` or ``failed`` (why)."""
+    """Remember how the last sync ended: ``unchanged`` (success, nothing new), ``rejected`` or ``failed`` (why).
+    After a good sync, ``error`` is its warning (an optional file that failed), or None."""
     now = now or utcnow()
     ensure_state(db)
     values: dict[Any, Any] = {

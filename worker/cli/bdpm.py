@@ -14,6 +14,8 @@ from worker.bdpm.verify import DEFAULT_GROWTH_GUARD, DEFAULT_SHRINK_GUARD
 from worker.cli.context import local_runtime
 from worker.cli.output import echo_json, echo_table
 
+SHOWN_BAD = 5  # bad rows shown per file by the human-readable status (--json has the stored list)
+
 
 @click.group(name="bdpm")
 def bdpm_group() -> None:
@@ -51,6 +53,8 @@ def sync_command(force: bool, accept_changes: bool, as_json: bool) -> None:
             click.echo(f"  {name}: {info.get('download')}{rows}")
         for note in result.notes:
             click.echo(f"  note: {note}")
+        for warning in result.warnings:
+            click.echo(f"  warning: {warning}")
     if result.outcome not in ("updated", "unchanged"):
         kept = "the current version stays" if result.previous is not None else "the mirror stays empty"
         raise click.ClickException(f"{result.outcome}: {result.error or 'see above'} ({kept})")
@@ -75,11 +79,32 @@ def status_command(as_json: bool) -> None:
         f"last good: {state['last_success_at'] or '-'}; next due: {state['next_due_at'] or '-'}"
     )
     if state["last_error"]:
-        click.echo(f"last error: {state['last_error']}")
+        good = state["last_outcome"] in ("updated", "unchanged")  # then it is a warning: an optional file failed
+        click.echo(f"{'last sync warning' if good else 'last error'}: {state['last_error']}")
     echo_table(
         ("file", "rows", "bad", "encoding", "line ends"),
         [(f["name"], f["rows"], f["bad_rows"], f["encoding"], f["line_ends"]) for f in state["files"]],
     )
+    for f in state["files"]:
+        if f["bad_rows"]:
+            click.echo(f"{f['name']}: {f['bad_rows']} bad rows")
+            for bad in f["bad"][:SHOWN_BAD]:
+                click.echo(f"  line {bad['line']}: {_short(bad['reason'])}")
+            if f["bad_rows"] > SHOWN_BAD:
+                more = f["bad_rows"] - SHOWN_BAD
+                click.echo(f"  … {more} more (`mediflux bdpm status --json` lists the first {len(f['bad'])})")
+        for warning in f["warnings"]:
+            click.echo(f"{f['name']}: warning: {_short(warning)}")
+    for note in state["notes"]:
+        click.echo(f"note: {_short(note)}")
+    for warning in state["warnings"]:
+        click.echo(f"warning: {_short(warning)}")
+
+
+def _short(text: str, width: int = 160) -> str:
+    """One short line: a reason or note is the report's own text, cut if long."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @bdpm_group.command(name="get")
