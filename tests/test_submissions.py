@@ -564,11 +564,13 @@ def test_an_encrypted_pdf_through_the_ocr_stage_is_an_unsupported_format(api, qu
 
 def test_an_orphan_temporary_file_is_removed_after_an_hour_and_nothing_else_is(api, quick):
     """A crash between ``write_temp`` and the commit of the row leaves ``<id>.tmp`` (patient data) with no
-    submission: the ``submission_backlog`` pass removes it once an hour old; every other file stays."""
+    submission: the ``housekeeping`` job removes it once an hour old; every other file stays."""
     import os
     import time
 
-    from tests.recording import RecordingTriggers
+    from models.clock import utcnow
+    from worker import housekeeping
+    from worker.periodic import JobContext
     from worker.submissions import recover
 
     folder = quick.inbox / "u-1"
@@ -592,10 +594,10 @@ def test_an_orphan_temporary_file_is_removed_after_an_hour_and_nothing_else_is(a
     link = folder / f"{ledger.new_id()}.tmp"
     link.symlink_to(kept["outside"])
     os.utime(link, (old, old), follow_symlinks=False)
-    counts = recover.rediscover(quick, RecordingTriggers())
-    assert not orphan.exists() and counts["orphans"] == 1
+    ctx = JobContext("housekeeping", utcnow(), time.monotonic() + 60, quick)
+    assert housekeeping.run(ctx)["orphan_temps_removed"] == 1 and not orphan.exists()
     assert all(path.exists() for path in kept.values()) and link.is_symlink()
-    assert recover.rediscover(quick, RecordingTriggers())["orphans"] == 0
+    assert recover.remove_orphan_temps(quick, utcnow()) == 0
 
 
 def _submission_traces(settings, user_id: str) -> int:

@@ -1,5 +1,6 @@
 """Housekeeping periodic job: record queue depth, prune huey's leftovers and old run history, and remove the
-OCR job folders (raw uploads) a killed process left, even when no upload comes to trigger the stage's own cleanup;
+OCR job folders (raw uploads) and the app's orphan temporary uploads a killed process left, even when no upload
+comes to trigger the stage's own cleanup;
 once per deployment, mask the quarantine entries an older version left with a NIR in their name or sidecar.
 
 Results are off and locks are flushed at consumer start, yet a killed consumer
@@ -22,6 +23,7 @@ from worker.ocr import workspace
 from worker.periodic import JobContext
 from worker.queue import queue_counts, stored_keys
 from worker.retention.chunks import delete_chunked
+from worker.submissions import recover
 
 JOB_HISTORY_DAYS = 30
 _DELETE_CHUNK = 500
@@ -57,7 +59,10 @@ def prune_leftovers(huey: Huey, state: dict[str, Any]) -> tuple[int, int]:
 def run(ctx: JobContext) -> dict[str, Any]:
     """The housekeeping job (see module doc). Returns the summary stored with the run."""
     history = prune_job_history(ctx.started_at - _dt.timedelta(days=JOB_HISTORY_DAYS))
-    ocr = {"ocr_leftovers_removed": workspace.clean_stale(ctx.settings)}
+    ocr = {
+        "ocr_leftovers_removed": workspace.clean_stale(ctx.settings),
+        "orphan_temps_removed": recover.remove_orphan_temps(ctx.settings, ctx.started_at),
+    }
     if not ctx.state.get("quarantine_remasked"):  # entries an older version left: once per deployment
         ocr["quarantine_remasked"] = quarantine_remask.remask(ctx.settings.home)
         ctx.state["quarantine_remasked"] = True

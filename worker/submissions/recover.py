@@ -9,11 +9,12 @@ This looks only at the submissions still on their way, so it is cheap enough to 
   rename): the synced temporary file is renamed into place;
 - ``received`` or ``ocr`` for a while, file in the inbox: ingestion is triggered for it (idempotent; an image or
   PDF is routed to the OCR stage again, whose job lock skips one being OCRed right now);
-- ``received`` or ``ocr`` for long, file gone and no trace: ``rejected`` (``lost``: the patient is asked to send
-  it again), announced (:func:`worker.submissions.ledger.record_lost`);
+- ``received`` or ``ocr`` for long, file gone and no trace: ``rejected`` (``lost``: the patient is asked to try again,
+  which makes a new submission), announced (:func:`worker.submissions.ledger.record_lost`);
 - ``ingested`` for a while: analysis is triggered (idempotent);
-- an orphan temporary file (a crash between the write and the commit of its row, :func:`remove_orphan_temps`):
-  removed after an hour — patient data nothing else would ever remove.
+- (not in this pass: the ``housekeeping`` job's, every 15 minutes) an orphan temporary file, a crash between the
+  write and the commit of its row (:func:`remove_orphan_temps`): removed after an hour — patient data nothing else
+  would ever remove.
 """
 
 from __future__ import annotations
@@ -154,7 +155,6 @@ def rediscover(settings: Settings, triggers: Triggers, now: _dt.datetime | None 
     if ids:
         triggers.analyze(sorted(set(ids)))
         counts["analyze"] = len(set(ids))
-    counts["orphans"] = remove_orphan_temps(settings, now)
     if any(counts.values()):
         log.info("submissions rediscovered: %s", counts)
     return counts
